@@ -1,0 +1,46 @@
+/**
+ * One error base class with stable string codes. The API maps each code to a gRPC status in one
+ * table (src/api/status.ts); tests assert the code, not only the message.
+ *
+ * Messages are shown to callers: they name the bad field but never hold key material or PINs.
+ */
+export const ERROR_CODES = [
+  /** A request field is malformed or out of range; `field` names it. */
+  'INVALID_FIELD',
+  /** No key with that name. */
+  'KEY_NOT_FOUND',
+  /** A key with that name already exists. */
+  'KEY_EXISTS',
+  /** The key's type cannot be used with the requested scheme or algorithm. */
+  'WRONG_KEY_TYPE',
+  /** The HSM cannot be reached, the token is missing, or a session failed. */
+  'HSM_UNAVAILABLE',
+  /** The HSM returned a signature that does not verify: never released. */
+  'HSM_BAD_SIGNATURE',
+  /** The PIN was refused. Never retried: retries could lock the token. */
+  'HSM_PIN_INCORRECT',
+  /** The service is shutting down. */
+  'SHUTTING_DOWN',
+  /** Anything unexpected. The caller sees a generic message; details go to the server log. */
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class SignerError extends Error {
+  override readonly name = 'SignerError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The request field at fault, for INVALID_FIELD (e.g. `unsigned_transaction.chainId`). */
+    readonly field?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A bad request field: `"<field>" <problem>`, the way noble names its checks. */
+export function invalidField(field: string, problem: string): SignerError {
+  return new SignerError('INVALID_FIELD', `"${field}" ${problem}`, field);
+}

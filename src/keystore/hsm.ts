@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import graphene from 'graphene-pk11';
+import type { Key, Module, Session, Slot } from 'graphene-pk11';
+import pkcs11js from 'pkcs11js';
+import { SignerError } from '../domain/errors.js';
+import type { PublicJwk } from '../domain/key.js';
+import { KEY_TYPE_INFO, type KeyType, type SignMechanism } from '../domain/key-types.js';
+import { ecPublicJwk, ed25519PublicJwk, rsaPublicJwk } from '../domain/public-key.js';
+import { isPkcs11Error, toSignerError } from './pkcs11-errors.js';
+import { keyPairTemplates, signMechanism } from './key-templates.js';
+import { SessionPool } from './session-pool.js';
+import { Mutex } from './mutex.js';
+
+export interface HsmConfig {
+  /** Path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so. */
+  modulePath: string;
+  /** The token is found by label: slot ids change when tokens are created. */
+  tokenLabel: string;
+  pin: string;
+  /** Sessions in the pool: how many signatures can be in the HSM at once. */
+  sessions: number;
+}
+
+export interface GeneratedKey {
+  /** Hex of CKA_ID, shared by the private and the public object. */
+  hsmId: string;
+  publicJwk: PublicJwk;
+}
+
+const SESSION_FLAGS = graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION;
+const MAX_SIGNATURE_BYTES = 512; // RSA-4096; everything we generate is smaller.
+const KEY_ID_BYTES = 16;
+// Session states with the user logged in (PKCS#11 2.40, 5.6); pkcs11js does not export them.
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
+
+/**
+ * The only code that talks PKCS#11. graphene-pk11 handles the module, slots, sessions and templates;
+ * signing calls pkcs11js directly because graphene has no promise-based C_Sign.
+ */
+export class Hsm {
+  private readonly keyHandles = new Map<string, Buffer>();
+  private readonly generation = new Mutex();
+
+  private constructor(
+    private readonly module: Module,
+    private readonly slot: Slot,
+    /** Holds the login: PKCS#11 logs the whole application in while any session is open. */
+    private readonly loginSession: Session,
+    private readonly pin: string,
+    private readonly pool: SessionPool,
+  ) {}
+
+  /** Loads the module, finds the token by label and logs in once. Never retries a refused PIN. */
+  static open(config: HsmConfig): Hsm {
+    let module: Module;
+    try {
+      module = graphene.Module.load(config.modulePath);
+      // Without CKF_OS_LOCKING_OK SoftHSM does no locking and concurrent async calls corrupt its state.
+      module.initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (error) {
+      throw new SignerError('HSM_UNAVAILABLE', `cannot load PKCS#11 module ${config.modulePath}`, undefined, {
+        cause: error,
+      });
+    }
+    try {
+      const slot = findSlotByTokenLabel(module, config.tokenLabel);
+      const loginSession = slot.open(SESSION_FLAGS);
+      login(loginSession, config.pin);
+      const pool = new SessionPool(
+        () => slot.open(SESSION_FLAGS),
+        () => login(loginSession, config.pin),
+        config.sessions,
+      );
+      return new Hsm(module, slot, loginSession, config.pin, pool);
+    } catch (error) {
+      module.finalize();
+      throw toSignerError(error, 'login');
+    }
+  }
+
+  get sessions(): { size: number; busy: number } {
+    return { size: this.pool.size, busy: this.pool.busy };
+  }
+
+  /** Whether the token is present and we are logged in. */
+  isHealthy(): boolean {
+    try {
+      const info = this.module.lib.C_GetSessionInfo(this.loginSession.handle);
+      return info.state === CKS_RO_USER_FUNCTIONS || info.state === CKS_RW_USER_FUNCTIONS;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Generates a key pair inside the token. Serialised: parallel generation gains nothing and stalls signing. */
+  generateKeyPair(type: KeyType, label: string): Promise<GeneratedKey> {
+    return this.generation.run(() =>
+      this.pool.use(async (session) => {
+        const id = randomBytes(KEY_ID_BYTES);
+        const templates = keyPairTemplates(type, id, label);
+        const keys = await new Promise<graphene.IKeyPair>((resolve, reject) =>
+          session.generateKeyPair(templates.generation, templates.publicKey, templates.privateKey, (error, pair) =>
+            error || !pair ? reject(error) : resolve(pair),
+          ),
+        );
+        return { hsmId: id.toString('hex'), publicJwk: readPublicJwk(type, keys.publicKey) };
+      }).catch((error: unknown) => {
+        throw toSignerError(error, 'key generation');
+      }),
+    );
+  }
+
+  /** Removes both halves of a key pair; used to undo a creation that could not be recorded. */
+  async destroyKeyPair(hsmId: string): Promise<void> {
+    this.keyHandles.delete(hsmId);
+    await this.pool.use(async (session) => {
+      for (const object of session.find({ id: Buffer.from(hsmId, 'hex') })) object.destroy();
+    });
+  }
+
+  /**
+   * Signs `input` with the private key `hsmId`, off the event loop. For `ecdsa-digest` the input is
+   * the 32-byte digest; the other mechanisms take the whole message.
+   */
+  async sign(hsmId: string, mechanism: SignMechanism, input: Uint8Array): Promise<Uint8Array> {
+    if (mechanism === 'ecdsa-digest' && input.length !== 32) {
+      // CKM_ECDSA signs digests of any length; anything but 32 bytes here is a bug above us.
+      throw new SignerError('INTERNAL', `ECDSA input must be a 32-byte digest, got ${input.length}`);
+    }
+    const lib = this.module.lib;
+    const data = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    try {
+      return await this.pool.use(async (session) => {
+        const key = this.privateKeyHandle(session, hsmId);
+        lib.C_SignInit(session.handle, signMechanism(mechanism), key);
+        const signature = await lib.C_SignAsync(session.handle, data, Buffer.alloc(MAX_SIGNATURE_BYTES));
+        return new Uint8Array(signature);
+      });
+    } catch (error) {
+      if (isPkcs11Error(error, pkcs11js.CKR_OBJECT_HANDLE_INVALID, pkcs11js.CKR_KEY_HANDLE_INVALID)) {
+        this.keyHandles.delete(hsmId);
+      }
+      throw toSignerError(error, 'sign');
+    }
+  }
+
+  /** Closes every session, logs out and finalises the module. */
+  close(): void {
+    this.pool.close();
+    try {
+      this.loginSession.logout();
+    } catch {
+      // Already logged out or token gone.
+    }
+    try {
+      this.loginSession.close();
+    } catch {
+      // Token gone.
+    }
+    this.module.finalize();
+  }
+
+  /** Object handles are valid in every session of this application, so they are cached per key. */
+  private privateKeyHandle(session: Session, hsmId: string): Buffer {
+    const cached = this.keyHandles.get(hsmId);
+    if (cached) return cached;
+    const found = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, id: Buffer.from(hsmId, 'hex') });
+    if (found.length !== 1) {
+      throw new SignerError('HSM_UNAVAILABLE', `private key ${hsmId} is not on the token (found ${found.length})`);
+    }
+    const handle = found.items(0).handle;
+    this.keyHandles.set(hsmId, handle);
+    return handle;
+  }
+}
+
+function findSlotByTokenLabel(module: Module, label: string): Slot {
+  const slots = module.getSlots(true);
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots.items(i);
+    if (slot.getToken().label.trim() === label) return slot;
+  }
+  throw new SignerError('HSM_UNAVAILABLE', `no token labelled "${label}" in the PKCS#11 module`);
+}
+
+function login(session: Session, pin: string): void {
+  try {
+    session.login(pin, graphene.UserType.USER);
+  } catch (error) {
+    if (!isPkcs11Error(error, pkcs11js.CKR_USER_ALREADY_LOGGED_IN)) throw toSignerError(error, 'login');
+  }
+}
+
+function readPublicJwk(type: KeyType, publicKey: Key): PublicJwk {
+  const info = KEY_TYPE_INFO[type];
+  if (info.family === 'rsa') {
+    const { modulus, publicExponent } = publicKey.getAttribute({ modulus: null, publicExponent: null });
+    return rsaPublicJwk(modulus as Buffer, publicExponent as Buffer);
+  }
+  const point = derOctetString(publicKey.getAttribute({ pointEC: null }).pointEC as Buffer);
+  return info.family === 'ec' ? ecPublicJwk(type, point) : ed25519PublicJwk(point);
+}
+
+/** CKA_EC_POINT is a DER OCTET STRING around the point: 0x04, a DER length, the bytes. */
+function derOctetString(der: Buffer): Uint8Array {
+  if (der[0] !== 0x04 || der.length < 2) throw new SignerError('HSM_UNAVAILABLE', 'CKA_EC_POINT is not an OCTET STRING');
+  let length = der[1]!;
+  let offset = 2;
+  if (length & 0x80) {
+    const lengthBytes = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < lengthBytes; i++) length = (length << 8) | der[2 + i]!;
+    offset = 2 + lengthBytes;
+  }
+  if (offset + length !== der.length) throw new SignerError('HSM_UNAVAILABLE', 'CKA_EC_POINT has a bad length');
+  return new Uint8Array(der.subarray(offset));
+}

@@ -1,0 +1,35 @@
+import { status, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { SignerError, type ErrorCode } from '../domain/errors.js';
+
+/** The one table mapping error codes to gRPC status. */
+export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
+  INVALID_FIELD: status.INVALID_ARGUMENT,
+  KEY_NOT_FOUND: status.NOT_FOUND,
+  KEY_EXISTS: status.ALREADY_EXISTS,
+  WRONG_KEY_TYPE: status.FAILED_PRECONDITION,
+  HSM_UNAVAILABLE: status.UNAVAILABLE,
+  HSM_BAD_SIGNATURE: status.UNAVAILABLE,
+  HSM_PIN_INCORRECT: status.UNAVAILABLE,
+  SHUTTING_DOWN: status.UNAVAILABLE,
+  INTERNAL: status.INTERNAL,
+};
+
+/** Trailing metadata keys that carry the stable code and the field at fault. */
+export const ERROR_CODE_KEY = 'signer-error-code';
+export const ERROR_FIELD_KEY = 'signer-error-field';
+export const REQUEST_ID_KEY = 'signer-request-id';
+
+/**
+ * What the caller sees. Anything that is not a SignerError is INTERNAL with a generic message:
+ * the details stay in the server log under the same request id.
+ */
+export function toServiceError(error: unknown, requestId: string): Partial<ServiceError> {
+  const known = error instanceof SignerError && error.code !== 'INTERNAL' ? error : undefined;
+  const code: ErrorCode = known?.code ?? 'INTERNAL';
+  const metadata = new Metadata();
+  metadata.set(ERROR_CODE_KEY, code);
+  metadata.set(REQUEST_ID_KEY, requestId);
+  if (known?.field) metadata.set(ERROR_FIELD_KEY, known.field);
+  const details = known ? known.message : `internal error (request id ${requestId})`;
+  return { code: GRPC_STATUS[code], details, metadata };
+}

@@ -1,0 +1,96 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+/** The development token's PIN. Not a secret: never use the embedded token for real keys. */
+export const DEV_PIN = 'dev-only-insecure-pin';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databasePath: string;
+  /** Unset means the embedded development SoftHSM token under the data directory. */
+  pkcs11Module?: string;
+  tokenLabel: string;
+  pin: string;
+  sessions: number;
+  maxMessageBytes: number;
+}
+
+const integer = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+  return n;
+};
+
+/**
+ * Reads flags and environment variables (flags win). PINs come only from SIGNER_HSM_PIN or
+ * SIGNER_HSM_PIN_FILE, never from argv, where any local user could read them.
+ */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const program = new Command('signer-server')
+    .description('Remote signing service: keys stay in a PKCS#11 HSM, callers get signatures.')
+    .addOption(new Option('--host <address>', 'address to listen on (loopback only until mTLS lands)').env('SIGNER_HOST').default('127.0.0.1'))
+    .addOption(new Option('--port <port>', 'gRPC port (0 picks a free one)').env('SIGNER_PORT').default(50051).argParser(integer(0, 65535)))
+    .addOption(new Option('--data-dir <dir>', 'where the database and the development token live').env('SIGNER_DATA_DIR').default('data'))
+    .addOption(new Option('--database <file>', 'SQLite database file (default: <data-dir>/signer.db)').env('SIGNER_DATABASE'))
+    .addOption(
+      new Option('--pkcs11-module <path>', 'PKCS#11 module; unset uses the embedded development SoftHSM token').env('SIGNER_PKCS11_MODULE'),
+    )
+    .addOption(new Option('--token-label <label>', 'label of the token holding the keys').env('SIGNER_TOKEN_LABEL').default('signer-dev'))
+    .addOption(new Option('--sessions <n>', 'PKCS#11 sessions in the pool').env('SIGNER_HSM_SESSIONS').default(4).argParser(integer(1, 64)))
+    .addOption(
+      new Option('--max-message-bytes <n>', 'largest gRPC message accepted or sent')
+        .env('SIGNER_MAX_MESSAGE_BYTES')
+        .default(256 * 1024)
+        .argParser(integer(1024, 4 * 1024 * 1024)),
+    )
+    .addHelpText(
+      'after',
+      `
+PIN (never on the command line):
+  SIGNER_HSM_PIN        the token's user PIN
+  SIGNER_HSM_PIN_FILE   a file holding it, readable by its owner only (mode 0600 or 0400)
+  With neither, the embedded development token uses the development PIN "${DEV_PIN}".`,
+    )
+    .exitOverride()
+    .parse(argv, { from: 'user' });
+
+  const options = program.opts<{
+    host: string;
+    port: number;
+    dataDir: string;
+    database?: string;
+    pkcs11Module?: string;
+    tokenLabel: string;
+    sessions: number;
+    maxMessageBytes: number;
+  }>();
+  const dataDir = resolve(options.dataDir);
+  return {
+    host: options.host,
+    port: options.port,
+    dataDir,
+    databasePath: resolve(options.database ?? join(dataDir, 'signer.db')),
+    ...(options.pkcs11Module ? { pkcs11Module: options.pkcs11Module } : {}),
+    tokenLabel: options.tokenLabel,
+    pin: readPin(env, options.pkcs11Module === undefined),
+    sessions: options.sessions,
+    maxMessageBytes: options.maxMessageBytes,
+  };
+}
+
+function readPin(env: NodeJS.ProcessEnv, devToken: boolean): string {
+  if (env.SIGNER_HSM_PIN) return env.SIGNER_HSM_PIN;
+  const file = env.SIGNER_HSM_PIN_FILE;
+  if (file) {
+    const stats = statSync(file);
+    if ((stats.mode & 0o077) !== 0) {
+      throw new Error(`SIGNER_HSM_PIN_FILE ${file} must be readable by its owner only (chmod 600), mode is ${(stats.mode & 0o777).toString(8)}`);
+    }
+    return readFileSync(file, 'utf8').trim();
+  }
+  if (devToken) return DEV_PIN;
+  throw new Error('SIGNER_HSM_PIN or SIGNER_HSM_PIN_FILE is required with --pkcs11-module');
+}

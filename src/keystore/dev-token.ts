@@ -1,0 +1,35 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Debian's SoftHSM2 module. */
+export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const INIT_SCRIPT = fileURLToPath(new URL('../../../softhsm/init-token.sh', import.meta.url));
+
+export interface DevToken {
+  modulePath: string;
+  configPath: string;
+}
+
+/**
+ * Creates (once) a project-local SoftHSM2 token for development and tests, and points this process's
+ * SOFTHSM2_CONF at it. The SO PIN is random and kept beside the token (0600): development only.
+ */
+export function ensureDevToken(dir: string, label: string, pin: string): DevToken {
+  if (!existsSync(SOFTHSM_MODULE)) {
+    throw new Error(`SoftHSM2 is not installed (${SOFTHSM_MODULE} missing): sudo apt-get install -y softhsm2 opensc`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const soPinPath = join(dir, 'so-pin');
+  if (!existsSync(soPinPath)) writeFileSync(soPinPath, randomBytes(16).toString('hex'), { mode: 0o600 });
+  execFileSync(INIT_SCRIPT, [dir, label], {
+    env: { ...process.env, SIGNER_HSM_PIN: pin, SIGNER_HSM_SO_PIN: readFileSync(soPinPath, 'utf8').trim() },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const configPath = join(dir, 'softhsm2.conf');
+  // SoftHSM reads this at C_Initialize, which happens after this returns.
+  process.env.SOFTHSM2_CONF = configPath;
+  return { modulePath: SOFTHSM_MODULE, configPath };
+}

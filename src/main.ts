@@ -1,0 +1,43 @@
+import { CommanderError } from 'commander';
+import { startSigner } from './app.js';
+import { JsonLogger } from './api/json-logger.js';
+import { parseConfig } from './config.js';
+import { SignerError } from './domain/errors.js';
+
+const log = new JsonLogger();
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.argv.slice(2));
+  const signer = await startSigner(config, log);
+  const token = config.pkcs11Module ? `token "${config.tokenLabel}"` : `development token "${config.tokenLabel}" in ${config.dataDir}/softhsm`;
+  process.stdout.write(
+    `signer listening on ${config.host}:${signer.port} (plaintext, loopback only)\n` +
+      `  HSM:      ${token} via ${signer.modulePath} (${config.sessions} sessions)\n` +
+      `  database: ${config.databasePath}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down: finishing in-flight requests', { signal });
+    signer.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error('shutdown failed', { error: String(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // Start-up failures are final: no retry loop that could lock the PIN.
+  const message = error instanceof SignerError || error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  process.stderr.write(`signer failed to start: ${message}${cause}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,255 @@
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { invalidField } from '../../domain/errors.js';
+import { toChecksumAddress } from '../../domain/public-key.js';
+
+/**
+ * A strict EIP-712 encoder. Strict where libraries are lenient, so that what a reader of the JSON
+ * sees is exactly what gets signed: every message field must be declared in `types` and every
+ * declared field present; integers must be in range; booleans are booleans; hex has the exact length.
+ */
+
+export interface TypedDataField {
+  name: string;
+  type: string;
+}
+
+export interface TypedData {
+  types: Record<string, TypedDataField[]>;
+  primaryType: string;
+  domain: Record<string, unknown>;
+  message: Record<string, unknown>;
+}
+
+export interface DecodedTypedData {
+  typedData: TypedData;
+  domainSeparator: Uint8Array;
+  /** keccak256(0x1901 || domainSeparator || hashStruct(message)). */
+  digest: Uint8Array;
+}
+
+const FIELD = 'typed_data';
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const MAX_DEPTH = 32;
+const MAX_TYPES = 256;
+
+// EIP-712 says the domain holds any of these fields, in this order, when the types do not declare it.
+const DOMAIN_FIELDS: TypedDataField[] = [
+  { name: 'name', type: 'string' },
+  { name: 'version', type: 'string' },
+  { name: 'chainId', type: 'uint256' },
+  { name: 'verifyingContract', type: 'address' },
+  { name: 'salt', type: 'bytes32' },
+];
+
+/** Parses and hashes EIP-712 JSON (`types`, `primaryType`, `domain`, `message`). */
+export function decodeTypedData(json: string): DecodedTypedData {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw invalidField(FIELD, `is not valid JSON: ${(error as Error).message}`);
+  }
+  const typedData = checkShape(parsed);
+  const types = withDomainType(typedData);
+  checkTypes(types);
+  if (typedData.primaryType === 'EIP712Domain') throw invalidField(`${FIELD}.primaryType`, 'must not be EIP712Domain');
+  if (!types[typedData.primaryType]) {
+    throw invalidField(`${FIELD}.primaryType`, `"${typedData.primaryType}" is not declared in types`);
+  }
+  const encoder = new Encoder(types);
+  const domainSeparator = encoder.hashStruct('EIP712Domain', typedData.domain, `${FIELD}.domain`, 0);
+  const messageHash = encoder.hashStruct(typedData.primaryType, typedData.message, `${FIELD}.message`, 0);
+  const digest = keccak_256(concatBytes(Uint8Array.of(0x19, 0x01), domainSeparator, messageHash));
+  return { typedData: { ...typedData, types }, domainSeparator, digest };
+}
+
+function checkShape(value: unknown): TypedData {
+  if (!isObject(value)) throw invalidField(FIELD, 'must be a JSON object');
+  for (const key of Object.keys(value)) {
+    if (!['types', 'primaryType', 'domain', 'message'].includes(key)) throw invalidField(`${FIELD}.${key}`, 'is not an EIP-712 field');
+  }
+  const { types, primaryType, domain, message } = value;
+  if (!isObject(types)) throw invalidField(`${FIELD}.types`, 'must be an object');
+  if (typeof primaryType !== 'string') throw invalidField(`${FIELD}.primaryType`, 'must be a string');
+  if (domain === undefined) throw invalidField(`${FIELD}.domain`, 'is required');
+  if (!isObject(domain)) throw invalidField(`${FIELD}.domain`, 'must be an object');
+  if (!isObject(message)) throw invalidField(`${FIELD}.message`, 'must be an object');
+  return { types: types as TypedData['types'], primaryType, domain, message };
+}
+
+/** The declared EIP712Domain, or the one implied by the domain's fields. */
+function withDomainType(typedData: TypedData): Record<string, TypedDataField[]> {
+  // No prototype: a type named "constructor" or "toString" must not resolve to Object's members.
+  const types: Record<string, TypedDataField[]> = Object.assign(Object.create(null), typedData.types);
+  if (!Object.hasOwn(types, 'EIP712Domain')) {
+    types.EIP712Domain = DOMAIN_FIELDS.filter((field) => Object.hasOwn(typedData.domain, field.name));
+  }
+  return types;
+}
+
+function checkTypes(types: Record<string, unknown>): void {
+  const names = Object.keys(types);
+  if (names.length > MAX_TYPES) throw invalidField(`${FIELD}.types`, `must declare at most ${MAX_TYPES} types`);
+  for (const name of names) {
+    const field = `${FIELD}.types.${name}`;
+    if (!IDENTIFIER.test(name) || isAtomic(name) || isDynamic(name)) throw invalidField(field, 'is not a valid struct name');
+    const members = types[name];
+    if (!Array.isArray(members)) throw invalidField(field, 'must be an array of {name, type}');
+    const seen = new Set<string>();
+    members.forEach((member: unknown, i) => {
+      const at = `${field}[${i}]`;
+      if (!isObject(member) || Object.keys(member).some((k) => k !== 'name' && k !== 'type')) {
+        throw invalidField(at, 'must be {name, type}');
+      }
+      if (typeof member.name !== 'string' || !IDENTIFIER.test(member.name)) throw invalidField(`${at}.name`, 'is not a valid identifier');
+      if (seen.has(member.name)) throw invalidField(`${at}.name`, `"${member.name}" is declared twice`);
+      seen.add(member.name);
+      if (typeof member.type !== 'string') throw invalidField(`${at}.type`, 'must be a string');
+      const base = member.type.replace(/(\[\d*\])+$/, '');
+      if (!isAtomic(base) && !isDynamic(base) && !Object.hasOwn(types, base)) {
+        throw invalidField(`${at}.type`, `"${member.type}" is not a known type`);
+      }
+      for (const match of member.type.matchAll(/\[(\d*)\]/g)) {
+        if (match[1] !== '' && (match[1]!.startsWith('0') || Number(match[1]) > 1_000_000)) {
+          throw invalidField(`${at}.type`, `"${member.type}" has a bad array length`);
+        }
+      }
+    });
+  }
+}
+
+class Encoder {
+  private readonly typeHashes = new Map<string, Uint8Array>();
+
+  constructor(private readonly types: Record<string, TypedDataField[]>) {}
+
+  hashStruct(type: string, value: unknown, field: string, depth: number): Uint8Array {
+    return keccak_256(this.encodeData(type, value, field, depth));
+  }
+
+  private encodeData(type: string, value: unknown, field: string, depth: number): Uint8Array {
+    if (depth > MAX_DEPTH) throw invalidField(field, `nests deeper than ${MAX_DEPTH}`);
+    if (!isObject(value)) throw invalidField(field, `must be an object of type ${type}`);
+    const members = this.types[type]!;
+    const declared = new Set(members.map((m) => m.name));
+    for (const key of Object.keys(value)) {
+      if (!declared.has(key)) throw invalidField(`${field}.${key}`, `is not declared in type ${type}`);
+    }
+    const parts = [this.typeHash(type)];
+    for (const member of members) {
+      if (!Object.hasOwn(value, member.name)) throw invalidField(`${field}.${member.name}`, 'is required');
+      parts.push(this.encodeValue(member.type, value[member.name], `${field}.${member.name}`, depth + 1));
+    }
+    return concatBytes(...parts);
+  }
+
+  private encodeValue(type: string, value: unknown, field: string, depth: number): Uint8Array {
+    const array = /^(.*)\[(\d*)\]$/.exec(type);
+    if (array) {
+      const [, inner, length] = array;
+      if (!Array.isArray(value)) throw invalidField(field, `must be an array (${type})`);
+      if (length !== '' && value.length !== Number(length)) throw invalidField(field, `must have exactly ${length} items`);
+      if (depth > MAX_DEPTH) throw invalidField(field, `nests deeper than ${MAX_DEPTH}`);
+      return keccak_256(concatBytes(...value.map((item, i) => this.encodeValue(inner!, item, `${field}[${i}]`, depth + 1))));
+    }
+    if (this.types[type]) return this.hashStruct(type, value, field, depth);
+    if (type === 'string') {
+      if (typeof value !== 'string') throw invalidField(field, 'must be a string');
+      return keccak_256(utf8ToBytes(value));
+    }
+    if (type === 'bytes') return keccak_256(hexValue(value, field));
+    return encodeAtomic(type, value, field);
+  }
+
+  private typeHash(type: string): Uint8Array {
+    let hash = this.typeHashes.get(type);
+    if (!hash) {
+      hash = keccak_256(utf8ToBytes(this.encodeType(type)));
+      this.typeHashes.set(type, hash);
+    }
+    return hash;
+  }
+
+  /** `Primary(...)` followed by every referenced struct, sorted by name. */
+  private encodeType(primary: string): string {
+    const deps = new Set<string>();
+    const visit = (type: string) => {
+      for (const member of this.types[type]!) {
+        const base = member.type.replace(/(\[\d*\])+$/, '');
+        if (this.types[base] && !deps.has(base) && base !== primary) {
+          deps.add(base);
+          visit(base);
+        }
+      }
+    };
+    visit(primary);
+    return [primary, ...[...deps].sort()]
+      .map((name) => `${name}(${this.types[name]!.map((m) => `${m.type} ${m.name}`).join(',')})`)
+      .join('');
+  }
+}
+
+function encodeAtomic(type: string, value: unknown, field: string): Uint8Array {
+  if (type === 'bool') {
+    if (typeof value !== 'boolean') throw invalidField(field, 'must be true or false');
+    return word(value ? 1n : 0n);
+  }
+  if (type === 'address') {
+    if (typeof value !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(value)) throw invalidField(field, 'must be a 0x-prefixed 20-byte address');
+    const hex = value.slice(2);
+    const mixedCase = hex !== hex.toLowerCase() && hex !== hex.toUpperCase();
+    if (mixedCase && toChecksumAddress(hex) !== value) throw invalidField(field, 'has a bad EIP-55 checksum');
+    return word(BigInt(value));
+  }
+  const bytesN = /^bytes(\d+)$/.exec(type);
+  if (bytesN) {
+    const bytes = hexValue(value, field);
+    if (bytes.length !== Number(bytesN[1])) throw invalidField(field, `must be exactly ${bytesN[1]} bytes`);
+    return concatBytes(bytes, new Uint8Array(32 - bytes.length));
+  }
+  const integer = /^(u?)int(\d+)$/.exec(type)!;
+  const unsigned = integer[1] === 'u';
+  const bits = BigInt(integer[2]!);
+  const n = integerValue(value, field);
+  const min = unsigned ? 0n : -(1n << (bits - 1n));
+  const max = unsigned ? (1n << bits) - 1n : (1n << (bits - 1n)) - 1n;
+  if (n < min || n > max) throw invalidField(field, `is out of range for ${type}`);
+  return word(BigInt.asUintN(256, n));
+}
+
+function isAtomic(type: string): boolean {
+  if (type === 'bool' || type === 'address') return true;
+  const bytesN = /^bytes([1-9]\d?)$/.exec(type);
+  if (bytesN) return Number(bytesN[1]) <= 32;
+  const integer = /^u?int([1-9]\d{0,2})$/.exec(type);
+  return integer !== null && Number(integer[1]) <= 256 && Number(integer[1]) % 8 === 0;
+}
+
+function isDynamic(type: string): boolean {
+  return type === 'string' || type === 'bytes';
+}
+
+/** Integers as JSON safe integers, decimal strings or 0x hex strings: never floats or exponents. */
+function integerValue(value: unknown, field: string): bigint {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw invalidField(field, 'must be an integer (use a decimal string above 2^53)');
+    return BigInt(value);
+  }
+  if (typeof value === 'string' && /^-?(0|[1-9]\d{0,79})$/.test(value)) return BigInt(value);
+  if (typeof value === 'string' && /^0x[0-9a-fA-F]{1,64}$/.test(value)) return BigInt(value);
+  throw invalidField(field, 'must be an integer: a number, a decimal string or a 0x hex string');
+}
+
+function hexValue(value: unknown, field: string): Uint8Array {
+  if (typeof value !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(value)) throw invalidField(field, 'must be 0x-prefixed hex bytes');
+  return hexToBytes(value.slice(2));
+}
+
+function word(value: bigint): Uint8Array {
+  return hexToBytes(value.toString(16).padStart(64, '0'));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -107,6 +107,9 @@ export function decodeUnsignedTransaction(bytes: Uint8Array): DecodedTransaction
   if (type === 'eip1559') {
     transaction.maxPriorityFeePerGas = asUint(get('maxPriorityFeePerGas'), f('maxPriorityFeePerGas'));
     transaction.maxFeePerGas = asUint(get('maxFeePerGas'), f('maxFeePerGas'));
+    if (transaction.maxPriorityFeePerGas > transaction.maxFeePerGas) {
+      throw invalidField(f('maxPriorityFeePerGas'), 'must not exceed maxFeePerGas');
+    }
   } else {
     transaction.gasPrice = asUint(get('gasPrice'), f('gasPrice'));
   }

@@ -1,0 +1,125 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { verifyMessage, hexlify } from 'ethers';
+import * as grpc from '@grpc/grpc-js';
+import type { Key__Output } from '../src/api/generated/signer/v1/Key.js';
+import type { EthereumSignature__Output } from '../src/api/generated/signer/v1/EthereumSignature.js';
+import { SOFTHSM_MODULE } from '../src/keystore/dev-token.js';
+import { callUnary, newClient } from './helpers/signer.js';
+
+const MAIN = join(import.meta.dirname, '..', 'src', 'main.js');
+const INIT_TOKEN = join(import.meta.dirname, '..', '..', 'softhsm', 'init-token.sh');
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  stdout: string;
+}
+
+/** Runs the service as `npm start` does and waits for its "listening" line. */
+function startMain(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Started> {
+  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
+      if (match && stdout.includes('database:')) resolve({ child, port: Number(match[1]), stdout });
+    });
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)));
+  });
+}
+
+function exitCode(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
+
+function runMain(args: string[], env: NodeJS.ProcessEnv) {
+  return spawnSync(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+}
+
+test('start creates the token and database, a second start reuses them, SIGTERM stops cleanly', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'signer-main-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const first = await startMain(dataDir);
+  t.regex(first.stdout, /development token "signer-dev"/);
+  t.regex(first.stdout, new RegExp(`database: ${join(dataDir, 'signer.db')}`));
+  let client = newClient(first.port);
+  const key = await callUnary<Key__Output>(client, 'CreateKey', { name: 'dev/hot', type: 'KEY_TYPE_SECP256K1' });
+  client.close();
+  first.child.kill('SIGTERM');
+  t.is(await exitCode(first.child), 0);
+
+  const second = await startMain(dataDir);
+  client = newClient(second.port);
+  t.deepEqual(await callUnary<Key__Output>(client, 'GetKey', { name: 'dev/hot' }), key);
+  const signed = await callUnary<EthereumSignature__Output>(client, 'SignPersonalMessage', { keyName: 'dev/hot', message: Buffer.from('again') });
+  t.is(verifyMessage('again', hexlify(signed.signature)), key.ethereumAddress);
+
+  // SIGTERM with requests in flight: each one either completes with a good signature or is refused cleanly.
+  const inFlight = Array.from({ length: 32 }, (_, i) =>
+    callUnary<EthereumSignature__Output>(client, 'SignPersonalMessage', { keyName: 'dev/hot', message: Buffer.from(`m${i}`) }).then(
+      (response) => ({ ok: verifyMessage(`m${i}`, hexlify(response.signature)) === key.ethereumAddress }),
+      (error: grpc.ServiceError) => ({ ok: error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.CANCELLED }),
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  second.child.kill('SIGTERM');
+  const outcomes = await Promise.all(inFlight);
+  t.true(outcomes.every((outcome) => outcome.ok));
+  t.is(await exitCode(second.child), 0);
+  client.close();
+});
+
+test('a wrong PIN is a clear, immediate start-up failure that does not echo the PIN', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'signer-main-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const tokenDir = join(dir, 'hsm');
+  const init = spawnSync(INIT_TOKEN, [tokenDir, 'pin-test'], {
+    env: { ...process.env, SIGNER_HSM_PIN: 'right-pin', SIGNER_HSM_SO_PIN: 'so-pin-1234' },
+    encoding: 'utf8',
+  });
+  t.is(init.status, 0, init.stderr);
+  const args = ['--port', '0', '--data-dir', dir, '--pkcs11-module', SOFTHSM_MODULE, '--token-label', 'pin-test'];
+  const result = runMain(args, { SIGNER_HSM_PIN: 'wrong-pin', SOFTHSM2_CONF: join(tokenDir, 'softhsm2.conf') });
+  t.is(result.status, 1);
+  t.regex(result.stderr, /PIN was refused/);
+  t.notRegex(result.stderr + result.stdout, /wrong-pin|right-pin/);
+});
+
+test('a PIN file readable by others is refused', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'signer-main-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pinFile = join(dir, 'pin');
+  writeFileSync(pinFile, 'secret', { mode: 0o644 });
+  const result = runMain(['--port', '0', '--data-dir', dir], { SIGNER_HSM_PIN_FILE: pinFile });
+  t.is(result.status, 1);
+  t.regex(result.stderr, /chmod 600/);
+});
+
+test('a missing token is a clear start-up failure', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'signer-main-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const result = runMain(['--port', '0', '--data-dir', dir, '--pkcs11-module', '/usr/lib/softhsm/libsofthsm2.so', '--token-label', 'absent'], {
+    SIGNER_HSM_PIN: '1234',
+    SOFTHSM2_CONF: join(dir, 'none.conf'),
+  });
+  t.is(result.status, 1);
+  t.regex(result.stderr, /signer failed to start/);
+});
+
+test('--help documents the flags and where the PIN comes from', (t) => {
+  const result = runMain(['--help'], {});
+  t.is(result.status, 0);
+  t.regex(result.stdout, /--pkcs11-module/);
+  t.regex(result.stdout, /SIGNER_HSM_PIN_FILE/);
+});

@@ -1,0 +1,113 @@
+import test from 'ava';
+import { TypedDataEncoder, hexlify } from 'ethers';
+import { SignerError } from '../../src/domain/errors.js';
+import { decodeTypedData } from '../../src/schemes/ethereum/eip712.js';
+
+const permit = {
+  types: {
+    Permit: [
+      { name: 'owner', type: 'address' },
+      { name: 'spender', type: 'address' },
+      { name: 'value', type: 'uint256' },
+      { name: 'nonce', type: 'uint256' },
+      { name: 'deadline', type: 'uint256' },
+    ],
+  },
+  primaryType: 'Permit',
+  domain: { name: 'USD Coin', version: '2', chainId: 1, verifyingContract: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48' },
+  message: {
+    owner: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed',
+    spender: '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359',
+    value: '1000000000000000000000000',
+    nonce: 0,
+    deadline: '0xffffffff',
+  },
+};
+
+const nested = {
+  types: {
+    Order: [
+      { name: 'id', type: 'bytes32' },
+      { name: 'amounts', type: 'int64[3]' },
+      { name: 'items', type: 'Item[]' },
+      { name: 'memo', type: 'bytes' },
+      { name: 'urgent', type: 'bool' },
+    ],
+    Item: [
+      { name: 'sku', type: 'string' },
+      { name: 'tags', type: 'string[]' },
+    ],
+  },
+  primaryType: 'Order',
+  domain: { name: 'Shop', salt: '0x' + 'ab'.repeat(32) },
+  message: {
+    id: '0x' + '01'.repeat(32),
+    amounts: [-5, '7', '-9223372036854775808'],
+    items: [{ sku: 'a', tags: ['x', 'y'] }, { sku: 'b', tags: [] }],
+    memo: '0xdeadbeef',
+    urgent: true,
+  },
+};
+
+for (const [name, data] of Object.entries({ permit, nested })) {
+  test(`${name}: the digest equals ethers' TypedDataEncoder`, (t) => {
+    t.is(hexlify(decodeTypedData(JSON.stringify(data)).digest), TypedDataEncoder.hash(data.domain, data.types, data.message));
+  });
+}
+
+function refusal(t: import('ava').ExecutionContext, data: unknown, field: string, message?: RegExp): void {
+  const error = t.throws(() => decodeTypedData(typeof data === 'string' ? data : JSON.stringify(data)), { instanceOf: SignerError });
+  t.is(error?.code, 'INVALID_FIELD');
+  t.is(error?.field, field);
+  if (message) t.regex(error?.message ?? '', message);
+}
+
+test('a message field that types does not declare is refused', (t) => {
+  refusal(t, { ...permit, message: { ...permit.message, extra: 1 } }, 'typed_data.message.extra', /not declared/);
+  const items = [{ sku: 'a', tags: [], colour: 'red' }];
+  refusal(t, { ...nested, message: { ...nested.message, items } }, 'typed_data.message.items[0].colour', /not declared/);
+});
+
+test('a declared field that is missing is refused', (t) => {
+  const { deadline: _, ...message } = permit.message;
+  refusal(t, { ...permit, message }, 'typed_data.message.deadline', /required/);
+});
+
+test('a missing domain is refused', (t) => {
+  const { domain: _, ...rest } = permit;
+  refusal(t, rest, 'typed_data.domain', /required/);
+});
+
+test('primaryType EIP712Domain is refused', (t) => {
+  refusal(t, { ...permit, primaryType: 'EIP712Domain' }, 'typed_data.primaryType', /EIP712Domain/);
+});
+
+test('out-of-range integers, floats and loose types are refused', (t) => {
+  refusal(t, { ...permit, message: { ...permit.message, value: '-1' } }, 'typed_data.message.value', /out of range/);
+  refusal(t, { ...permit, message: { ...permit.message, value: (2n ** 256n).toString() } }, 'typed_data.message.value', /out of range/);
+  refusal(t, { ...permit, message: { ...permit.message, nonce: 1.5 } }, 'typed_data.message.nonce', /integer/);
+  refusal(t, { ...permit, message: { ...permit.message, nonce: '1e3' } }, 'typed_data.message.nonce', /integer/);
+  refusal(t, { ...nested, message: { ...nested.message, urgent: 'true' } }, 'typed_data.message.urgent');
+  refusal(t, { ...nested, message: { ...nested.message, id: '0x01' } }, 'typed_data.message.id', /32 bytes/);
+  refusal(t, { ...nested, message: { ...nested.message, amounts: [1, 2] } }, 'typed_data.message.amounts', /exactly 3/);
+  refusal(t, { ...permit, message: { ...permit.message, owner: '0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed' } }, 'typed_data.message.owner', /checksum/);
+});
+
+test('unknown types, unknown top-level members and bad JSON are refused', (t) => {
+  refusal(t, { ...permit, types: { Permit: [{ name: 'x', type: 'Unknown' }] } }, 'typed_data.types.Permit[0].type', /not a known type/);
+  refusal(t, { ...permit, extra: {} }, 'typed_data.extra');
+  refusal(t, '{"types":', 'typed_data', /JSON/);
+  refusal(t, { ...permit, types: { Permit: [{ name: 'toString', type: 'constructor' }] } }, 'typed_data.types.Permit[0].type');
+});
+
+test('deeply recursive values are refused, not a stack overflow', (t) => {
+  const types = { Node: [{ name: 'next', type: 'Node[]' }] };
+  let value: object = { next: [] };
+  for (let i = 0; i < 100; i++) value = { next: [value] };
+  const error = t.throws(() => decodeTypedData(JSON.stringify({ types, primaryType: 'Node', domain: { name: 'x' }, message: value })), {
+    instanceOf: SignerError,
+  });
+  t.is(error?.code, 'INVALID_FIELD');
+  t.regex(error?.message ?? '', /nests deeper than 32/);
+  t.true(error?.field?.startsWith('typed_data.message.next[0].next[0]'));
+});

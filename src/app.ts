@@ -5,6 +5,7 @@ import type { Logger } from './domain/logger.js';
 import { ensureDevToken } from './keystore/dev-token.js';
 import { Hsm } from './keystore/hsm.js';
 import { KeyService } from './service/key-service.js';
+import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Config } from './config.js';
@@ -12,6 +13,7 @@ import type { Config } from './config.js';
 export interface RunningSigner {
   port: number;
   modulePath: string;
+  policy: PolicyGate;
   /** Stops accepting calls, finishes in-flight ones, closes sessions, C_Finalize, closes the database. */
   stop(): Promise<void>;
 }
@@ -22,21 +24,29 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
     config.pkcs11Module ?? ensureDevToken(join(config.dataDir, 'softhsm'), config.tokenLabel, config.pin).modulePath;
   mkdirSync(dirname(config.databasePath), { recursive: true, mode: 0o700 });
 
-  const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions });
-  let store: SqliteStore;
+  const store = new SqliteStore(config.databasePath);
+  let policy: PolicyGate;
   try {
-    store = new SqliteStore(config.databasePath);
+    // Invalid policies refuse start-up, before the HSM is touched.
+    policy = new PolicyGate(config.policyDir, store, log);
   } catch (error) {
-    hsm.close();
+    store.close();
+    throw error;
+  }
+  let hsm: Hsm;
+  try {
+    hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions });
+  } catch (error) {
+    store.close();
     throw error;
   }
   const keys = new KeyService(hsm, store, log);
-  const signing = new SigningService(hsm, keys, log);
+  const signing = new SigningService(hsm, keys, policy, log);
   let server;
   try {
     server = await startGrpcServer(
       { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes },
-      { keys, signing, log },
+      { keys, signing, policy, log },
       () => hsm.isHealthy(),
     );
   } catch (error) {
@@ -47,6 +57,7 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
   return {
     port: server.port,
     modulePath,
+    policy,
     async stop() {
       await server.shutdown();
       hsm.close();

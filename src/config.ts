@@ -10,6 +10,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databasePath: string;
+  /** Directory of policy files (and, later, the approver registry). */
+  policyDir: string;
   /** Unset means the embedded development SoftHSM token under the data directory. */
   pkcs11Module?: string;
   tokenLabel: string;
@@ -35,6 +37,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     .addOption(new Option('--port <port>', 'gRPC port (0 picks a free one)').env('SIGNER_PORT').default(50051).argParser(integer(0, 65535)))
     .addOption(new Option('--data-dir <dir>', 'where the database and the development token live').env('SIGNER_DATA_DIR').default('data'))
     .addOption(new Option('--database <file>', 'SQLite database file (default: <data-dir>/signer.db)').env('SIGNER_DATABASE'))
+    .addOption(new Option('--policy-dir <dir>', 'directory of policy files, reloaded on SIGHUP').env('SIGNER_POLICY_DIR').default('policies'))
     .addOption(
       new Option('--pkcs11-module <path>', 'PKCS#11 module; unset uses the embedded development SoftHSM token').env('SIGNER_PKCS11_MODULE'),
     )
@@ -62,6 +65,7 @@ PIN (never on the command line):
     port: number;
     dataDir: string;
     database?: string;
+    policyDir: string;
     pkcs11Module?: string;
     tokenLabel: string;
     sessions: number;
@@ -73,6 +77,7 @@ PIN (never on the command line):
     port: options.port,
     dataDir,
     databasePath: resolve(options.database ?? join(dataDir, 'signer.db')),
+    policyDir: resolve(options.policyDir),
     ...(options.pkcs11Module ? { pkcs11Module: options.pkcs11Module } : {}),
     tokenLabel: options.tokenLabel,
     pin: readPin(env, options.pkcs11Module === undefined),

@@ -13,8 +13,17 @@ async function main(): Promise<void> {
   process.stdout.write(
     `signer listening on ${config.host}:${signer.port} (plaintext, loopback only)\n` +
       `  HSM:      ${token} via ${signer.modulePath} (${config.sessions} sessions)\n` +
-      `  database: ${config.databasePath}\n`,
+      `  database: ${config.databasePath}\n` +
+      `  policies: ${config.policyDir} (${signer.policy.current.policies.length} files; SIGHUP reloads)\n`,
   );
+
+  process.on('SIGHUP', () => {
+    try {
+      signer.policy.reload();
+    } catch {
+      // Already logged with every problem; the previous policies stay in force.
+    }
+  });
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Key__Output } from '../src/api/generated/signer/v1/Key.js';
 import type { EthereumSignature__Output } from '../src/api/generated/signer/v1/EthereumSignature.js';
 import { SOFTHSM_MODULE } from '../src/keystore/dev-token.js';
-import { callUnary, newClient } from './helpers/signer.js';
+import { callUnary, newClient, PERMISSIVE_POLICY, writePolicies } from './helpers/signer.js';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'main.js');
 const INIT_TOKEN = join(import.meta.dirname, '..', '..', 'softhsm', 'init-token.sh');
@@ -21,7 +21,8 @@ interface Started {
 
 /** Runs the service as `npm start` does and waits for its "listening" line. */
 function startMain(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir], {
+  const policyDir = writePolicies(dataDir, { 'dev.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "dev/**"') });
+  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

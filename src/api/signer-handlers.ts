@@ -9,6 +9,10 @@ import { personalMessageScheme, typedDataScheme, ethereumTransactionScheme, type
 import { bytesScheme, type BytesAlgorithm } from '../schemes/raw-bytes.js';
 import { scalarBytes } from '../schemes/ecdsa.js';
 import type { KeyService } from '../service/key-service.js';
+import type { PolicyGate } from '../service/policy-gate.js';
+import type { Decision } from '../policy/decision.js';
+import type { EvaluatePolicyRequest__Output } from './generated/signer/v1/EvaluatePolicyRequest.js';
+import type { EvaluatePolicyResponse } from './generated/signer/v1/EvaluatePolicyResponse.js';
 import type { SigningService } from '../service/signing-service.js';
 import type { Key, ProtoKeyType, ProtoSignBytesAlgorithm, SignerHandlers } from './proto.js';
 import { toServiceError } from './status.js';
@@ -37,11 +41,12 @@ function fromProto<T extends string>(table: Readonly<Record<T, string | number>>
 export interface Services {
   keys: KeyService;
   signing: SigningService;
+  policy: PolicyGate;
   log: Logger;
 }
 
 /** Thin translation between proto messages and the services; all decisions happen below. */
-export function signerHandlers({ keys, signing, log }: Services): SignerHandlers {
+export function signerHandlers({ keys, signing, policy, log }: Services): SignerHandlers {
   const unary = handleUnary(log);
   return {
     CreateKey: unary('CreateKey', async (request) => {
@@ -87,7 +92,43 @@ export function signerHandlers({ keys, signing, log }: Services): SignerHandlers
       const result = await signing.sign(bytesScheme, request.keyName, { message: request.message, algorithm });
       return { algorithm: BYTES_ALGORITHMS_TO_PROTO[result.algorithm], signature: result.signature };
     }),
+
+    EvaluatePolicy: unary('EvaluatePolicy', (request) => toProtoDecision(explain(signing, request))),
+
+    ReloadPolicies: unary('ReloadPolicies', () => ({
+      policies: policy.reload().policies.map((p) => ({ file: p.file, key: p.keyPattern, hash: p.hash })),
+    })),
   };
+}
+
+function explain(signing: SigningService, request: EvaluatePolicyRequest__Output): Decision {
+  switch (request.request) {
+    case 'unsignedTransaction':
+      return signing.explain(ethereumTransactionScheme, request.keyName, { unsignedTransaction: request.unsignedTransaction! });
+    case 'personalMessage':
+      return signing.explain(personalMessageScheme, request.keyName, { message: request.personalMessage! });
+    case 'typedDataJson':
+      return signing.explain(typedDataScheme, request.keyName, { typedDataJson: request.typedDataJson! });
+    case 'rawMessage': {
+      const unspecified = request.algorithm === 'SIGN_BYTES_ALGORITHM_UNSPECIFIED';
+      const algorithm = unspecified ? undefined : fromProto(BYTES_ALGORITHMS_TO_PROTO, request.algorithm, 'algorithm');
+      return signing.explain(bytesScheme, request.keyName, { message: request.rawMessage!, algorithm });
+    }
+    default:
+      throw invalidField('request', 'is required: one of unsigned_transaction, personal_message, typed_data_json, raw_message');
+  }
+}
+
+function toProtoDecision(decision: Decision): EvaluatePolicyResponse {
+  const policy = { policyFile: decision.policy?.file ?? '', policyHash: decision.policy?.hash ?? '' };
+  switch (decision.outcome) {
+    case 'allow':
+      return { outcome: 'POLICY_OUTCOME_ALLOW', ...policy };
+    case 'approval_required':
+      return { outcome: 'POLICY_OUTCOME_APPROVAL_REQUIRED', approvalRules: decision.approvals.map((rule) => rule.name), ...policy };
+    case 'deny':
+      return { outcome: 'POLICY_OUTCOME_DENY', reason: decision.reason, rule: decision.rule, message: decision.message, ...policy };
+  }
 }
 
 function toProtoKey(key: KeyRecord): Key {

@@ -7,6 +7,10 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   KEY_NOT_FOUND: status.NOT_FOUND,
   KEY_EXISTS: status.ALREADY_EXISTS,
   WRONG_KEY_TYPE: status.FAILED_PRECONDITION,
+  POLICY_DENIED: status.PERMISSION_DENIED,
+  LIMIT_EXCEEDED: status.RESOURCE_EXHAUSTED,
+  APPROVAL_REQUIRED: status.FAILED_PRECONDITION,
+  POLICY_INVALID: status.FAILED_PRECONDITION,
   HSM_UNAVAILABLE: status.UNAVAILABLE,
   HSM_BAD_SIGNATURE: status.UNAVAILABLE,
   HSM_PIN_INCORRECT: status.UNAVAILABLE,
@@ -18,6 +22,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
 export const ERROR_CODE_KEY = 'signer-error-code';
 export const ERROR_FIELD_KEY = 'signer-error-field';
 export const REQUEST_ID_KEY = 'signer-request-id';
+export const DECISION_REASON_KEY = 'signer-decision-reason';
 
 /**
  * What the caller sees. Anything that is not a SignerError is INTERNAL with a generic message:
@@ -30,6 +35,7 @@ export function toServiceError(error: unknown, requestId: string): Partial<Servi
   metadata.set(ERROR_CODE_KEY, code);
   metadata.set(REQUEST_ID_KEY, requestId);
   if (known?.field) metadata.set(ERROR_FIELD_KEY, known.field);
+  if (known?.reason) metadata.set(DECISION_REASON_KEY, known.reason);
   const details = known ? known.message : `internal error (request id ${requestId})`;
   return { code: GRPC_STATUS[code], details, metadata };
 }

@@ -13,6 +13,14 @@ export const ERROR_CODES = [
   'KEY_EXISTS',
   /** The key's type cannot be used with the requested scheme or algorithm. */
   'WRONG_KEY_TYPE',
+  /** The key's policy refuses the request (or no policy governs the key); `reason` says which rule. */
+  'POLICY_DENIED',
+  /** A spend window or rate limit is exhausted; `reason` is SPEND_WINDOW or RATE_LIMIT. */
+  'LIMIT_EXCEEDED',
+  /** The policy requires approvals; the approval flow is not built yet. */
+  'APPROVAL_REQUIRED',
+  /** The policy files on disk are invalid (a reload was refused; the previous set stays). */
+  'POLICY_INVALID',
   /** The HSM cannot be reached, the token is missing, or a session failed. */
   'HSM_UNAVAILABLE',
   /** The HSM returned a signature that does not verify: never released. */
@@ -34,10 +42,14 @@ export class SignerError extends Error {
     message: string,
     /** The request field at fault, for INVALID_FIELD (e.g. `unsigned_transaction.chainId`). */
     readonly field?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string },
   ) {
     super(message, options);
+    this.reason = options?.reason;
   }
+
+  /** For policy decisions: the stable reason code (e.g. VALUE_CAP, SPEND_WINDOW). */
+  readonly reason?: string | undefined;
 }
 
 /** A bad request field: `"<field>" <problem>`, the way noble names its checks. */

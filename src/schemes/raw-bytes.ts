@@ -54,7 +54,7 @@ export interface BytesRequest {
   algorithm?: BytesAlgorithm;
 }
 
-export interface BytesIntent {
+interface BytesDecoded {
   message: Uint8Array;
   algorithm: BytesAlgorithm;
 }
@@ -65,7 +65,7 @@ export interface BytesSignature {
   signature: Uint8Array;
 }
 
-export const bytesScheme: Scheme<BytesRequest, BytesIntent, BytesSignature> = {
+export const bytesScheme: Scheme<BytesRequest, BytesDecoded, BytesSignature> = {
   name: 'bytes',
   keyTypes: ['ed25519', 'p256', ...RSA],
   prepare({ message, algorithm }, key) {
@@ -77,18 +77,23 @@ export const bytesScheme: Scheme<BytesRequest, BytesIntent, BytesSignature> = {
     }
     // CKM_ECDSA signs a digest: hash here, from exactly the bytes received.
     const input = info.mechanism === 'ecdsa-digest' ? sha256(message) : message;
-    return { intent: { message, algorithm: chosen }, mechanism: info.mechanism, input };
+    return {
+      decoded: { message, algorithm: chosen },
+      intent: { scheme: 'bytes', message, algorithm: chosen },
+      mechanism: info.mechanism,
+      input,
+    };
   },
-  finish({ intent }, raw, key) {
+  finish({ decoded }, raw, key) {
     let signature = raw;
-    if (intent.algorithm === 'ecdsa-p256-sha256') {
+    if (decoded.algorithm === 'ecdsa-p256-sha256') {
       const { r, s } = lowSFromRaw(raw, p256.Point.Fn.ORDER);
       signature = new Uint8Array([...scalarBytes(r), ...scalarBytes(s)]);
     }
-    if (!ALGORITHMS[intent.algorithm].verify(intent.message, signature, publicKeyObject(key.publicJwk))) {
+    if (!ALGORITHMS[decoded.algorithm].verify(decoded.message, signature, publicKeyObject(key.publicJwk))) {
       throw new SignerError('HSM_BAD_SIGNATURE', 'HSM signature does not verify against the key');
     }
-    return { algorithm: intent.algorithm, signature };
+    return { algorithm: decoded.algorithm, signature };
   },
 };
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -18,12 +18,40 @@ export interface TestSigner {
   stop(): Promise<void>;
 }
 
+/** A policy for tests that are not about policy: every scheme on, generous limits, any key. */
+export const PERMISSIVE_POLICY = `
+key: "**"
+ethereum_transactions:
+  chain_ids: [1, 10, 137, 11155111]
+  recipients: { allow: any }
+  contract_creation: true
+  contract_calls:
+    - address: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+      selectors: ["0xdeadbeef"]
+  max_value: "1000 ether"
+personal_messages: { max_length: 65536, allow_32_byte_messages: true }
+typed_data:
+  domains: [{}]
+  primary_types: [Mail, Permit, Order]
+raw_bytes: { max_length: 1000000 }
+`;
+
+/** Writes policy files (name -> YAML) into a fresh directory under `dir`. */
+export function writePolicies(dir: string, files: Record<string, string>): string {
+  const policyDir = join(dir, 'policies');
+  rmSync(policyDir, { recursive: true, force: true });
+  mkdirSync(policyDir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(policyDir, name), text);
+  return policyDir;
+}
+
 export function testConfig(dir: string, overrides: Partial<Config> = {}): Config {
   return {
     host: '127.0.0.1',
     port: 0,
     dataDir: dir,
     databasePath: join(dir, 'signer.db'),
+    policyDir: join(dir, 'policies'),
     tokenLabel: 'test-token',
     pin: DEV_PIN,
     sessions: 4,
@@ -33,8 +61,12 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
 }
 
 /** A real service on an ephemeral loopback port, on a fresh SoftHSM token in a temp directory. */
-export async function startTestSigner(overrides: Partial<Config> = {}): Promise<TestSigner> {
+export async function startTestSigner(
+  overrides: Partial<Config> = {},
+  policies: Record<string, string> = { 'test.yaml': PERMISSIVE_POLICY },
+): Promise<TestSigner> {
   const dir = mkdtempSync(join(tmpdir(), 'signer-test-'));
+  writePolicies(dir, policies);
   const logs: string[] = [];
   const record = (level: string) => (message: string, fields?: Record<string, unknown>) =>
     void logs.push(JSON.stringify({ level, message, ...fields }));

@@ -2,24 +2,13 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { invalidField } from '../../domain/errors.js';
 import { toChecksumAddress } from '../../domain/public-key.js';
+import type { TypedData, TypedDataField } from '../../domain/intent.js';
 
 /**
  * A strict EIP-712 encoder. Strict where libraries are lenient, so that what a reader of the JSON
  * sees is exactly what gets signed: every message field must be declared in `types` and every
  * declared field present; integers must be in range; booleans are booleans; hex has the exact length.
  */
-
-export interface TypedDataField {
-  name: string;
-  type: string;
-}
-
-export interface TypedData {
-  types: Record<string, TypedDataField[]>;
-  primaryType: string;
-  domain: Record<string, unknown>;
-  message: Record<string, unknown>;
-}
 
 export interface DecodedTypedData {
   typedData: TypedData;

@@ -28,20 +28,21 @@ export const ethereumTransactionScheme: Scheme<
   keyTypes: ETHEREUM_KEY_TYPES,
   prepare({ unsignedTransaction }) {
     const decoded = decodeUnsignedTransaction(unsignedTransaction);
-    return { intent: decoded, mechanism: 'ecdsa-digest', input: decoded.digest };
+    const intent = { scheme: 'ethereum_transaction' as const, transaction: decoded.transaction };
+    return { decoded, intent, mechanism: 'ecdsa-digest', input: decoded.digest };
   },
   finish(prepared, raw, key) {
     const signature = finishSecp256k1(prepared.input, raw, key.publicJwk);
-    return { ...signature, ...serializeSigned(prepared.intent, signature) };
+    return { ...signature, ...serializeSigned(prepared.decoded, signature) };
   },
 };
 
-export const personalMessageScheme: Scheme<{ message: Uint8Array }, { message: Uint8Array }, EthereumSignature> = {
+export const personalMessageScheme: Scheme<{ message: Uint8Array }, null, EthereumSignature> = {
   name: 'eip191',
   keyTypes: ETHEREUM_KEY_TYPES,
   prepare({ message }) {
     if (message.length === 0) throw invalidField('message', 'is required');
-    return { intent: { message }, mechanism: 'ecdsa-digest', input: personalMessageDigest(message) };
+    return { decoded: null, intent: { scheme: 'eip191', message }, mechanism: 'ecdsa-digest', input: personalMessageDigest(message) };
   },
   finish(prepared, raw, key) {
     return { ...finishSecp256k1(prepared.input, raw, key.publicJwk), digest: prepared.input };
@@ -54,7 +55,8 @@ export const typedDataScheme: Scheme<{ typedDataJson: string }, DecodedTypedData
   prepare({ typedDataJson }) {
     if (typedDataJson.length === 0) throw invalidField('typed_data', 'is required');
     const decoded = decodeTypedData(typedDataJson);
-    return { intent: decoded, mechanism: 'ecdsa-digest', input: decoded.digest };
+    const intent = { scheme: 'eip712' as const, typedData: decoded.typedData };
+    return { decoded, intent, mechanism: 'ecdsa-digest', input: decoded.digest };
   },
   finish(prepared, raw, key) {
     return { ...finishSecp256k1(prepared.input, raw, key.publicJwk), digest: prepared.input };

@@ -2,32 +2,8 @@ import { RLP, type NestedUint8Array } from '@ethereumjs/rlp';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, concatBytes } from '@noble/hashes/utils.js';
 import { invalidField } from '../../domain/errors.js';
+import type { AccessListEntry, EthereumTransaction, TransactionType } from '../../domain/intent.js';
 import { asAddress, asBytes, asList, asUint, decodeRlp, uintBytes, type RlpItem } from './rlp-fields.js';
-
-export type TransactionType = 'legacy' | 'eip2930' | 'eip1559';
-
-export interface AccessListEntry {
-  address: string;
-  storageKeys: string[];
-}
-
-/** An unsigned Ethereum transaction, decoded from exactly the bytes that get signed. */
-export interface EthereumTransaction {
-  type: TransactionType;
-  chainId: bigint;
-  nonce: bigint;
-  gasLimit: bigint;
-  /** Legacy and EIP-2930. */
-  gasPrice?: bigint;
-  /** EIP-1559. */
-  maxFeePerGas?: bigint;
-  maxPriorityFeePerGas?: bigint;
-  /** Lowercase 0x address, or null for contract creation. */
-  to: string | null;
-  value: bigint;
-  data: Uint8Array;
-  accessList: AccessListEntry[];
-}
 
 export interface DecodedTransaction {
   transaction: EthereumTransaction;

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { SignerError } from '../../domain/errors.js';
 import type { KeyRecord } from '../../domain/key.js';
 import type { KeyType } from '../../domain/key-types.js';
-import type { Store } from '../store.js';
+import type { Reservation, SpendLedger, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -35,7 +35,42 @@ export class SqliteStore implements Store {
       ),
       findKey: this.db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE name = ?'),
       listKeys: this.db.prepare<[string, number], KeyRow>('SELECT * FROM keys WHERE name > ? ORDER BY name LIMIT ?'),
+      latest: this.db.prepare<[string], { at_ms: number; cumulative: string }>(
+        'SELECT at_ms, cumulative FROM reservations WHERE scope = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      totalAt: this.db.prepare<[string, number], { cumulative: string }>(
+        'SELECT cumulative FROM reservations WHERE scope = ? AND at_ms <= ? ORDER BY at_ms DESC, seq DESC LIMIT 1',
+      ),
+      insertReservation: this.db.prepare<[string, number, string, string, string]>(
+        'INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash) VALUES (?, ?, ?, ?, ?)',
+      ),
     };
+    this.ledger = {
+      used: (scope, perMs, now) => {
+        const latest = this.statements.latest.get(scope);
+        if (!latest) return 0n;
+        const before = this.statements.totalAt.get(scope, now - perMs);
+        return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      },
+    };
+  }
+
+  readonly ledger: SpendLedger;
+
+  reserve<T extends Reservation>(now: number, decide: (ledger: SpendLedger) => T): T {
+    return this.db
+      .transaction(() => {
+        const reservation = decide(this.ledger);
+        for (const { scope, amount } of reservation.spends) {
+          const latest = this.statements.latest.get(scope);
+          // Times never go backwards within a scope, so running totals stay ordered by time.
+          const at = Math.max(now, latest?.at_ms ?? now);
+          const cumulative = BigInt(latest?.cumulative ?? '0') + amount;
+          this.statements.insertReservation.run(scope, at, amount.toString(), cumulative.toString(), reservation.policyHash);
+        }
+        return reservation;
+      })
+      .immediate();
   }
 
   insertKey(key: KeyRecord): void {

@@ -1,0 +1,44 @@
+import type { ApprovalRule, Policy, WindowRule } from './policy.js';
+
+/** Stable reason codes for a denial. */
+export type DenyReason =
+  | 'NO_POLICY'
+  | 'AMBIGUOUS_POLICY'
+  | 'SCHEME_DISABLED'
+  | 'CHAIN_NOT_ALLOWED'
+  | 'RECIPIENT_NOT_ALLOWED'
+  | 'RECIPIENT_DENIED'
+  | 'CONTRACT_CREATION_DISABLED'
+  | 'CONTRACT_CALL_NOT_ALLOWED'
+  | 'MALFORMED_CALLDATA'
+  | 'VALUE_CAP'
+  | 'FEE_CAP'
+  | 'TOKEN_CAP'
+  | 'UNLIMITED_APPROVAL'
+  | 'DOMAIN_NOT_ALLOWED'
+  | 'PRIMARY_TYPE_NOT_ALLOWED'
+  | 'PERMIT_NOT_ALLOWED'
+  | 'MESSAGE_TOO_LONG'
+  | 'HASH_LIKE_MESSAGE'
+  | 'PREFIX_REQUIRED';
+
+/** Reasons that a window, not a rule, refused: RESOURCE_EXHAUSTED rather than PERMISSION_DENIED. */
+export type LimitReason = 'SPEND_WINDOW' | 'RATE_LIMIT';
+
+/** An amount that counts against rolling windows once the request is signed. */
+export interface Spend {
+  /** Ledger scope: key, asset and chain (`prod/hot|native|1`). */
+  scope: string;
+  amount: bigint;
+  windows: WindowRule[];
+  /** For messages: formats an amount of this asset ("1.5 ether", "200 USDC", "3 signatures"). */
+  format(amount: bigint): string;
+  reason: LimitReason;
+}
+
+export type Decision =
+  | { outcome: 'allow'; policy: Policy; spends: Spend[] }
+  | { outcome: 'approval_required'; policy: Policy; approvals: ApprovalRule[]; spends: Spend[] }
+  | { outcome: 'deny'; policy?: Policy; reason: DenyReason | LimitReason; rule: string; message: string };
+
+export type Denial = Extract<Decision, { outcome: 'deny' }>;

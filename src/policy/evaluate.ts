@@ -1,0 +1,278 @@
+import { MAX_UINT256, formatAmount, formatEther } from '../domain/amount.js';
+import type { EthereumTransaction, SignIntent, TypedData } from '../domain/intent.js';
+import type { Decision, Denial, DenyReason, Spend } from './decision.js';
+import { decodeTokenCall, selectorOf, type TokenCall } from './erc20.js';
+import { permitGrants, type PermitGrant } from './permits.js';
+import type { ApprovalRule, Policy, Recipients, TokenRule, WindowRule } from './policy.js';
+import type { PolicySet } from './load.js';
+
+const MAX_UINT160 = (1n << 160n) - 1n;
+
+/** Thrown inside the rule checks; caught once and turned into a denial. */
+class Deny {
+  constructor(
+    readonly reason: DenyReason,
+    readonly rule: string,
+    readonly detail: string,
+  ) {}
+}
+
+/**
+ * Decides a request from its decoded intent. Pure: no I/O, no clock. Spend windows are not checked
+ * here (they need the ledger): see `checkWindows`.
+ */
+export function evaluate(policies: PolicySet, keyName: string, intent: SignIntent): Decision {
+  const { policy, ambiguous } = policies.find(keyName);
+  if (ambiguous) {
+    const files = ambiguous.map((p) => p.file).join(', ');
+    return { outcome: 'deny', reason: 'AMBIGUOUS_POLICY', rule: 'key', message: `key "${keyName}" matches several equally specific policies (${files})` };
+  }
+  if (!policy) return { outcome: 'deny', reason: 'NO_POLICY', rule: 'key', message: `no policy governs key "${keyName}": it signs nothing` };
+  try {
+    const { spends, approvals } = decideScheme(policy, keyName, intent);
+    if (policy.rateLimits.length) spends.push(signatureCount(keyName, policy.rateLimits));
+    return approvals.length ? { outcome: 'approval_required', policy, approvals, spends } : { outcome: 'allow', policy, spends };
+  } catch (error) {
+    if (!(error instanceof Deny)) throw error;
+    return { outcome: 'deny', policy, reason: error.reason, rule: error.rule, message: `denied by ${error.rule} in ${policy.file}: ${error.detail}` };
+  }
+}
+
+/** Applies the ledger's current usage to an allow or approval decision. */
+export function checkWindows(decision: Decision, used: (scope: string, perMs: number) => bigint): Decision {
+  if (decision.outcome === 'deny') return decision;
+  for (const spend of decision.spends) {
+    for (const window of spend.windows) {
+      const already = used(spend.scope, window.perMs);
+      if (already + spend.amount > window.max) {
+        const denial: Denial = {
+          outcome: 'deny',
+          policy: decision.policy,
+          reason: spend.reason,
+          rule: window.rule,
+          message:
+            `${window.rule} in ${decision.policy.file} is exhausted: ${spend.format(already)} used of ` +
+            `${spend.format(window.max)} per ${formatDuration(window.perMs)}, this request needs ${spend.format(spend.amount)}`,
+        };
+        return denial;
+      }
+    }
+  }
+  return decision;
+}
+
+interface Outcome {
+  spends: Spend[];
+  approvals: ApprovalRule[];
+}
+
+function decideScheme(policy: Policy, keyName: string, intent: SignIntent): Outcome {
+  switch (intent.scheme) {
+    case 'ethereum_transaction':
+      return decideTransaction(policy, keyName, intent.transaction);
+    case 'eip712':
+      return decideTypedData(policy, keyName, intent.typedData);
+    case 'eip191': {
+      const rules = policy.personalMessages;
+      if (!rules) throw new Deny('SCHEME_DISABLED', 'personal_messages', 'EIP-191 messages are not enabled for this key');
+      if (intent.message.length > rules.maxLength) {
+        throw new Deny('MESSAGE_TOO_LONG', 'personal_messages.max_length', `message is ${intent.message.length} bytes, the limit is ${rules.maxLength}`);
+      }
+      if (intent.message.length === 32 && !rules.allow32ByteMessages) {
+        throw new Deny('HASH_LIKE_MESSAGE', 'personal_messages.allow_32_byte_messages', 'a 32-byte message looks like a hash and is refused');
+      }
+      return { spends: [], approvals: [] };
+    }
+    case 'bytes': {
+      const rules = policy.rawBytes;
+      if (!rules) throw new Deny('SCHEME_DISABLED', 'raw_bytes', 'raw byte signing is not enabled for this key');
+      if (intent.message.length > rules.maxLength) {
+        throw new Deny('MESSAGE_TOO_LONG', 'raw_bytes.max_length', `message is ${intent.message.length} bytes, the limit is ${rules.maxLength}`);
+      }
+      const startsWith = (prefix: Uint8Array) => prefix.length <= intent.message.length && prefix.every((b, i) => intent.message[i] === b);
+      if (rules.requiredPrefixes.length && !rules.requiredPrefixes.some(startsWith)) {
+        throw new Deny('PREFIX_REQUIRED', 'raw_bytes.required_prefixes', 'message does not start with any allowed prefix');
+      }
+      return { spends: [], approvals: [] };
+    }
+  }
+}
+
+function decideTransaction(policy: Policy, keyName: string, tx: EthereumTransaction): Outcome {
+  const rules = policy.transactions;
+  if (!rules) throw new Deny('SCHEME_DISABLED', 'ethereum_transactions', 'transactions are not enabled for this key');
+  if (!rules.chainIds.has(tx.chainId)) {
+    throw new Deny('CHAIN_NOT_ALLOWED', 'ethereum_transactions.chain_ids', `chain ${tx.chainId} is not allowed`);
+  }
+
+  let tokenCall: { token: TokenRule; call: TokenCall } | undefined;
+  if (tx.to === null) {
+    if (!rules.contractCreation) throw new Deny('CONTRACT_CREATION_DISABLED', 'ethereum_transactions.contract_creation', 'contract creation is not enabled');
+  } else {
+    if (rules.recipients.deny.has(tx.to)) throw new Deny('RECIPIENT_DENIED', 'ethereum_transactions.recipients.deny', `${tx.to} is denied`);
+    if (tx.data.length === 0) {
+      checkParty(rules.recipients, tx.to, 'ethereum_transactions.recipients', 'recipient');
+    } else {
+      tokenCall = decodeKnownTokenCall(policy, tx.to, tx.data);
+      if (tokenCall) checkTokenCall(policy, tokenCall.token, tokenCall.call);
+      else if (!rules.contractCalls.get(tx.to)?.has(selectorOf(tx.data) ?? '')) {
+        throw new Deny('CONTRACT_CALL_NOT_ALLOWED', 'ethereum_transactions.contract_calls', `calling ${selectorOf(tx.data) ?? '(no selector)'} on ${tx.to} is not allowed`);
+      }
+    }
+  }
+
+  if (tx.value > rules.maxValue) {
+    throw new Deny('VALUE_CAP', 'ethereum_transactions.max_value', `value ${formatEther(tx.value)} exceeds ${formatEther(rules.maxValue)}`);
+  }
+  checkFees(rules, tx);
+
+  const spends: Spend[] = [];
+  if (rules.windows.length) spends.push(nativeSpend(keyName, tx.chainId, tx.value, rules.windows));
+  if (tokenCall && tokenCall.token.windows.length && !isUnlimited(tokenCall.call)) {
+    spends.push(tokenSpend(keyName, tx.chainId, tokenCall.token, tokenCall.call.amount));
+  }
+
+  const approvals = policy.approvals.filter(
+    (rule) =>
+      (rule.nativeValueAbove !== undefined && tx.value > rule.nativeValueAbove) ||
+      (rule.token !== undefined && tokenCall?.token === rule.token && tokenCall.call.amount > rule.amountAbove!),
+  );
+  return { spends, approvals };
+}
+
+function decodeKnownTokenCall(policy: Policy, to: string, data: Uint8Array): { token: TokenRule; call: TokenCall } | undefined {
+  const token = policy.tokens.get(to);
+  if (!token) return undefined;
+  try {
+    const call = decodeTokenCall(data);
+    return call && { token, call };
+  } catch (error) {
+    throw new Deny('MALFORMED_CALLDATA', `tokens.${token.symbol}`, (error as Error).message);
+  }
+}
+
+function isUnlimited(call: TokenCall): boolean {
+  return call.kind === 'approval' && call.amount === MAX_UINT256;
+}
+
+function checkTokenCall(policy: Policy, token: TokenRule, call: TokenCall): void {
+  const role = call.kind === 'transfer' ? 'recipient' : 'spender';
+  checkTokenParty(policy, token, call.party, role);
+  if (isUnlimited(call)) {
+    if (!token.allowUnlimitedApproval) {
+      throw new Deny('UNLIMITED_APPROVAL', `tokens.${token.symbol}.allow_unlimited_approval`, `unlimited ${token.symbol} approval is not allowed`);
+    }
+    return;
+  }
+  checkTokenAmount(token, call.amount, call.function);
+}
+
+function checkTokenParty(policy: Policy, token: TokenRule, party: string, role: string): void {
+  const recipients = token.recipients ?? policy.transactions?.recipients;
+  const rule = token.recipients ? `tokens.${token.symbol}.recipients` : 'ethereum_transactions.recipients';
+  if (!recipients) throw new Deny('RECIPIENT_NOT_ALLOWED', `tokens.${token.symbol}.recipients`, `no ${role}s are allowed for ${token.symbol}`);
+  if (policy.transactions?.recipients.deny.has(party)) throw new Deny('RECIPIENT_DENIED', 'ethereum_transactions.recipients.deny', `${role} ${party} is denied`);
+  checkParty(recipients, party, rule, `${token.symbol} ${role}`);
+}
+
+function checkTokenAmount(token: TokenRule, amount: bigint, what: string): void {
+  if (amount > token.maxAmount) {
+    const format = (value: bigint) => formatAmount(value, token.decimals, token.symbol);
+    throw new Deny('TOKEN_CAP', `tokens.${token.symbol}.max_amount`, `${what} of ${format(amount)} exceeds ${format(token.maxAmount)}`);
+  }
+}
+
+function checkParty(recipients: Recipients, party: string, rule: string, role: string): void {
+  if (recipients.deny.has(party)) throw new Deny('RECIPIENT_DENIED', `${rule}.deny`, `${role} ${party} is denied`);
+  if (!recipients.any && !recipients.allow.has(party)) throw new Deny('RECIPIENT_NOT_ALLOWED', `${rule}.allow`, `${role} ${party} is not allowed`);
+}
+
+function checkFees(rules: NonNullable<Policy['transactions']>, tx: EthereumTransaction): void {
+  const feePerGas = tx.maxFeePerGas ?? tx.gasPrice ?? 0n;
+  const gwei = (value: bigint) => formatAmount(value, 9, 'gwei');
+  if (rules.maxGasLimit !== undefined && tx.gasLimit > rules.maxGasLimit) {
+    throw new Deny('FEE_CAP', 'ethereum_transactions.max_gas_limit', `gas limit ${tx.gasLimit} exceeds ${rules.maxGasLimit}`);
+  }
+  if (rules.maxFeePerGas !== undefined && feePerGas > rules.maxFeePerGas) {
+    const name = tx.maxFeePerGas === undefined ? 'gas price' : 'max fee per gas';
+    throw new Deny('FEE_CAP', 'ethereum_transactions.max_fee_per_gas', `${name} ${gwei(feePerGas)} exceeds ${gwei(rules.maxFeePerGas)}`);
+  }
+  if (rules.maxPriorityFeePerGas !== undefined && (tx.maxPriorityFeePerGas ?? 0n) > rules.maxPriorityFeePerGas) {
+    throw new Deny('FEE_CAP', 'ethereum_transactions.max_priority_fee_per_gas', `priority fee ${gwei(tx.maxPriorityFeePerGas!)} exceeds ${gwei(rules.maxPriorityFeePerGas)}`);
+  }
+  if (rules.maxTotalFee !== undefined && tx.gasLimit * feePerGas > rules.maxTotalFee) {
+    throw new Deny('FEE_CAP', 'ethereum_transactions.max_total_fee', `total fee up to ${formatEther(tx.gasLimit * feePerGas)} exceeds ${formatEther(rules.maxTotalFee)}`);
+  }
+}
+
+function decideTypedData(policy: Policy, keyName: string, typedData: TypedData): Outcome {
+  const rules = policy.typedData;
+  if (!rules) throw new Deny('SCHEME_DISABLED', 'typed_data', 'EIP-712 typed data is not enabled for this key');
+  const { domain } = typedData;
+  const chainId = domain.chainId === undefined ? undefined : BigInt(domain.chainId as string | number);
+  const matches = rules.domains.some(
+    (rule) =>
+      (rule.name === undefined || rule.name === domain.name) &&
+      (rule.version === undefined || rule.version === domain.version) &&
+      (rule.chainId === undefined || rule.chainId === chainId) &&
+      (rule.verifyingContract === undefined || rule.verifyingContract === String(domain.verifyingContract ?? '').toLowerCase()),
+  );
+  if (!matches) throw new Deny('DOMAIN_NOT_ALLOWED', 'typed_data.domains', `domain ${JSON.stringify(domain)} is not allowed`);
+  if (!rules.primaryTypes.has(typedData.primaryType)) {
+    throw new Deny('PRIMARY_TYPE_NOT_ALLOWED', 'typed_data.primary_types', `primary type ${typedData.primaryType} is not allowed`);
+  }
+
+  let grants: PermitGrant[] | undefined;
+  try {
+    grants = permitGrants(typedData);
+  } catch (error) {
+    throw new Deny('PERMIT_NOT_ALLOWED', 'typed_data', `permit message could not be decoded: ${(error as Error).message}`);
+  }
+  if (!grants) return { spends: [], approvals: [] };
+  if (grants.length === 0) throw new Deny('PERMIT_NOT_ALLOWED', 'typed_data', `Permit2 message ${typedData.primaryType} is not one we decode`);
+
+  // A permit grants an allowance, exactly like approve(): the same token rules apply.
+  const spends: Spend[] = [];
+  const approvals = new Set<ApprovalRule>();
+  for (const grant of grants) {
+    const token = policy.tokens.get(grant.token);
+    if (!token) throw new Deny('PERMIT_NOT_ALLOWED', 'tokens', `${grant.standard} permit for undeclared token ${grant.token}`);
+    checkTokenParty(policy, token, grant.spender, 'spender');
+    const unlimited = grant.amount >= (grant.standard === 'Permit2' ? MAX_UINT160 : MAX_UINT256);
+    if (unlimited) {
+      if (!token.allowUnlimitedApproval) {
+        throw new Deny('UNLIMITED_APPROVAL', `tokens.${token.symbol}.allow_unlimited_approval`, `unlimited ${token.symbol} permit is not allowed`);
+      }
+      continue;
+    }
+    checkTokenAmount(token, grant.amount, `${grant.standard} permit`);
+    if (token.windows.length) spends.push(tokenSpend(keyName, chainId ?? 0n, token, grant.amount));
+    for (const rule of policy.approvals) if (rule.token === token && grant.amount > rule.amountAbove!) approvals.add(rule);
+  }
+  return { spends, approvals: [...approvals] };
+}
+
+function nativeSpend(keyName: string, chainId: bigint, amount: bigint, windows: WindowRule[]): Spend {
+  return { scope: `${keyName}|native|${chainId}`, amount, windows, format: formatEther, reason: 'SPEND_WINDOW' };
+}
+
+function tokenSpend(keyName: string, chainId: bigint, token: TokenRule, amount: bigint): Spend {
+  return {
+    scope: `${keyName}|token|${chainId}|${token.address}`,
+    amount,
+    windows: token.windows,
+    format: (value) => formatAmount(value, token.decimals, token.symbol),
+    reason: 'SPEND_WINDOW',
+  };
+}
+
+function signatureCount(keyName: string, windows: WindowRule[]): Spend {
+  return { scope: `${keyName}|signatures`, amount: 1n, windows, format: (n) => `${n} signatures`, reason: 'RATE_LIMIT' };
+}
+
+function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { compilePolicy, type Path } from './compile.js';
+import type { Policy } from './policy.js';
+import { policyFileSchema } from './schema.js';
+
+/** Every problem in a policy directory, each naming the file, the line and the field. */
+export class PolicyLoadError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid policies:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+export interface PolicySet {
+  readonly policies: readonly Policy[];
+  /** The policy that governs a key: an exact name beats a glob, a more specific glob beats a broader one. */
+  find(keyName: string): { policy?: Policy; ambiguous?: Policy[] };
+}
+
+const POLICY_FILE = /\.ya?ml$/;
+/** Files in the policy directory that are not policies (the approver registry lives there too). */
+const NOT_POLICIES = new Set(['approvers.yaml', 'approvers.yml']);
+
+/** Loads and validates every policy file in `dir` as a whole: any problem rejects the whole set. */
+export function loadPolicyDirectory(dir: string): PolicySet {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => POLICY_FILE.test(name) && !NOT_POLICIES.has(name)).sort();
+  } catch (error) {
+    throw new PolicyLoadError([`${dir}: cannot read the policy directory (${(error as Error).message})`]);
+  }
+  const problems: string[] = [];
+  const policies: Policy[] = [];
+  for (const name of names) {
+    const result = loadPolicyText(name, readFileSync(join(dir, name)));
+    problems.push(...result.problems);
+    if (result.policy) policies.push(result.policy);
+  }
+  const byPattern = new Map<string, string>();
+  for (const policy of policies) {
+    const other = byPattern.get(policy.keyPattern);
+    if (other) problems.push(`${policy.file}: key: "${policy.keyPattern}" is already governed by ${other}`);
+    byPattern.set(policy.keyPattern, policy.file);
+  }
+  if (problems.length) throw new PolicyLoadError(problems);
+  return policySet(policies);
+}
+
+/** Parses and validates one file. */
+export function loadPolicyText(file: string, bytes: Buffer): { policy?: Policy; problems: string[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(bytes.toString('utf8'), { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length) {
+    return {
+      problems: doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? 1}: ${e.message.split('\n')[0]}`),
+    };
+  }
+  const at = (path: Path, message: string) => `${file}:${lineOf(doc, lineCounter, path)}: ${path.join('.') || '(file)'}: ${message}`;
+  const parsed = policyFileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    return { problems: parsed.error.issues.map((issue) => at(issue.path as Path, describeIssue(issue))) };
+  }
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const { policy, errors } = compilePolicy(parsed.data, { file, hash });
+  if (!policy) return { problems: errors.map((e) => at(e.path, e.message)) };
+  try {
+    globToRegExp(policy.keyPattern);
+  } catch (error) {
+    return { problems: [at(['key'], (error as Error).message)] };
+  }
+  return { policy, problems: [] };
+}
+
+function describeIssue(issue: { code: string; message: string; keys?: PropertyKey[] }): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys!.length > 1 ? 's' : ''} ${issue.keys!.map(String).join(', ')}`;
+  return issue.message;
+}
+
+/** The line of the node at `path`, or of its nearest ancestor that exists. */
+function lineOf(doc: Document, lineCounter: LineCounter, path: Path): number {
+  for (let length = path.length; length >= 0; length--) {
+    const node = length === 0 ? doc.contents : doc.getIn(path.slice(0, length), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return 1;
+}
+
+/** `*` matches within one segment, `**` across segments. */
+function globToRegExp(pattern: string): RegExp {
+  if (!/^[a-z0-9._\-/*]+$/.test(pattern)) throw new Error('must be a key name or a glob of [a-z0-9._-/] with * and **');
+  const body = pattern
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part.replace(/[.]/g, '\\.')))
+    .join('');
+  return new RegExp(`^${body}$`);
+}
+
+export function policySet(policies: Policy[]): PolicySet {
+  const exact = new Map<string, Policy>();
+  const globs: Array<{ policy: Policy; regex: RegExp; literal: number }> = [];
+  for (const policy of policies) {
+    if (policy.keyPattern.includes('*')) {
+      globs.push({ policy, regex: globToRegExp(policy.keyPattern), literal: policy.keyPattern.replace(/\*/g, '').length });
+    } else exact.set(policy.keyPattern, policy);
+  }
+  return {
+    policies,
+    find(keyName) {
+      const policy = exact.get(keyName);
+      if (policy) return { policy };
+      const matches = globs.filter((g) => g.regex.test(keyName)).sort((a, b) => b.literal - a.literal);
+      if (matches.length === 0) return {};
+      if (matches.length > 1 && matches[0]!.literal === matches[1]!.literal) {
+        return { ambiguous: matches.filter((m) => m.literal === matches[0]!.literal).map((m) => m.policy) };
+      }
+      return { policy: matches[0]!.policy };
+    },
+  };
+}

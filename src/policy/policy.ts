@@ -1,0 +1,70 @@
+/** A policy as the evaluator uses it: amounts in bigint, addresses lowercase, durations in ms. */
+
+export interface Recipients {
+  any: boolean;
+  allow: ReadonlySet<string>;
+  deny: ReadonlySet<string>;
+}
+
+/** At most `max` per rolling `perMs`. `rule` names where it is written, for messages. */
+export interface WindowRule {
+  perMs: number;
+  max: bigint;
+  rule: string;
+}
+
+export interface TokenRule {
+  symbol: string;
+  address: string;
+  decimals: number;
+  maxAmount: bigint;
+  recipients?: Recipients;
+  allowUnlimitedApproval: boolean;
+  windows: WindowRule[];
+}
+
+export interface TransactionRules {
+  chainIds: ReadonlySet<bigint>;
+  recipients: Recipients;
+  contractCreation: boolean;
+  /** Contract address -> allowed 4-byte selectors (lowercase 0x hex). */
+  contractCalls: ReadonlyMap<string, ReadonlySet<string>>;
+  maxValue: bigint;
+  maxGasLimit?: bigint;
+  maxFeePerGas?: bigint;
+  maxPriorityFeePerGas?: bigint;
+  maxTotalFee?: bigint;
+  windows: WindowRule[];
+}
+
+export interface DomainRule {
+  name?: string;
+  version?: string;
+  chainId?: bigint;
+  verifyingContract?: string;
+}
+
+export interface ApprovalRule {
+  name: string;
+  nativeValueAbove?: bigint;
+  token?: TokenRule;
+  amountAbove?: bigint;
+  quorum: Array<{ group: string; count: number }>;
+}
+
+export interface Policy {
+  /** The file it came from, relative to the policy directory. */
+  file: string;
+  /** SHA-256 of the file's bytes, hex: recorded with every decision. */
+  hash: string;
+  /** The key name or glob it governs. */
+  keyPattern: string;
+  /** Lowercase token address -> rule. */
+  tokens: ReadonlyMap<string, TokenRule>;
+  transactions?: TransactionRules;
+  personalMessages?: { maxLength: number; allow32ByteMessages: boolean };
+  typedData?: { domains: DomainRule[]; primaryTypes: ReadonlySet<string> };
+  rawBytes?: { maxLength: number; requiredPrefixes: Uint8Array[] };
+  rateLimits: WindowRule[];
+  approvals: ApprovalRule[];
+}

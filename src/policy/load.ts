@@ -54,14 +54,12 @@ export function loadPolicyText(file: string, bytes: Buffer): { policy?: Policy; 
   const doc = parseDocument(bytes.toString('utf8'), { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length) {
     return {
-      problems: doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? 1}: ${e.message.split('\n')[0]}`),
+      problems: doc.errors.map((e) => `${file}:${lineCounter.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`),
     };
   }
   const at = (path: Path, message: string) => `${file}:${lineOf(doc, lineCounter, path)}: ${path.join('.') || '(file)'}: ${message}`;
   const parsed = policyFileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    return { problems: parsed.error.issues.map((issue) => at(issue.path as Path, describeIssue(issue))) };
-  }
+  if (!parsed.success) return { problems: parsed.error.issues.map((issue) => describeIssue(issue, at)) };
   const hash = createHash('sha256').update(bytes).digest('hex');
   const { policy, errors } = compilePolicy(parsed.data, { file, hash });
   if (!policy) return { problems: errors.map((e) => at(e.path, e.message)) };
@@ -73,9 +71,26 @@ export function loadPolicyText(file: string, bytes: Buffer): { policy?: Policy; 
   return { policy, problems: [] };
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: PropertyKey[] }): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys!.length > 1 ? 's' : ''} ${issue.keys!.map(String).join(', ')}`;
-  return issue.message;
+interface Issue {
+  code: string;
+  message: string;
+  path: PropertyKey[];
+  keys?: PropertyKey[];
+  errors?: Issue[][];
+}
+
+function describeIssue(issue: Issue, at: (path: Path, message: string) => string): string {
+  const path = issue.path as Path;
+  if (issue.code === 'unrecognized_keys') {
+    // Point at the first unknown field itself, not at the object holding it.
+    return issue.keys!.map((key) => at([...path, String(key)], 'unknown field')).join('\n');
+  }
+  if (issue.code === 'invalid_union' && issue.errors?.length) {
+    // Report the branch that got furthest into the value: its message names the real problem.
+    const deepest = issue.errors.map((branch) => branch[0]!).filter(Boolean).sort((a, b) => b.path.length - a.path.length)[0];
+    if (deepest && deepest.path.length > 0) return describeIssue({ ...deepest, path: [...path, ...deepest.path] }, at);
+  }
+  return at(path, issue.message);
 }
 
 /** The line of the node at `path`, or of its nearest ancestor that exists. */

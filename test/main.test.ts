@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,39 +9,9 @@ import type { Key__Output } from '../src/api/generated/signer/v1/Key.js';
 import type { EthereumSignature__Output } from '../src/api/generated/signer/v1/EthereumSignature.js';
 import { SOFTHSM_MODULE } from '../src/keystore/dev-token.js';
 import { callUnary, newClient, PERMISSIVE_POLICY, writePolicies } from './helpers/signer.js';
+import { exitCode, MAIN, startMain } from './helpers/main-process.js';
 
-const MAIN = join(import.meta.dirname, '..', 'src', 'main.js');
 const INIT_TOKEN = join(import.meta.dirname, '..', '..', 'softhsm', 'init-token.sh');
-
-interface Started {
-  child: ChildProcess;
-  port: number;
-  stdout: string;
-}
-
-/** Runs the service as `npm start` does and waits for its "listening" line. */
-function startMain(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const policyDir = writePolicies(dataDir, { 'dev.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "dev/**"') });
-  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
-      if (match && stdout.includes('database:')) resolve({ child, port: Number(match[1]), stdout });
-    });
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)));
-  });
-}
-
-function exitCode(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-}
 
 function runMain(args: string[], env: NodeJS.ProcessEnv) {
   return spawnSync(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
@@ -51,7 +21,7 @@ test('start creates the token and database, a second start reuses them, SIGTERM 
   const dataDir = mkdtempSync(join(tmpdir(), 'signer-main-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  const first = await startMain(dataDir);
+  const first = await startMain(dataDir, writePolicies(dataDir, { 'dev.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "dev/**"') }));
   t.regex(first.stdout, /development token "signer-dev"/);
   t.regex(first.stdout, new RegExp(`database: ${join(dataDir, 'signer.db')}`));
   let client = newClient(first.port);
@@ -60,7 +30,7 @@ test('start creates the token and database, a second start reuses them, SIGTERM 
   first.child.kill('SIGTERM');
   t.is(await exitCode(first.child), 0);
 
-  const second = await startMain(dataDir);
+  const second = await startMain(dataDir, join(dataDir, 'policies'));
   client = newClient(second.port);
   t.deepEqual(await callUnary<Key__Output>(client, 'GetKey', { name: 'dev/hot' }), key);
   const signed = await callUnary<EthereumSignature__Output>(client, 'SignPersonalMessage', { keyName: 'dev/hot', message: Buffer.from('again') });

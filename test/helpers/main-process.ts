@@ -1,0 +1,36 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The service's entry point, as `npm start` runs it. */
+export const MAIN = join(import.meta.dirname, '..', '..', 'src', 'main.js');
+
+export interface Started {
+  child: ChildProcess;
+  port: number;
+  stdout: string;
+}
+
+/** Runs the service as `npm start` does and waits for its "listening" line. */
+export function startMain(dataDir: string, policyDir: string, env: NodeJS.ProcessEnv = {}): Promise<Started> {
+  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
+      if (match && stdout.includes('policies:')) resolve({ child, port: Number(match[1]), stdout });
+    });
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)));
+  });
+}
+
+export function exitCode(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
+

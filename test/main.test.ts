@@ -94,3 +94,12 @@ test('--help documents the flags and where the PIN comes from', (t) => {
   t.regex(result.stdout, /--pkcs11-module/);
   t.regex(result.stdout, /SIGNER_HSM_PIN_FILE/);
 });
+
+test('invalid policies refuse start-up, naming file, line and field', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'signer-main-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const policyDir = writePolicies(dir, { 'bad.yaml': 'key: "x/*"\nraw_bytes: { max_length: "ten" }\n' });
+  const result = runMain(['--port', '0', '--data-dir', dir, '--policy-dir', policyDir], {});
+  t.is(result.status, 1);
+  t.regex(result.stderr, /bad\.yaml:2: raw_bytes\.max_length: /);
+});

@@ -35,7 +35,7 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
   const bySymbol = new Map<string, TokenRule>();
   (file.tokens ?? []).forEach((raw, i) => {
     const at: Path = ['tokens', i];
-    if (raw.symbol in units) return void errors.push(new PolicyFieldError([...at, 'symbol'], `"${raw.symbol}" is already a unit or token symbol`));
+    if (Object.hasOwn(units, raw.symbol)) return void errors.push(new PolicyFieldError([...at, 'symbol'], `"${raw.symbol}" is already a unit or token symbol`));
     units[raw.symbol] = raw.decimals;
     const tokenAddress = attempt([...at, 'address'], () => checkAddress(raw.address));
     if (tokenAddress && tokens.has(tokenAddress)) errors.push(new PolicyFieldError([...at, 'address'], 'declares the same token twice'));
@@ -59,10 +59,14 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
     recipients: recipientsOf(tx.recipients, ['ethereum_transactions', 'recipients'], attempt),
     contractCreation: tx.contract_creation ?? false,
     contractCalls: new Map(
-      (tx.contract_calls ?? []).map((call, i) => {
+      (tx.contract_calls ?? []).map((call, i, all) => {
         const at: Path = ['ethereum_transactions', 'contract_calls', i];
         const selectors = call.selectors.map((s, j) => attempt([...at, 'selectors', j], () => selectorOf(s)) ?? '');
-        return [attempt([...at, 'address'], () => checkAddress(call.address)) ?? '', new Set(selectors)] as const;
+        const address = attempt([...at, 'address'], () => checkAddress(call.address)) ?? '';
+        if (all.findIndex((other) => other.address.toLowerCase() === call.address.toLowerCase()) !== i) {
+          errors.push(new PolicyFieldError([...at, 'address'], 'is listed twice: put all its selectors in one entry'));
+        }
+        return [address, new Set(selectors)] as const;
       }),
     ),
     maxValue: attempt(['ethereum_transactions', 'max_value'], () => amountIn(tx.max_value, units, native)) ?? 0n,
@@ -173,7 +177,7 @@ function windowsOf(
 /** An amount whose unit must be one of `allowed` (native units for ether values, the symbol for tokens). */
 function amountIn(text: string, units: Record<string, number>, allowed: string[]): bigint {
   const unit = text.split(' ')[1];
-  if (unit !== undefined && unit in units && !allowed.includes(unit)) throw new Error(`must be in ${allowed.join(' or ')}, not ${unit}`);
+  if (unit !== undefined && Object.hasOwn(units, unit) && !allowed.includes(unit)) throw new Error(`must be in ${allowed.join(' or ')}, not ${unit}`);
   return parseAmount(text, units);
 }
 
@@ -190,6 +194,7 @@ export function checkAddress(text: string): string {
 /** "0xa9059cbb" or "transfer(address,uint256)" -> "0xa9059cbb". */
 function selectorOf(text: string): string {
   if (/^0x[0-9a-fA-F]{8}$/.test(text)) return text.toLowerCase();
+  if (/\b(u?int|fixed|ufixed)\b(?!\d)/.test(text)) throw new Error(`must use canonical types (uint256, not uint): ${JSON.stringify(text)}`);
   if (/^[A-Za-z_$][A-Za-z0-9_$]*\([^\s()]*(\([^\s]*\)[^\s()]*)*\)$/.test(text)) return '0x' + bytesToHex(keccak_256(utf8ToBytes(text)).subarray(0, 4));
   throw new Error(`must be a 4-byte selector like "0xa9059cbb" or a signature like "transfer(address,uint256)"`);
 }

@@ -238,6 +238,7 @@ function decideTypedData(policy: Policy, keyName: string, typedData: TypedData):
     const token = policy.tokens.get(grant.token);
     if (!token) throw new Deny('PERMIT_NOT_ALLOWED', 'tokens', `${grant.standard} permit for undeclared token ${grant.token}`);
     checkTokenParty(policy, token, grant.spender, 'spender');
+    for (const rule of policy.approvals) if (rule.token === token && grant.amount > rule.amountAbove!) approvals.add(rule);
     const unlimited = grant.amount >= (grant.standard === 'Permit2' ? MAX_UINT160 : MAX_UINT256);
     if (unlimited) {
       if (!token.allowUnlimitedApproval) {
@@ -247,7 +248,6 @@ function decideTypedData(policy: Policy, keyName: string, typedData: TypedData):
     }
     checkTokenAmount(token, grant.amount, `${grant.standard} permit`);
     if (token.windows.length) spends.push(tokenSpend(keyName, chainId ?? 0n, token, grant.amount));
-    for (const rule of policy.approvals) if (rule.token === token && grant.amount > rule.amountAbove!) approvals.add(rule);
   }
   return { spends, approvals: [...approvals] };
 }

@@ -58,7 +58,14 @@ export function loadPolicyText(file: string, bytes: Buffer): { policy?: Policy; 
     };
   }
   const at = (path: Path, message: string) => `${file}:${lineOf(doc, lineCounter, path)}: ${path.join('.') || '(file)'}: ${message}`;
-  const parsed = policyFileSchema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (error) {
+    // e.g. an unquoted `*/relayer/*`, which YAML reads as an alias.
+    return { problems: [`${file}:1: ${(error as Error).message} (quote values that start with * or &)`] };
+  }
+  const parsed = policyFileSchema.safeParse(value);
   if (!parsed.success) return { problems: parsed.error.issues.map((issue) => describeIssue(issue, at)) };
   const hash = createHash('sha256').update(bytes).digest('hex');
   const { policy, errors } = compilePolicy(parsed.data, { file, hash });
@@ -114,10 +121,16 @@ function globToRegExp(pattern: string): RegExp {
 
 export function policySet(policies: Policy[]): PolicySet {
   const exact = new Map<string, Policy>();
-  const globs: Array<{ policy: Policy; regex: RegExp; literal: number }> = [];
+  // Specificity: more literal characters first, then fewer `**` (so `prod/*` beats `prod/**`).
+  const globs: Array<{ policy: Policy; regex: RegExp; literal: number; deep: number }> = [];
   for (const policy of policies) {
     if (policy.keyPattern.includes('*')) {
-      globs.push({ policy, regex: globToRegExp(policy.keyPattern), literal: policy.keyPattern.replace(/\*/g, '').length });
+      globs.push({
+        policy,
+        regex: globToRegExp(policy.keyPattern),
+        literal: policy.keyPattern.replace(/\*/g, '').length,
+        deep: policy.keyPattern.split('**').length - 1,
+      });
     } else exact.set(policy.keyPattern, policy);
   }
   return {
@@ -125,11 +138,10 @@ export function policySet(policies: Policy[]): PolicySet {
     find(keyName) {
       const policy = exact.get(keyName);
       if (policy) return { policy };
-      const matches = globs.filter((g) => g.regex.test(keyName)).sort((a, b) => b.literal - a.literal);
+      const matches = globs.filter((g) => g.regex.test(keyName)).sort((a, b) => b.literal - a.literal || a.deep - b.deep);
       if (matches.length === 0) return {};
-      if (matches.length > 1 && matches[0]!.literal === matches[1]!.literal) {
-        return { ambiguous: matches.filter((m) => m.literal === matches[0]!.literal).map((m) => m.policy) };
-      }
+      const tied = (m: (typeof matches)[number]) => m.literal === matches[0]!.literal && m.deep === matches[0]!.deep;
+      if (matches.length > 1 && tied(matches[1]!)) return { ambiguous: matches.filter(tied).map((m) => m.policy) };
       return { policy: matches[0]!.policy };
     },
   };

@@ -35,7 +35,10 @@ export class PolicyGate {
     try {
       this.policies = loadPolicyDirectory(this.dir);
     } catch (error) {
-      if (!(error instanceof PolicyLoadError)) throw error;
+      if (!(error instanceof PolicyLoadError)) {
+        this.log.error('policy reload failed; the previous policies stay', { error: String(error) });
+        throw error;
+      }
       this.log.warn('policy reload refused; the previous policies stay', { problems: error.problems });
       throw new SignerError('POLICY_INVALID', `${error.message}\n(the previous policies stay in force)`);
     }

@@ -97,3 +97,17 @@ test('matching: an exact name beats a glob, a longer glob beats a shorter one', 
   t.is(set.find('prod/relayer/deep/x').policy?.file, 'all.yaml');
   t.is(set.find('staging/x').policy?.file, 'all.yaml');
 });
+
+test('an unquoted glob (a YAML alias) and a non-canonical signature are problems with a line, not crashes', (t) => {
+  t.regex(problems(t, { 'a.yaml': 'key: */relayer/*\n' })[0]!, /^a\.yaml:1: .*quote values that start with \*/);
+  const text = VALID.replace('  max_value', '  contract_calls: [{ address: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", selectors: ["transfer(address,uint)"] }]\n  max_value');
+  t.regex(problems(t, { 'a.yaml': text })[0]!, /contract_calls\.0\.selectors\.0: must use canonical types/);
+});
+
+test('a narrower glob beats a deeper one with the same literal text', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'policy-load-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const set = loadPolicyDirectory(writePolicies(dir, { 'one.yaml': 'key: "prod/*"\n', 'deep.yaml': 'key: "prod/**"\n' }));
+  t.is(set.find('prod/x').policy?.file, 'one.yaml');
+  t.is(set.find('prod/x/y').policy?.file, 'deep.yaml');
+});

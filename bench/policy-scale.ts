@@ -5,12 +5,15 @@
  *
  *   npm run build && node dist/bench/policy-scale.js [requests=4000] [concurrency=16]
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Transaction, getBytes } from 'ethers';
 import { silentLogger } from '../src/api/json-logger.js';
+import { AuditTrail } from '../src/audit/audit-trail.js';
+import type { RequestContext } from '../src/domain/request-context.js';
 import { DEV_PIN } from '../src/config.js';
 import { ensureDevToken } from '../src/keystore/dev-token.js';
 import { Hsm } from '../src/keystore/hsm.js';
@@ -56,22 +59,25 @@ async function scenario(name: string, dir: string, hsm: Hsm, allow: string[], pa
   }
   const loadStarted = performance.now();
   const gate = new PolicyGate(writePolicies(join(dir, name), { 'p.yaml': policy(allow) }), store, silentLogger);
+  // Distinct nonces: each request is a new transaction, as a relayer sends them.
   const loadMs = performance.now() - loadStarted;
-  const signing = new SigningService(hsm, keys, gate, silentLogger);
+  const audit = await AuditTrail.open(store, hsm, join(dir, `${name}-audit-key.jwk`), silentLogger);
+  const signing = new SigningService(hsm, keys, gate, store, audit, silentLogger);
+  const ctx = (): RequestContext => ({ requestId: randomUUID(), caller: 'bench', method: 'SignEthereumTransaction', startedAt: performance.now(), audited: false });
   const unsigned = (nonce: number) =>
     getBytes(Transaction.from({ type: 2, chainId: 1n, nonce, gasLimit: 21000n, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n, to: RECIPIENT, value: 1n }).unsignedSerialized);
   const requests = Array.from({ length: REQUESTS }, (_, i) => unsigned(i));
 
   // Policy and reservation alone (the part this benchmark is about), then the whole path.
   const gateStarted = performance.now();
-  for (let i = 0; i < 2000; i++) signing.explain(ethereumTransactionScheme, key.name, { unsignedTransaction: requests[i % REQUESTS]! });
+  for (let i = 0; i < 2000; i++) signing.explain(ctx(), ethereumTransactionScheme, key.name, { unsignedTransaction: requests[i % REQUESTS]! });
   const explainUs = ((performance.now() - gateStarted) / 2000) * 1000;
 
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) await signing.sign(ethereumTransactionScheme, key.name, { unsignedTransaction: requests[next++]! });
+      while (next < REQUESTS) await signing.sign(ctx(), ethereumTransactionScheme, key.name, { unsignedTransaction: requests[next++]! });
     }),
   );
   const seconds = (performance.now() - started) / 1000;

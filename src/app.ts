@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { startGrpcServer } from './api/server.js';
+import { AuditTrail } from './audit/audit-trail.js';
+import { ensureDevPki, type DevPki } from './api/dev-pki.js';
+import { startGrpcServer, type TlsFiles } from './api/server.js';
 import type { Logger } from './domain/logger.js';
 import { ensureDevToken } from './keystore/dev-token.js';
 import { Hsm } from './keystore/hsm.js';
@@ -14,7 +16,14 @@ export interface RunningSigner {
   port: number;
   modulePath: string;
   policy: PolicyGate;
-  /** Stops accepting calls, finishes in-flight ones, closes sessions, C_Finalize, closes the database. */
+  audit: AuditTrail;
+  /** Set when the development PKI is in use. */
+  devPki?: DevPki;
+  /** For fault tests and tools in the same process. */
+  store: SqliteStore;
+  /** Where `audit verify` finds the pinned checkpoint key. */
+  auditKeyPath: string;
+  /** Stops accepting calls, finishes in-flight ones, signs the audit head, closes sessions, C_Finalize, closes the database. */
   stop(): Promise<void>;
 }
 
@@ -23,45 +32,46 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
   const modulePath =
     config.pkcs11Module ?? ensureDevToken(join(config.dataDir, 'softhsm'), config.tokenLabel, config.pin).modulePath;
   mkdirSync(dirname(config.databasePath), { recursive: true, mode: 0o700 });
+  const devPki = !config.tls && !config.insecure ? await ensureDevPki(join(config.dataDir, 'pki')) : undefined;
+  const tls: TlsFiles | undefined = config.tls ?? (devPki && { caFile: devPki.caCert, certFile: devPki.serverCert, keyFile: devPki.serverKey });
 
-  const store = new SqliteStore(config.databasePath);
-  let policy: PolicyGate;
+  const cleanups: Array<() => unknown> = [];
+  const undo = () => cleanups.reverse().forEach((cleanup) => cleanup());
   try {
-    // Invalid policies refuse start-up, before the HSM is touched.
-    policy = new PolicyGate(config.policyDir, store, log);
-  } catch (error) {
-    store.close();
-    throw error;
-  }
-  let hsm: Hsm;
-  try {
-    hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions });
-  } catch (error) {
-    store.close();
-    throw error;
-  }
-  const keys = new KeyService(hsm, store, log);
-  const signing = new SigningService(hsm, keys, policy, log);
-  let server;
-  try {
-    server = await startGrpcServer(
-      { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes },
-      { keys, signing, policy, log },
+    const store = new SqliteStore(config.databasePath);
+    cleanups.push(() => store.close());
+    // Invalid policies or access rules refuse start-up, before the HSM is touched.
+    const policy = new PolicyGate(config.policyDir, store, log);
+    const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions });
+    cleanups.push(() => hsm.close());
+    const auditKeyPath = join(dirname(config.databasePath), 'audit-key.jwk');
+    const audit = await AuditTrail.open(store, hsm, auditKeyPath, log);
+    audit.startCheckpoints(config.auditCheckpointSeconds * 1000);
+    cleanups.push(() => audit.close());
+    const keys = new KeyService(hsm, store, log);
+    const signing = new SigningService(hsm, keys, policy, store, audit, log);
+    const server = await startGrpcServer(
+      { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
+      { keys, signing, policy, audit, log },
       () => hsm.isHealthy(),
     );
+    return {
+      port: server.port,
+      modulePath,
+      policy,
+      audit,
+      ...(devPki ? { devPki } : {}),
+      store,
+      auditKeyPath,
+      async stop() {
+        await server.shutdown();
+        await audit.close().catch((error: unknown) => log.error('final audit checkpoint failed', { error: String(error) }));
+        hsm.close();
+        store.close();
+      },
+    };
   } catch (error) {
-    hsm.close();
-    store.close();
+    undo();
     throw error;
   }
-  return {
-    port: server.port,
-    modulePath,
-    policy,
-    async stop() {
-      await server.shutdown();
-      hsm.close();
-      store.close();
-    },
-  };
 }

@@ -18,6 +18,11 @@ export interface Config {
   pin: string;
   sessions: number;
   maxMessageBytes: number;
+  /** Plaintext on loopback, every caller being the identity "local". Otherwise mTLS. */
+  insecure: boolean;
+  /** mTLS files; unset (and not insecure) means the development PKI under the data directory. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
+  auditCheckpointSeconds: number;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -49,6 +54,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         .default(256 * 1024)
         .argParser(integer(1024, 4 * 1024 * 1024)),
     )
+    .option('--insecure', 'plaintext gRPC, loopback only; every caller is the identity "local"')
+    .addOption(new Option('--tls-ca <file>', 'CA certificates (PEM) whose client certificates are accepted').env('SIGNER_TLS_CA'))
+    .addOption(new Option('--tls-cert <file>', 'server certificate chain (PEM)').env('SIGNER_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'server private key (PEM)').env('SIGNER_TLS_KEY'))
+    .addOption(
+      new Option('--audit-checkpoint-seconds <n>', 'how often the audit chain head is signed by the HSM')
+        .env('SIGNER_AUDIT_CHECKPOINT_SECONDS')
+        .default(60)
+        .argParser(integer(1, 86_400)),
+    )
     .addHelpText(
       'after',
       `
@@ -70,7 +85,15 @@ PIN (never on the command line):
     tokenLabel: string;
     sessions: number;
     maxMessageBytes: number;
+    insecure?: boolean;
+    tlsCa?: string;
+    tlsCert?: string;
+    tlsKey?: string;
+    auditCheckpointSeconds: number;
   }>();
+  const tlsGiven = [options.tlsCa, options.tlsCert, options.tlsKey].filter(Boolean).length;
+  if (tlsGiven !== 0 && tlsGiven !== 3) throw new Error('--tls-ca, --tls-cert and --tls-key go together');
+  if (tlsGiven && options.insecure) throw new Error('--insecure cannot be combined with --tls-* files');
   const dataDir = resolve(options.dataDir);
   return {
     host: options.host,
@@ -83,6 +106,9 @@ PIN (never on the command line):
     pin: readPin(env, options.pkcs11Module === undefined),
     sessions: options.sessions,
     maxMessageBytes: options.maxMessageBytes,
+    insecure: options.insecure ?? false,
+    ...(tlsGiven ? { tls: { caFile: resolve(options.tlsCa!), certFile: resolve(options.tlsCert!), keyFile: resolve(options.tlsKey!) } } : {}),
+    auditCheckpointSeconds: options.auditCheckpointSeconds,
   };
 }
 

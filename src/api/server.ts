@@ -1,8 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { identityFromCertificate, INSECURE_IDENTITY } from './identity.js';
 import { loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
 import { signerHandlers, type Services } from './signer-handlers.js';
+
+export interface TlsFiles {
+  /** PEM file of the CAs whose client certificates are accepted (one or more certificates). */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
 
 export interface GrpcServerConfig {
   host: string;
@@ -12,6 +22,8 @@ export interface GrpcServerConfig {
   maxMessageBytes: number;
   /** How often to re-check the HSM for the health service. */
   healthIntervalMs?: number;
+  /** mTLS. Without it (--insecure) the service listens in plaintext, on loopback only. */
+  tls?: TlsFiles;
 }
 
 export interface RunningGrpcServer {
@@ -26,19 +38,19 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 /** Starts the Signer service with grpc.health.v1 health and server reflection. */
 export async function startGrpcServer(
   config: GrpcServerConfig,
-  services: Services,
+  services: Omit<Services, 'authenticate'>,
   isHsmHealthy: () => boolean,
 ): Promise<RunningGrpcServer> {
-  if (!LOOPBACK.has(config.host)) {
-    // mTLS is not built yet: plaintext must never leave the machine.
-    throw new Error(`refusing to listen on ${config.host}: without mTLS the service only listens on loopback`);
+  if (!config.tls && !LOOPBACK.has(config.host)) {
+    throw new Error(`refusing to listen on ${config.host} in plaintext: --insecure is for loopback only; configure mTLS`);
   }
+  const { credentials, authenticate } = config.tls ? mutualTls(config.tls) : insecure();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
   });
   const { definition, proto } = loadSignerPackage();
-  server.addService(proto.signer.v1.Signer.service, signerHandlers(services));
+  server.addService(proto.signer.v1.Signer.service, signerHandlers({ ...services, authenticate }));
   new ReflectionService(definition).addToServer(server);
 
   const health = new HealthImplementation();
@@ -53,7 +65,7 @@ export async function startGrpcServer(
 
   const address = config.host.includes(':') ? `[${config.host}]:${config.port}` : `${config.host}:${config.port}`;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
   );
 
   return {
@@ -69,5 +81,32 @@ export async function startGrpcServer(
           resolve();
         });
       }),
+  };
+}
+
+function insecure() {
+  return { credentials: grpc.ServerCredentials.createInsecure(), authenticate: () => INSECURE_IDENTITY };
+}
+
+/**
+ * The TLS layer asks every client for a certificate but does not refuse the handshake: each call
+ * then verifies it and answers UNAUTHENTICATED (a refused handshake would look like UNAVAILABLE).
+ * Certificate files are re-read every 10 minutes, so the server certificate can be rotated in place.
+ */
+function mutualTls(files: TlsFiles) {
+  const cas = readFileSync(files.caFile, 'utf8')
+    .split(/(?=-----BEGIN CERTIFICATE-----)/)
+    .filter((pem) => pem.includes('BEGIN CERTIFICATE'))
+    .map((pem) => new X509Certificate(pem));
+  if (cas.length === 0) throw new Error(`no CA certificate in ${files.caFile}`);
+  const refreshIntervalMs = 600_000;
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(
+    new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: files.caFile, refreshIntervalMs }),
+    new grpc.experimental.FileWatcherCertificateProvider({ certificateFile: files.certFile, privateKeyFile: files.keyFile, refreshIntervalMs }),
+    false,
+  );
+  return {
+    credentials,
+    authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => identityFromCertificate(call.getAuthContext().sslPeerCertificate, cas),
   };
 }

@@ -8,7 +8,9 @@ import { ethereumAddress, spkiDer } from '../domain/public-key.js';
 import { personalMessageScheme, typedDataScheme, ethereumTransactionScheme, type EthereumSignature } from '../schemes/ethereum/schemes.js';
 import { bytesScheme, type BytesAlgorithm } from '../schemes/raw-bytes.js';
 import { scalarBytes } from '../schemes/ecdsa.js';
-import type { KeyService } from '../service/key-service.js';
+import { RESERVED_PREFIX, type KeyService } from '../service/key-service.js';
+import type { AuditOutcome, AuditTrail } from '../audit/audit-trail.js';
+import type { RequestContext } from '../domain/request-context.js';
 import type { PolicyGate } from '../service/policy-gate.js';
 import type { Decision } from '../policy/decision.js';
 import type { EvaluatePolicyRequest__Output } from './generated/signer/v1/EvaluatePolicyRequest.js';
@@ -42,28 +44,42 @@ export interface Services {
   keys: KeyService;
   signing: SigningService;
   policy: PolicyGate;
+  audit: AuditTrail;
   log: Logger;
+  /** The caller identity of a call (from its client certificate); throws UNAUTHENTICATED. */
+  authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => string;
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** Thin translation between proto messages and the services; all decisions happen below. */
-export function signerHandlers({ keys, signing, policy, log }: Services): SignerHandlers {
-  const unary = handleUnary(log);
+export function signerHandlers(services: Services): SignerHandlers {
+  const { keys, signing, policy } = services;
+  const unary = handleUnary(services);
+  const byName = <T extends { name: string }>(request: T) => request.name;
+  const byKeyName = <T extends { keyName: string }>(request: T) => request.keyName;
   return {
-    CreateKey: unary('CreateKey', async (request) => {
+    CreateKey: unary('CreateKey', byName, async (_ctx, request) => {
       if (request.type === 'KEY_TYPE_UNSPECIFIED') throw invalidField('type', 'is required');
       const type = fromProto(KEY_TYPES_TO_PROTO, request.type, 'type');
       return toProtoKey(await keys.create({ name: request.name, type, labels: request.labels }));
     }),
 
-    GetKey: unary('GetKey', (request) => toProtoKey(keys.get(request.name))),
+    GetKey: unary('GetKey', byName, (_ctx, request) => toProtoKey(visibleKey(keys, request.name))),
 
-    ListKeys: unary('ListKeys', (request) => {
-      const page = keys.list(request.pageSize, request.pageToken);
+    ListKeys: unary('ListKeys', () => undefined, (ctx, request) => {
+      const visible = (name: string) => !name.startsWith(RESERVED_PREFIX) && policy.access.canList(ctx.caller, name);
+      const page = keys.list(request.pageSize, request.pageToken, visible);
       return { keys: page.keys.map(toProtoKey), nextPageToken: page.nextPageToken };
     }),
 
-    SignEthereumTransaction: unary('SignEthereumTransaction', async (request) => {
-      const result = await signing.sign(ethereumTransactionScheme, request.keyName, {
+    DisableKey: unary('DisableKey', byName, (_ctx, request) => toProtoKey(keys.setEnabled(visibleKey(keys, request.name).name, false))),
+
+    EnableKey: unary('EnableKey', byName, (_ctx, request) => toProtoKey(keys.setEnabled(visibleKey(keys, request.name).name, true))),
+
+    SignEthereumTransaction: unary('SignEthereumTransaction', byKeyName, async (ctx, request) => {
+      withRequestId(ctx, request.requestId);
+      const result = await signing.sign(ctx, ethereumTransactionScheme, request.keyName, {
         unsignedTransaction: request.unsignedTransaction,
       });
       return {
@@ -76,43 +92,56 @@ export function signerHandlers({ keys, signing, policy, log }: Services): Signer
       };
     }),
 
-    SignPersonalMessage: unary('SignPersonalMessage', async (request) =>
-      toProtoEthereumSignature(await signing.sign(personalMessageScheme, request.keyName, { message: request.message })),
-    ),
+    SignPersonalMessage: unary('SignPersonalMessage', byKeyName, async (ctx, request) => {
+      withRequestId(ctx, request.requestId);
+      return toProtoEthereumSignature(await signing.sign(ctx, personalMessageScheme, request.keyName, { message: request.message }));
+    }),
 
-    SignTypedData: unary('SignTypedData', async (request) =>
-      toProtoEthereumSignature(
-        await signing.sign(typedDataScheme, request.keyName, { typedDataJson: request.typedDataJson }),
-      ),
-    ),
+    SignTypedData: unary('SignTypedData', byKeyName, async (ctx, request) => {
+      withRequestId(ctx, request.requestId);
+      return toProtoEthereumSignature(await signing.sign(ctx, typedDataScheme, request.keyName, { typedDataJson: request.typedDataJson }));
+    }),
 
-    SignBytes: unary('SignBytes', async (request) => {
+    SignBytes: unary('SignBytes', byKeyName, async (ctx, request) => {
+      withRequestId(ctx, request.requestId);
       const unspecified = request.algorithm === 'SIGN_BYTES_ALGORITHM_UNSPECIFIED';
       const algorithm = unspecified ? undefined : fromProto(BYTES_ALGORITHMS_TO_PROTO, request.algorithm, 'algorithm');
-      const result = await signing.sign(bytesScheme, request.keyName, { message: request.message, algorithm });
+      const result = await signing.sign(ctx, bytesScheme, request.keyName, { message: request.message, algorithm });
       return { algorithm: BYTES_ALGORITHMS_TO_PROTO[result.algorithm], signature: result.signature };
     }),
 
-    EvaluatePolicy: unary('EvaluatePolicy', (request) => toProtoDecision(explain(signing, request))),
+    EvaluatePolicy: unary('EvaluatePolicy', byKeyName, (ctx, request) => toProtoDecision(explain(ctx, signing, request))),
 
-    ReloadPolicies: unary('ReloadPolicies', () => ({
+    ReloadPolicies: unary('ReloadPolicies', () => undefined, () => ({
       policies: policy.reload().policies.map((p) => ({ file: p.file, key: p.keyPattern, hash: p.hash })),
     })),
   };
 }
 
-function explain(signing: SigningService, request: EvaluatePolicyRequest__Output): Decision {
+/** The service's own keys are invisible through the API. */
+function visibleKey(keys: KeyService, name: string): KeyRecord {
+  if (name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, 'name');
+  return keys.get(name);
+}
+
+function withRequestId(ctx: RequestContext, requestId: string): void {
+  if (requestId === '') return;
+  if (!REQUEST_ID.test(requestId)) throw invalidField('request_id', 'must be 1 to 128 characters of [A-Za-z0-9._:-]');
+  ctx.clientRequestId = requestId;
+}
+
+function explain(ctx: RequestContext, signing: SigningService, request: EvaluatePolicyRequest__Output): Decision {
   switch (request.request) {
     case 'unsignedTransaction':
-      return signing.explain(ethereumTransactionScheme, request.keyName, { unsignedTransaction: request.unsignedTransaction! });
+      return signing.explain(ctx, ethereumTransactionScheme, request.keyName, { unsignedTransaction: request.unsignedTransaction! });
     case 'personalMessage':
-      return signing.explain(personalMessageScheme, request.keyName, { message: request.personalMessage! });
+      return signing.explain(ctx, personalMessageScheme, request.keyName, { message: request.personalMessage! });
     case 'typedDataJson':
-      return signing.explain(typedDataScheme, request.keyName, { typedDataJson: request.typedDataJson! });
+      return signing.explain(ctx, typedDataScheme, request.keyName, { typedDataJson: request.typedDataJson! });
     case 'rawMessage': {
       const unspecified = request.algorithm === 'SIGN_BYTES_ALGORITHM_UNSPECIFIED';
       const algorithm = unspecified ? undefined : fromProto(BYTES_ALGORITHMS_TO_PROTO, request.algorithm, 'algorithm');
-      return signing.explain(bytesScheme, request.keyName, { message: request.rawMessage!, algorithm });
+      return signing.explain(ctx, bytesScheme, request.keyName, { message: request.rawMessage!, algorithm });
     }
     default:
       throw invalidField('request', 'is required: one of unsigned_transaction, personal_message, typed_data_json, raw_message');
@@ -137,6 +166,9 @@ function toProtoKey(key: KeyRecord): Key {
     type: KEY_TYPES_TO_PROTO[key.type],
     labels: key.labels,
     createTime: key.createdAt.toISOString(),
+    enabled: key.enabled,
+    lastUsedTime: key.lastUsedAt?.toISOString() ?? '',
+    useCount: String(key.useCount),
     publicKeyDer: Buffer.from(spkiDer(key.publicJwk)),
     publicJwk: JSON.stringify(key.publicJwk),
     ethereumAddress: key.type === 'secp256k1' ? ethereumAddress(key.publicJwk) : '',
@@ -155,30 +187,67 @@ function toProtoEthereumSignature(result: EthereumSignature) {
   };
 }
 
-/** Wraps a handler: one request id per call, errors through the status table, failures logged. */
-function handleUnary(log: Logger) {
-  return <Request, Response>(method: string, handle: (request: Request) => Response | Promise<Response>) =>
+/**
+ * Wraps a handler: one request id per call; authenticate, then check access before anything else
+ * (so a denied caller learns nothing about keys); errors through the status table; every call
+ * audited exactly once; failures logged.
+ */
+function handleUnary({ audit, policy, log, authenticate }: Services) {
+  return <Request, Response>(
+      method: string,
+      keyOf: (request: Request) => string | undefined,
+      handle: (ctx: RequestContext, request: Request) => Response | Promise<Response>,
+    ) =>
     (call: grpc.ServerUnaryCall<Request, Response>, callback: grpc.sendUnaryData<Response>): void => {
-      const requestId = randomUUID();
-      const started = performance.now();
-      new Promise<Response>((resolve) => resolve(handle(call.request))).then(
-        (response) => callback(null, response),
-        (error: unknown) => {
-          const serviceError = toServiceError(error, requestId);
-          const fields = {
-            requestId,
-            method,
-            code: error instanceof SignerError ? error.code : 'INTERNAL',
-            latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
-          };
-          if (error instanceof SignerError && error.code === 'INVALID_FIELD') log.info('request refused', { ...fields, field: error.field });
-          else if (error instanceof SignerError && !['HSM_UNAVAILABLE', 'HSM_BAD_SIGNATURE', 'INTERNAL'].includes(error.code)) {
-            log.info('request refused', fields);
-          } else log.error('request failed', { ...fields, error: describe(error) });
-          callback(serviceError);
-        },
-      );
+      const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
+      new Promise<Response>((resolve) => {
+        ctx.caller = authenticate(call as grpc.ServerUnaryCall<unknown, unknown>);
+        const keyName = keyOf(call.request);
+        if (keyName) ctx.keyName = keyName;
+        policy.access.check(ctx.caller, method, keyName);
+        resolve(handle(ctx, call.request));
+      })
+        .then((response) => {
+          if (!ctx.audited) audit.append(ctx, { decision: 'ok' });
+          return response;
+        })
+        .then(
+          (response) => callback(null, response),
+          (error: unknown) => {
+            if (!ctx.audited) {
+              try {
+                audit.append(ctx, outcomeOf(error));
+              } catch (auditError) {
+                log.error('audit record could not be written', { requestId: ctx.requestId, method, error: String(auditError) });
+              }
+            }
+            logFailure(log, ctx, error);
+            callback(toServiceError(error, ctx.requestId));
+          },
+        );
     };
+}
+
+const DENIALS = new Set(['POLICY_DENIED', 'LIMIT_EXCEEDED', 'ACCESS_DENIED', 'UNAUTHENTICATED', 'KEY_DISABLED', 'NONCE_REUSED']);
+
+function outcomeOf(error: unknown): AuditOutcome {
+  if (!(error instanceof SignerError)) return { decision: 'error', reason: 'INTERNAL' };
+  if (error.code === 'APPROVAL_REQUIRED') return { decision: 'approval_required', reason: error.code };
+  return { decision: DENIALS.has(error.code) ? 'deny' : 'error', reason: error.reason ?? error.code };
+}
+
+function logFailure(log: Logger, ctx: RequestContext, error: unknown): void {
+  const fields = {
+    requestId: ctx.requestId,
+    caller: ctx.caller,
+    method: ctx.method,
+    key: ctx.keyName,
+    code: error instanceof SignerError ? error.code : 'INTERNAL',
+    latencyMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
+  };
+  if (error instanceof SignerError && !['HSM_UNAVAILABLE', 'HSM_BAD_SIGNATURE', 'STORE_UNAVAILABLE', 'INTERNAL'].includes(error.code)) {
+    log.info('request refused', { ...fields, ...(error.field ? { field: error.field } : {}), ...(error.reason ? { reason: error.reason } : {}) });
+  } else log.error('request failed', { ...fields, error: describe(error) });
 }
 
 /** Error details for the server log: the message chain, never request payloads. */

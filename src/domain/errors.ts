@@ -13,6 +13,20 @@ export const ERROR_CODES = [
   'KEY_EXISTS',
   /** The key's type cannot be used with the requested scheme or algorithm. */
   'WRONG_KEY_TYPE',
+  /** No valid client certificate: none, another CA's, or expired. */
+  'UNAUTHENTICATED',
+  /** The caller's identity is not granted this RPC on this key (access file). */
+  'ACCESS_DENIED',
+  /** The key is disabled (frozen): nothing is signed with it until it is enabled again. */
+  'KEY_DISABLED',
+  /** A request id was reused with a different payload. */
+  'REQUEST_ID_REUSED',
+  /** A request with this id is still being processed: retry later. */
+  'REQUEST_IN_PROGRESS',
+  /** A different transaction was already signed for this key, chain and nonce. */
+  'NONCE_REUSED',
+  /** The database cannot be written (read-only, full, locked): fail closed, nothing is signed. */
+  'STORE_UNAVAILABLE',
   /** The key's policy refuses the request (or no policy governs the key); `reason` says which rule. */
   'POLICY_DENIED',
   /** A spend window or rate limit is exhausted; `reason` is SPEND_WINDOW or RATE_LIMIT. */

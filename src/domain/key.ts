@@ -20,4 +20,9 @@ export interface KeyRecord {
   publicJwk: PublicJwk;
   labels: Record<string, string>;
   createdAt: Date;
+  /** False while the key is frozen (DisableKey): nothing is signed with it. */
+  enabled: boolean;
+  lastUsedAt?: Date;
+  /** Signatures released with this key. */
+  useCount: number;
 }

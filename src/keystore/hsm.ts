@@ -7,7 +7,7 @@ import type { PublicJwk } from '../domain/key.js';
 import { KEY_TYPE_INFO, type KeyType, type SignMechanism } from '../domain/key-types.js';
 import { ecPublicJwk, ed25519PublicJwk, rsaPublicJwk } from '../domain/public-key.js';
 import { isPkcs11Error, toSignerError } from './pkcs11-errors.js';
-import { keyPairTemplates, signMechanism } from './key-templates.js';
+import { CKK_EC_EDWARDS, keyPairTemplates, signMechanism } from './key-templates.js';
 import { SessionPool } from './session-pool.js';
 import { Mutex } from './mutex.js';
 
@@ -111,6 +111,20 @@ export class Hsm {
     );
   }
 
+  /** The key pair whose public object has this CKA_LABEL, if there is exactly one. */
+  async findKeyPairByLabel(label: string): Promise<GeneratedKey | undefined> {
+    return this.pool.use(async (session) => {
+      const found = session.find({ class: graphene.ObjectClass.PUBLIC_KEY, label });
+      if (found.length === 0) return undefined;
+      if (found.length > 1) throw new SignerError('HSM_UNAVAILABLE', `several keys on the token are labelled "${label}"`);
+      const publicKey = found.items(0).toType<Key>();
+      const keyType = publicKey.getAttribute({ keyType: null }).keyType as number;
+      const type: KeyType = keyType === CKK_EC_EDWARDS ? 'ed25519' : keyType === pkcs11js.CKK_RSA ? 'rsa2048' : 'p256';
+      if (type !== 'ed25519') throw new SignerError('HSM_UNAVAILABLE', `the key labelled "${label}" is not an Ed25519 key`);
+      return { hsmId: (publicKey.getAttribute({ id: null }).id as Buffer).toString('hex'), publicJwk: readPublicJwk(type, publicKey) };
+    });
+  }
+
   /** Removes both halves of a key pair; used to undo a creation that could not be recorded. */
   async destroyKeyPair(hsmId: string): Promise<void> {
     this.keyHandles.delete(hsmId);
@@ -123,7 +137,7 @@ export class Hsm {
    * Signs `input` with the private key `hsmId`, off the event loop. For `ecdsa-digest` the input is
    * the 32-byte digest; the other mechanisms take the whole message.
    */
-  async sign(hsmId: string, mechanism: SignMechanism, input: Uint8Array): Promise<Uint8Array> {
+  async sign(hsmId: string, mechanism: SignMechanism, input: Uint8Array, beforeSign?: () => void): Promise<Uint8Array> {
     if (mechanism === 'ecdsa-digest' && input.length !== 32) {
       // CKM_ECDSA signs digests of any length; anything but 32 bytes here is a bug above us.
       throw new SignerError('INTERNAL', `ECDSA input must be a 32-byte digest, got ${input.length}`);
@@ -133,6 +147,8 @@ export class Hsm {
     try {
       return await this.pool.use(async (session) => {
         const key = this.privateKeyHandle(session, hsmId);
+        // The last check before the HSM (e.g. "is the key still enabled?"), after waiting for a session.
+        beforeSign?.();
         lib.C_SignInit(session.handle, signMechanism(mechanism), key);
         const signature = await lib.C_SignAsync(session.handle, data, Buffer.alloc(MAX_SIGNATURE_BYTES));
         return new Uint8Array(signature);

@@ -58,6 +58,7 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
     chainIds: new Set(tx.chain_ids.map(BigInt)),
     recipients: recipientsOf(tx.recipients, ['ethereum_transactions', 'recipients'], attempt),
     contractCreation: tx.contract_creation ?? false,
+    allowReplacements: tx.allow_replacements ?? false,
     contractCalls: new Map(
       (tx.contract_calls ?? []).map((call, i, all) => {
         const at: Path = ['ethereum_transactions', 'contract_calls', i];

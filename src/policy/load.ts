@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { compilePolicy, type Path } from './compile.js';
 import type { Policy } from './policy.js';
 import { policyFileSchema } from './schema.js';
+import { globToRegExp } from './glob.js';
 
 /** Every problem in a policy directory, each naming the file, the line and the field. */
 export class PolicyLoadError extends Error {
@@ -21,7 +22,7 @@ export interface PolicySet {
 
 const POLICY_FILE = /\.ya?ml$/;
 /** Files in the policy directory that are not policies (the approver registry lives there too). */
-const NOT_POLICIES = new Set(['approvers.yaml', 'approvers.yml']);
+const NOT_POLICIES = new Set(['approvers.yaml', 'approvers.yml', 'access.yaml', 'access.yml']);
 
 /** Loads and validates every policy file in `dir` as a whole: any problem rejects the whole set. */
 export function loadPolicyDirectory(dir: string): PolicySet {
@@ -107,16 +108,6 @@ function lineOf(doc: Document, lineCounter: LineCounter, path: Path): number {
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }
   return 1;
-}
-
-/** `*` matches within one segment, `**` across segments. */
-function globToRegExp(pattern: string): RegExp {
-  if (!/^[a-z0-9._\-/*]+$/.test(pattern)) throw new Error('must be a key name or a glob of [a-z0-9._-/] with * and **');
-  const body = pattern
-    .split(/(\*\*|\*)/)
-    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part.replace(/[.]/g, '\\.')))
-    .join('');
-  return new RegExp(`^${body}$`);
 }
 
 export function policySet(policies: Policy[]): PolicySet {

@@ -27,6 +27,7 @@ export interface TransactionRules {
   chainIds: ReadonlySet<bigint>;
   recipients: Recipients;
   contractCreation: boolean;
+  allowReplacements: boolean;
   /** Contract address -> allowed 4-byte selectors (lowercase 0x hex). */
   contractCalls: ReadonlyMap<string, ReadonlySet<string>>;
   maxValue: bigint;

@@ -39,6 +39,8 @@ const ethereumTransactions = z.strictObject({
   chain_ids: z.array(z.number().int().positive()).min(1),
   recipients,
   contract_creation: z.boolean().optional(),
+  /** Allow a second transaction for a signed nonce if it raises both fees (a speed-up or cancel). */
+  allow_replacements: z.boolean().optional(),
   contract_calls: z
     .array(z.strictObject({ address, selectors: z.array(quoted('a 4-byte selector or a function signature')).min(1) }))
     .optional(),

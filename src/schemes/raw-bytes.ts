@@ -95,6 +95,7 @@ export const bytesScheme: Scheme<BytesRequest, BytesDecoded, BytesSignature> = {
     }
     return { algorithm: decoded.algorithm, signature };
   },
+  signatureOf: (result) => result.signature,
 };
 
 function defaultAlgorithm(type: KeyType): BytesAlgorithm {

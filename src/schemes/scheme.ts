@@ -22,4 +22,6 @@ export interface Scheme<Request, Decoded, Result> {
   readonly keyTypes: readonly KeyType[];
   prepare(request: Request, key: KeyRecord): Prepared<Decoded>;
   finish(prepared: Prepared<Decoded>, signature: Uint8Array, key: KeyRecord): Result;
+  /** The released signature's bytes, whose hash the audit log records. */
+  signatureOf(result: Result): Uint8Array;
 }

@@ -19,6 +19,8 @@ export interface KeyPage {
 }
 
 export const DEFAULT_PAGE_SIZE = 100;
+/** Names of the service's own keys (the audit checkpoint key): not creatable or usable through the API. */
+export const RESERVED_PREFIX = 'system/';
 export const MAX_PAGE_SIZE = 1000;
 
 /** Key lifecycle: creation in the HSM plus the metadata kept beside it. */
@@ -34,9 +36,10 @@ export class KeyService {
     const name = validateKeyName(input.name, 'name');
     const labels = validateLabels(input.labels);
     // Checked before generating so that a taken name costs no HSM work; the insert checks again.
+    if (name.startsWith(RESERVED_PREFIX)) throw invalidField('name', `must not start with "${RESERVED_PREFIX}": reserved for the service's own keys`);
     if (this.store.findKey(name)) throw new SignerError('KEY_EXISTS', `key "${name}" already exists`, 'name');
     const generated = await this.hsm.generateKeyPair(input.type, name);
-    const key: KeyRecord = { name, type: input.type, labels, createdAt: this.now(), ...generated };
+    const key: KeyRecord = { name, type: input.type, labels, createdAt: this.now(), enabled: true, useCount: 0, ...generated };
     try {
       this.store.insertKey(key);
     } catch (error) {
@@ -50,21 +53,42 @@ export class KeyService {
     return key;
   }
 
+  /** Freezes or unfreezes a key. Takes effect for every request not yet signed once this returns. */
+  setEnabled(name: string, enabled: boolean): KeyRecord {
+    validateKeyName(name, 'name');
+    if (!this.store.setKeyEnabled(name, enabled)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, 'name');
+    this.log.warn(enabled ? 'key enabled' : 'key disabled: nothing is signed with it until it is enabled', { key: name });
+    return this.get(name);
+  }
+
   get(name: string, field = 'name'): KeyRecord {
     const key = this.store.findKey(validateKeyName(name, field));
     if (!key) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, field);
     return key;
   }
 
-  list(pageSize: number, pageToken: string): KeyPage {
+  /** `visible` filters out keys the caller may not see (least privilege). */
+  list(pageSize: number, pageToken: string, visible: (name: string) => boolean = () => true): KeyPage {
     if (pageSize < 0 || pageSize > MAX_PAGE_SIZE) throw invalidField('page_size', `must be between 1 and ${MAX_PAGE_SIZE}`);
     const limit = pageSize || DEFAULT_PAGE_SIZE;
     const after = pageToken ? decodePageToken(pageToken) : undefined;
-    // One extra row tells whether another page follows.
-    const rows = this.store.listKeys(limit + 1, after);
-    const keys = rows.slice(0, limit);
-    const nextPageToken = rows.length > limit ? encodePageToken(keys[keys.length - 1]!.name) : '';
-    return { keys, nextPageToken };
+    const keys: KeyRecord[] = [];
+    let cursor = after;
+    let more = true;
+    while (keys.length < limit && more) {
+      const rows = this.store.listKeys(limit, cursor);
+      more = rows.length === limit;
+      for (let i = 0; i < rows.length; i++) {
+        cursor = rows[i]!.name;
+        if (visible(cursor)) keys.push(rows[i]!);
+        if (keys.length === limit) {
+          more ||= i < rows.length - 1;
+          break;
+        }
+      }
+    }
+    // A full page may be followed by an empty last page: finding out would cost another scan.
+    return { keys, nextPageToken: more && cursor !== undefined ? encodePageToken(cursor) : '' };
   }
 }
 

@@ -1,65 +1,82 @@
 import { SignerError } from '../domain/errors.js';
 import type { SignIntent } from '../domain/intent.js';
 import type { Logger } from '../domain/logger.js';
+import { AccessFileError, AccessRules } from '../policy/access.js';
 import type { Decision } from '../policy/decision.js';
 import { checkWindows, evaluate } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
-import type { Store } from '../store/store.js';
+import type { Ledger, Store } from '../store/store.js';
+
+export type Allowed = Extract<Decision, { outcome: 'allow' }>;
 
 /**
- * Holds the live policy set and puts every sign request through it. The decision and the spend
- * reservation happen in one exclusive store transaction, so no window can be overrun by requests
- * racing each other, in this process or another one sharing the database.
+ * Holds the live policy set and access rules (both from the policy directory) and decides sign
+ * requests. Deciding happens inside the caller's exclusive store transaction, together with the
+ * spend reservation, so no window can be overrun by racing requests, in this process or another.
  */
 export class PolicyGate {
   private policies: PolicySet;
+  private accessRules: AccessRules;
 
   constructor(
     private readonly dir: string,
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly clock: () => number = Date.now,
   ) {
-    this.policies = loadPolicyDirectory(dir);
+    ({ policies: this.policies, access: this.accessRules } = loadDirectory(dir));
   }
 
   get current(): PolicySet {
     return this.policies;
   }
 
+  get access(): AccessRules {
+    return this.accessRules;
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
   /**
-   * Validates the directory as a whole and swaps it in atomically. If anything is invalid the old
-   * set stays and POLICY_INVALID lists every problem.
+   * Validates the directory as a whole (policies and access file) and swaps it in atomically. If
+   * anything is invalid the old set stays and POLICY_INVALID lists every problem.
    */
   reload(): PolicySet {
     try {
-      this.policies = loadPolicyDirectory(this.dir);
+      ({ policies: this.policies, access: this.accessRules } = loadDirectory(this.dir));
     } catch (error) {
-      if (!(error instanceof PolicyLoadError)) {
-        this.log.error('policy reload failed; the previous policies stay', { error: String(error) });
-        throw error;
-      }
-      this.log.warn('policy reload refused; the previous policies stay', { problems: error.problems });
-      throw new SignerError('POLICY_INVALID', `${error.message}\n(the previous policies stay in force)`);
+      this.log.warn('policy reload refused; the previous policies stay', { error: (error as Error).message });
+      throw error;
     }
     this.log.info('policies reloaded', { policies: this.policies.policies.map((p) => ({ file: p.file, key: p.keyPattern, hash: p.hash })) });
     return this.policies;
   }
 
-  /** Decides and, if allowed, reserves the spend. Throws for anything but allow. */
-  authorize(keyName: string, intent: SignIntent): Extract<Decision, { outcome: 'allow' }> {
-    const now = this.now();
-    return this.store.reserve(now, (ledger) => {
-      const decision = checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => ledger.used(scope, perMs, now));
-      if (decision.outcome !== 'allow') throw refusal(decision);
-      return { ...decision, spends: decision.spends, policyHash: decision.policy.hash };
-    });
+  /** Decides and reserves the spend, inside `tx`. Throws for anything but allow. */
+  authorize(tx: Ledger, keyName: string, intent: SignIntent, now: number): Allowed {
+    const decision = checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => tx.used(scope, perMs, now));
+    if (decision.outcome !== 'allow') throw refusal(decision);
+    tx.recordSpends(decision.spends, now, decision.policy.hash);
+    return decision;
   }
 
-  /** The decision the live set (or `candidate`) would make now, reserving nothing. */
-  explain(keyName: string, intent: SignIntent, candidate?: PolicySet): Decision {
-    const now = this.now();
-    return checkWindows(evaluate(candidate ?? this.policies, keyName, intent), (scope, perMs) => this.store.ledger.used(scope, perMs, now));
+  /** The decision the live set would make now, reserving nothing. */
+  explain(keyName: string, intent: SignIntent): Decision {
+    const now = this.clock();
+    return checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => this.store.reader.used(scope, perMs, now));
+  }
+}
+
+function loadDirectory(dir: string): { policies: PolicySet; access: AccessRules } {
+  try {
+    return { policies: loadPolicyDirectory(dir), access: AccessRules.load(dir) };
+  } catch (error) {
+    if (error instanceof PolicyLoadError || error instanceof AccessFileError) {
+      throw new SignerError('POLICY_INVALID', `${error.message}\n(the previous policies stay in force)`);
+    }
+    throw error;
   }
 }
 

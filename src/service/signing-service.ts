@@ -1,53 +1,119 @@
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { summarizeIntent } from '../audit/intent-summary.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
+import { sha256Hex } from '../domain/audit.js';
 import { SignerError } from '../domain/errors.js';
+import type { EthereumTransaction } from '../domain/intent.js';
 import type { Logger } from '../domain/logger.js';
+import type { RequestContext } from '../domain/request-context.js';
 import type { Hsm } from '../keystore/hsm.js';
 import type { Decision } from '../policy/decision.js';
 import type { Scheme } from '../schemes/scheme.js';
-import type { KeyService } from './key-service.js';
+import type { Ledger, Store } from '../store/store.js';
+import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
+import { decodeResult, encodeResult } from './result-codec.js';
 
 /**
  * The one signing path, the same for every scheme:
- * resolve key -> decode the request into an intent (the digest comes from exactly the decoded
- * bytes) -> evaluate the key's policy and reserve the spend, in one exclusive transaction ->
- * [audit intent: a later issue] -> sign in the HSM, off the event loop -> finish (low-s,
- * recovery id, verify) -> reply.
+ * resolve key -> decode the request into an intent (the digest comes from exactly the decoded bytes)
+ * -> one exclusive transaction: idempotency, key enabled, policy and spend reservation, nonce,
+ *    the request's intent record -> sign in the HSM, off the event loop (the key is checked once more
+ *    just before) -> finish (low-s, recovery id, verify) -> one transaction: the audit record and the
+ *    stored result -> reply. If that last write fails, the signature is never released.
  */
 export class SigningService {
   constructor(
     private readonly hsm: Hsm,
     private readonly keys: KeyService,
     private readonly policy: PolicyGate,
+    private readonly store: Store,
+    private readonly audit: AuditTrail,
     private readonly log: Logger,
   ) {}
 
   async sign<Request, Decoded, Result>(
+    ctx: RequestContext,
     scheme: Scheme<Request, Decoded, Result>,
     keyName: string,
     request: Request,
   ): Promise<Result> {
     const { key, prepared } = this.prepare(scheme, keyName, request);
-    // Reservations stay even if the HSM then fails: failing closed never lets a window be exceeded.
-    this.policy.authorize(key.name, prepared.intent);
-    const raw = await this.hsm.sign(key.hsmId, prepared.mechanism, prepared.input);
+    ctx.intent = summarizeIntent(prepared.intent, prepared.input);
+    const id = ctx.clientRequestId ?? ctx.requestId;
+    // What makes two requests "the same": the scheme, the mechanism and exactly what gets signed.
+    const payloadHash = sha256Hex(`${scheme.name}|${prepared.mechanism}|${bytesToHex(prepared.input)}`);
+    const now = this.policy.now();
+
+    const begun = this.store.exclusive((tx): { replay: string } | { decision: Decision } => {
+      if (ctx.clientRequestId) {
+        const earlier = tx.findSignRequest(ctx.caller, ctx.clientRequestId);
+        if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
+          throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
+        }
+        if (earlier?.status === 'signed') return { replay: earlier.result! };
+        if (earlier?.status === 'reserved') {
+          throw new SignerError('REQUEST_IN_PROGRESS', `request id "${ctx.clientRequestId}" is still being signed; retry shortly`, 'request_id');
+        }
+      }
+      if (!tx.keyEnabled(key.name)) throw disabled(key.name);
+      const decision = this.policy.authorize(tx, key.name, prepared.intent, now);
+      ctx.policyHash = decision.policy.hash;
+      if (prepared.intent.scheme === 'ethereum_transaction') {
+        claimNonce(tx, key.name, prepared.intent.transaction, bytesToHex(prepared.input), decision.policy.transactions?.allowReplacements ?? false);
+      }
+      tx.putSignRequest({
+        caller: ctx.caller,
+        requestId: id,
+        keyName: key.name,
+        method: ctx.method,
+        payloadHash,
+        digest: bytesToHex(prepared.input.length <= 64 ? prepared.input : new Uint8Array()),
+        policyHash: decision.policy.hash,
+        status: 'reserved',
+        createdAt: now,
+      });
+      return { decision };
+    });
+
+    if ('replay' in begun) {
+      this.audit.append(ctx, { decision: 'replay' });
+      return decodeResult<Result>(begun.replay);
+    }
+
+    let result: Result;
     try {
-      return scheme.finish(prepared, raw, key);
+      const raw = await this.hsm.sign(key.hsmId, prepared.mechanism, prepared.input, () => {
+        if (!this.store.reader.keyEnabled(key.name)) throw disabled(key.name);
+      });
+      result = scheme.finish(prepared, raw, key);
     } catch (error) {
       if (error instanceof SignerError && error.code === 'HSM_BAD_SIGNATURE') {
-        this.log.error('HSM returned a signature that does not verify; not released', { key: key.name, scheme: scheme.name });
+        this.log.error('HSM returned a signature that does not verify; not released', { requestId: ctx.requestId, key: key.name });
       }
+      this.markFailed(ctx.caller, id);
       throw error;
     }
+
+    // Fail closed: the signature leaves only once its audit record is durable.
+    this.store.exclusive((tx) => {
+      tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined);
+      tx.touchKey(key.name, now);
+      this.audit.appendInTx(tx, ctx, { decision: 'allow', signatureHash: sha256Hex(scheme.signatureOf(result)) });
+    });
+    return result;
   }
 
   /** What the policy would decide for this request now, through the same decoding as `sign`. */
-  explain<Request, Decoded, Result>(scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request): Decision {
+  explain<Request, Decoded, Result>(ctx: RequestContext, scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request): Decision {
     const { key, prepared } = this.prepare(scheme, keyName, request);
+    ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     return this.policy.explain(key.name, prepared.intent);
   }
 
   private prepare<Request, Decoded, Result>(scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request) {
     const key = this.keys.get(keyName, 'key_name');
+    if (key.name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${keyName}" does not exist`, 'key_name');
     if (!scheme.keyTypes.includes(key.type)) {
       throw new SignerError(
         'WRONG_KEY_TYPE',
@@ -57,4 +123,35 @@ export class SigningService {
     }
     return { key, prepared: scheme.prepare(request, key) };
   }
+
+  private markFailed(caller: string, id: string): void {
+    try {
+      this.store.exclusive((tx) => tx.finishSignRequest(caller, id, 'failed'));
+    } catch (error) {
+      // The reservation stays either way (fail closed); this only lets a retry with the same id proceed.
+      this.log.warn('could not mark a failed sign request', { requestId: id, error: String(error) });
+    }
+  }
+}
+
+function disabled(name: string): SignerError {
+  return new SignerError('KEY_DISABLED', `key "${name}" is disabled: nothing is signed with it until an operator enables it`, 'key_name');
+}
+
+/**
+ * One transaction per (key, chain, nonce): a different one is refused, unless the policy allows
+ * replacements and it raises both the fee cap and the priority fee.
+ */
+function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransaction, digest: string, allowReplacements: boolean): void {
+  const feeCap = transaction.maxFeePerGas ?? transaction.gasPrice ?? 0n;
+  const priorityFee = transaction.maxPriorityFeePerGas ?? transaction.gasPrice ?? 0n;
+  const earlier = tx.findNonce(keyName, transaction.chainId, transaction.nonce);
+  if (earlier && earlier.digest !== digest) {
+    const where = `nonce ${transaction.nonce} on chain ${transaction.chainId}`;
+    if (!allowReplacements) throw new SignerError('NONCE_REUSED', `a different transaction was already signed for ${where}`, 'unsigned_transaction.nonce');
+    if (feeCap <= earlier.feeCap || priorityFee <= earlier.priorityFee) {
+      throw new SignerError('NONCE_REUSED', `a replacement for ${where} must raise both the fee cap and the priority fee`, 'unsigned_transaction.nonce');
+    }
+  }
+  if (!earlier || earlier.digest !== digest) tx.putNonce(keyName, transaction.chainId, transaction.nonce, { digest, feeCap, priorityFee });
 }

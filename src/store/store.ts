@@ -1,3 +1,4 @@
+import type { AuditCheckpoint, AuditFields, AuditRecord } from '../domain/audit.js';
 import type { KeyRecord } from '../domain/key.js';
 
 /**
@@ -10,24 +11,59 @@ export interface Store {
   findKey(name: string): KeyRecord | undefined;
   /** Keys in name order, strictly after `afterName` when given. */
   listKeys(limit: number, afterName?: string): KeyRecord[];
+  /** Returns false if there is no such key. Commits before returning. */
+  setKeyEnabled(name: string, enabled: boolean): boolean;
   /**
-   * Runs `decide` against the spend ledger and records the spends it returns, in one exclusive
-   * transaction: concurrent requests, from any number of processes, see each other's reservations.
-   * `decide` is synchronous; if it throws, nothing is recorded.
+   * Runs `work` in one exclusive transaction (BEGIN IMMEDIATE): every read sees every other
+   * process's committed writes, and its writes commit together or not at all. `work` must be
+   * synchronous. Failures to write surface as STORE_UNAVAILABLE.
    */
-  reserve<T extends Reservation>(now: number, decide: (ledger: SpendLedger) => T): T;
-  /** The ledger for read-only questions (EvaluatePolicy); reserves nothing. */
-  readonly ledger: SpendLedger;
+  exclusive<T>(work: (tx: Ledger) => T): T;
+  /** For read-only questions outside a transaction (EvaluatePolicy, checks just before signing). */
+  readonly reader: Pick<Ledger, 'used' | 'keyEnabled'>;
+  /** Audit records in order, from `afterSeq`. */
+  auditRecords(afterSeq: number, limit: number): AuditRecord[];
+  auditCheckpoints(): AuditCheckpoint[];
   close(): void;
 }
 
-export interface SpendLedger {
-  /** Total recorded for `scope` in the rolling window (now - perMs, now]. Costs two index lookups. */
-  used(scope: string, perMs: number, now: number): bigint;
+export interface SignRequestRecord {
+  caller: string;
+  requestId: string;
+  keyName: string;
+  method: string;
+  payloadHash: string;
+  digest: string;
+  policyHash: string;
+  status: 'reserved' | 'signed' | 'failed';
+  /** The stored reply, for idempotent retries. */
+  result?: string;
+  createdAt: number;
 }
 
-export interface Reservation {
-  spends: Array<{ scope: string; amount: bigint }>;
-  /** The content hash of the policy that allowed it. */
-  policyHash: string;
+export interface NonceRecord {
+  digest: string;
+  feeCap: bigint;
+  priorityFee: bigint;
+}
+
+/** The operations available inside an exclusive transaction. */
+export interface Ledger {
+  /** Total recorded for `scope` in the rolling window (now - perMs, now]. Two index lookups. */
+  used(scope: string, perMs: number, now: number): bigint;
+  recordSpends(spends: Array<{ scope: string; amount: bigint }>, now: number, policyHash: string): void;
+  keyEnabled(name: string): boolean;
+  findSignRequest(caller: string, requestId: string): SignRequestRecord | undefined;
+  /** Inserts or replaces the request's intent record. */
+  putSignRequest(record: SignRequestRecord): void;
+  finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): void;
+  findNonce(keyName: string, chainId: bigint, nonce: bigint): NonceRecord | undefined;
+  putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): void;
+  /** Counts a signature in the key's inventory (last used, use count). */
+  touchKey(name: string, now: number): void;
+  /** Appends a record to the hash chain and returns it. */
+  appendAudit(fields: AuditFields): AuditRecord;
+  auditHead(): { seq: number; hash: string };
+  lastCheckpoint(): AuditCheckpoint | undefined;
+  putCheckpoint(checkpoint: Omit<AuditCheckpoint, 'id'>): void;
 }

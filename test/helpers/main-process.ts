@@ -11,8 +11,8 @@ export interface Started {
 }
 
 /** Runs the service as `npm start` does and waits for its "listening" line. */
-export function startMain(dataDir: string, policyDir: string, env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir], {
+export function startMain(dataDir: string, policyDir: string, env: NodeJS.ProcessEnv = {}, args = ['--insecure']): Promise<Started> {
+  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -22,7 +22,7 @@ export function startMain(dataDir: string, policyDir: string, env: NodeJS.Proces
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
       const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
-      if (match && stdout.includes('policies:')) resolve({ child, port: Number(match[1]), stdout });
+      if (match && stdout.includes('audit:')) resolve({ child, port: Number(match[1]), stdout });
     });
     child.stderr!.on('data', (chunk) => (stderr += chunk));
     child.on('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)));

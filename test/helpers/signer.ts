@@ -36,12 +36,20 @@ typed_data:
 raw_bytes: { max_length: 1000000 }
 `;
 
-/** Writes policy files (name -> YAML) into a fresh directory under `dir`. */
+/** Grants the insecure-mode identity every role on every key. */
+export const PERMISSIVE_ACCESS = `
+grants:
+  - identity: local
+    roles: [signer, admin]
+    keys: ["**"]
+`;
+
+/** Writes policy files (name -> YAML) into a fresh directory under `dir`; adds a permissive access.yaml unless given. */
 export function writePolicies(dir: string, files: Record<string, string>): string {
   const policyDir = join(dir, 'policies');
   rmSync(policyDir, { recursive: true, force: true });
   mkdirSync(policyDir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(policyDir, name), text);
+  for (const [name, text] of Object.entries({ 'access.yaml': PERMISSIVE_ACCESS, ...files })) writeFileSync(join(policyDir, name), text);
   return policyDir;
 }
 
@@ -56,6 +64,8 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     pin: DEV_PIN,
     sessions: 4,
     maxMessageBytes: 256 * 1024,
+    insecure: true,
+    auditCheckpointSeconds: 3600,
     ...overrides,
   };
 }

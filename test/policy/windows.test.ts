@@ -23,7 +23,9 @@ function setup(t: import('ava').ExecutionContext, policy: string) {
   });
   const clock = { now: 1_000_000_000 };
   const gate = new PolicyGate(writePolicies(dir, { 'p.yaml': policy }), store, silentLogger, () => clock.now);
-  return { gate, clock, store };
+  // As the signing path does: decide and reserve in one exclusive transaction.
+  const authorize = (key: string, intent: SignIntent) => store.exclusive((tx) => gate.authorize(tx, key, intent, clock.now));
+  return { authorize, clock, store };
 }
 
 const send = (value: bigint, chainId = 1n): SignIntent => ({
@@ -49,70 +51,70 @@ ethereum_transactions:
 `;
 
 test('a spend window: exactly full passes, one wei more is refused', (t) => {
-  const { gate } = setup(t, NATIVE);
-  gate.authorize(KEY, send(parseEther('4')));
-  gate.authorize(KEY, send(parseEther('6')));
-  refusedWith(t, () => gate.authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  const { authorize } = setup(t, NATIVE);
+  authorize(KEY, send(parseEther('4')));
+  authorize(KEY, send(parseEther('6')));
+  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
 });
 
 test('window edges: a spend still counts 1 ms before it expires and not at expiry', (t) => {
-  const { gate, clock } = setup(t, NATIVE);
+  const { authorize, clock } = setup(t, NATIVE);
   const start = clock.now;
-  gate.authorize(KEY, send(parseEther('10')));
+  authorize(KEY, send(parseEther('10')));
   clock.now = start + HOUR - 1;
-  refusedWith(t, () => gate.authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
   clock.now = start + HOUR;
-  t.notThrows(() => gate.authorize(KEY, send(parseEther('10'))));
+  t.notThrows(() => authorize(KEY, send(parseEther('10'))));
 });
 
 test('the window slides: old spends leave one by one', (t) => {
-  const { gate, clock } = setup(t, NATIVE);
+  const { authorize, clock } = setup(t, NATIVE);
   const start = clock.now;
   for (let i = 0; i < 10; i++) {
     clock.now = start + i * 60_000;
-    gate.authorize(KEY, send(parseEther('1')));
+    authorize(KEY, send(parseEther('1')));
   }
   clock.now = start + HOUR + 4 * 60_000; // the first five have expired (the fifth exactly now)
-  gate.authorize(KEY, send(parseEther('5')));
-  refusedWith(t, () => gate.authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  authorize(KEY, send(parseEther('5')));
+  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
   clock.now += 60_000; // the sixth expires
-  t.notThrows(() => gate.authorize(KEY, send(parseEther('1'))));
+  t.notThrows(() => authorize(KEY, send(parseEther('1'))));
 });
 
 test('windows are per key and per chain', (t) => {
-  const { gate } = setup(t, NATIVE);
-  gate.authorize(KEY, send(parseEther('10')));
-  t.notThrows(() => gate.authorize(KEY, send(parseEther('10'), 5n)));
-  t.notThrows(() => gate.authorize('k/other', send(parseEther('10'))));
+  const { authorize } = setup(t, NATIVE);
+  authorize(KEY, send(parseEther('10')));
+  t.notThrows(() => authorize(KEY, send(parseEther('10'), 5n)));
+  t.notThrows(() => authorize('k/other', send(parseEther('10'))));
 });
 
 test('a denied request reserves nothing', (t) => {
-  const { gate } = setup(t, NATIVE);
-  refusedWith(t, () => gate.authorize(KEY, send(parseEther('101'))), 'POLICY_DENIED', 'VALUE_CAP');
-  t.notThrows(() => gate.authorize(KEY, send(parseEther('10'))));
+  const { authorize } = setup(t, NATIVE);
+  refusedWith(t, () => authorize(KEY, send(parseEther('101'))), 'POLICY_DENIED', 'VALUE_CAP');
+  t.notThrows(() => authorize(KEY, send(parseEther('10'))));
 });
 
 test('a clock that goes backwards cannot free a window early', (t) => {
-  const { gate, clock } = setup(t, NATIVE);
-  gate.authorize(KEY, send(parseEther('5')));
+  const { authorize, clock } = setup(t, NATIVE);
+  authorize(KEY, send(parseEther('5')));
   clock.now -= 30 * 60_000;
-  gate.authorize(KEY, send(parseEther('5')));
+  authorize(KEY, send(parseEther('5')));
   clock.now += 30 * 60_000 + HOUR - 1; // an hour after the first, minus 1 ms
-  refusedWith(t, () => gate.authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
 });
 
 test('rate limits count signatures per key per interval', (t) => {
-  const { gate, clock } = setup(t, 'key: "**"\npersonal_messages: { max_length: 100 }\nrate_limits: [{ per: 1s, max: 3 }]\n');
+  const { authorize, clock } = setup(t, 'key: "**"\npersonal_messages: { max_length: 100 }\nrate_limits: [{ per: 1s, max: 3 }]\n');
   const message: SignIntent = { scheme: 'eip191', message: Buffer.from('hi') };
-  for (let i = 0; i < 3; i++) gate.authorize(KEY, message);
-  refusedWith(t, () => gate.authorize(KEY, message), 'LIMIT_EXCEEDED', 'RATE_LIMIT');
+  for (let i = 0; i < 3; i++) authorize(KEY, message);
+  refusedWith(t, () => authorize(KEY, message), 'LIMIT_EXCEEDED', 'RATE_LIMIT');
   clock.now += 1000;
-  t.notThrows(() => gate.authorize(KEY, message));
+  t.notThrows(() => authorize(KEY, message));
 });
 
 test('token windows count decoded transfer amounts', (t) => {
   const usdc = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48';
-  const { gate } = setup(
+  const { authorize } = setup(
     t,
     `key: "**"
 tokens: [{ symbol: USDC, address: "${usdc}", decimals: 6, max_amount: "40000 USDC", spend_windows: [{ per: 1h, max: "50000 USDC" }] }]
@@ -130,8 +132,8 @@ ethereum_transactions: { chain_ids: [1], recipients: { allow: any }, max_value: 
       ),
     ).transaction,
   });
-  gate.authorize(KEY, transfer(40_000_000_000n));
-  gate.authorize(KEY, transfer(10_000_000_000n));
-  const error = t.throws(() => gate.authorize(KEY, transfer(1n)), { instanceOf: SignerError });
+  authorize(KEY, transfer(40_000_000_000n));
+  authorize(KEY, transfer(10_000_000_000n));
+  const error = t.throws(() => authorize(KEY, transfer(1n)), { instanceOf: SignerError });
   t.regex(error!.message, /50000 USDC used of 50000 USDC per 1h, this request needs 0.000001 USDC/);
 });

@@ -4,6 +4,7 @@ import type { Scheme } from '../scheme.js';
 import { personalMessageDigest } from './eip191.js';
 import { decodeTypedData, type DecodedTypedData } from './eip712.js';
 import { finishSecp256k1 } from './secp256k1-finish.js';
+import { scalarBytes } from '../ecdsa.js';
 import {
   decodeUnsignedTransaction,
   serializeSigned,
@@ -11,6 +12,11 @@ import {
   type EcdsaRecoverable,
   type SignedTransaction,
 } from './transaction.js';
+
+/** r || s || yParity. */
+function rsv(signature: EcdsaRecoverable): Uint8Array {
+  return new Uint8Array([...scalarBytes(signature.r), ...scalarBytes(signature.s), signature.yParity]);
+}
 
 const ETHEREUM_KEY_TYPES = KEY_TYPES.filter((type) => KEY_TYPE_INFO[type].ethereum);
 
@@ -35,6 +41,7 @@ export const ethereumTransactionScheme: Scheme<
     const signature = finishSecp256k1(prepared.input, raw, key.publicJwk);
     return { ...signature, ...serializeSigned(prepared.decoded, signature) };
   },
+  signatureOf: rsv,
 };
 
 export const personalMessageScheme: Scheme<{ message: Uint8Array }, null, EthereumSignature> = {
@@ -47,6 +54,7 @@ export const personalMessageScheme: Scheme<{ message: Uint8Array }, null, Ethere
   finish(prepared, raw, key) {
     return { ...finishSecp256k1(prepared.input, raw, key.publicJwk), digest: prepared.input };
   },
+  signatureOf: rsv,
 };
 
 export const typedDataScheme: Scheme<{ typedDataJson: string }, DecodedTypedData, EthereumSignature> = {
@@ -61,4 +69,5 @@ export const typedDataScheme: Scheme<{ typedDataJson: string }, DecodedTypedData
   finish(prepared, raw, key) {
     return { ...finishSecp256k1(prepared.input, raw, key.publicJwk), digest: prepared.input };
   },
+  signatureOf: rsv,
 };

@@ -23,4 +23,56 @@ export const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX reservations_by_scope ON reservations (scope, seq);
    CREATE INDEX reservations_by_scope_time ON reservations (scope, at_ms, seq);`,
+  // Key lifecycle and inventory; sign requests (intent before the HSM, result after); nonces;
+  // the hash-chained audit log and its signed checkpoints.
+  `ALTER TABLE keys ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE keys ADD COLUMN last_used_at INTEGER;
+   ALTER TABLE keys ADD COLUMN use_count INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE sign_requests (
+     caller        TEXT NOT NULL,
+     request_id    TEXT NOT NULL,
+     key_name      TEXT NOT NULL,
+     method        TEXT NOT NULL,
+     payload_hash  TEXT NOT NULL,
+     digest        TEXT NOT NULL,
+     policy_hash   TEXT NOT NULL,
+     status        TEXT NOT NULL CHECK (status IN ('reserved', 'signed', 'failed')),
+     result        TEXT,
+     created_at    INTEGER NOT NULL,
+     PRIMARY KEY (caller, request_id)
+   ) STRICT;
+   CREATE TABLE eth_nonces (
+     key_name      TEXT NOT NULL,
+     chain_id      TEXT NOT NULL,
+     nonce         TEXT NOT NULL,
+     digest        TEXT NOT NULL,
+     fee_cap       TEXT NOT NULL,
+     priority_fee  TEXT NOT NULL,
+     PRIMARY KEY (key_name, chain_id, nonce)
+   ) STRICT;
+   CREATE TABLE audit_log (
+     seq            INTEGER PRIMARY KEY,
+     time_ms        INTEGER NOT NULL,
+     request_id     TEXT NOT NULL,
+     caller         TEXT NOT NULL,
+     method         TEXT NOT NULL,
+     key_name       TEXT NOT NULL,
+     intent         TEXT NOT NULL,
+     decision       TEXT NOT NULL,
+     reason         TEXT NOT NULL,
+     policy_hash    TEXT NOT NULL,
+     approvals      TEXT NOT NULL,
+     signature_hash TEXT NOT NULL,
+     latency_ms     REAL NOT NULL,
+     prev_hash      TEXT NOT NULL,
+     hash           TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE audit_checkpoints (
+     id            INTEGER PRIMARY KEY,
+     upto_seq      INTEGER NOT NULL,
+     head_hash     TEXT NOT NULL,
+     prev_sig_hash TEXT NOT NULL,
+     time_ms       INTEGER NOT NULL,
+     signature     TEXT NOT NULL
+   ) STRICT;`,
 ];

@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
+import { auditRecordHash, GENESIS_HASH, type AuditCheckpoint, type AuditRecord } from '../../domain/audit.js';
 import { SignerError } from '../../domain/errors.js';
 import type { KeyRecord } from '../../domain/key.js';
 import type { KeyType } from '../../domain/key-types.js';
-import type { Reservation, SpendLedger, Store } from '../store.js';
+import type { Ledger, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -12,70 +13,166 @@ interface KeyRow {
   public_jwk: string;
   labels: string;
   created_at: number;
+  enabled: number;
+  last_used_at: number | null;
+  use_count: number;
+}
+
+interface AuditRow {
+  seq: number;
+  time_ms: number;
+  request_id: string;
+  caller: string;
+  method: string;
+  key_name: string;
+  intent: string;
+  decision: string;
+  reason: string;
+  policy_hash: string;
+  approvals: string;
+  signature_hash: string;
+  latency_ms: number;
+  prev_hash: string;
+  hash: string;
 }
 
 const BUSY_TIMEOUT_MS = 5000;
+// SQLite failures that mean "cannot write now", not a bug: fail closed with UNAVAILABLE.
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
-  private readonly statements;
+  private readonly sql;
+  private readonly ledger: Ledger;
+  readonly reader: Pick<Ledger, 'used' | 'keyEnabled'>;
 
-  constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    // better-sqlite3 reopens WAL databases with synchronous=NORMAL: a commit must survive power loss.
-    this.db.pragma('synchronous = FULL');
+  constructor(path: string, options: { readonly?: boolean } = {}) {
+    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    this.db.pragma('foreign_keys = ON');
-    migrate(this.db);
-    this.statements = {
-      insertKey: this.db.prepare<[KeyRow]>(
-        `INSERT INTO keys (name, type, hsm_id, public_jwk, labels, created_at)
-         VALUES (@name, @type, @hsm_id, @public_jwk, @labels, @created_at)`,
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      // better-sqlite3 reopens WAL databases with synchronous=NORMAL: a commit must survive power loss.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+    }
+    const db = this.db;
+    this.sql = {
+      insertKey: db.prepare(
+        `INSERT INTO keys (name, type, hsm_id, public_jwk, labels, created_at) VALUES (@name, @type, @hsm_id, @public_jwk, @labels, @created_at)`,
       ),
-      findKey: this.db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE name = ?'),
-      listKeys: this.db.prepare<[string, number], KeyRow>('SELECT * FROM keys WHERE name > ? ORDER BY name LIMIT ?'),
-      latest: this.db.prepare<[string], { at_ms: number; cumulative: string }>(
-        'SELECT at_ms, cumulative FROM reservations WHERE scope = ? ORDER BY seq DESC LIMIT 1',
-      ),
-      totalAt: this.db.prepare<[string, number], { cumulative: string }>(
+      findKey: db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE name = ?'),
+      listKeys: db.prepare<[string, number], KeyRow>('SELECT * FROM keys WHERE name > ? ORDER BY name LIMIT ?'),
+      setEnabled: db.prepare<[number, string]>('UPDATE keys SET enabled = ? WHERE name = ?'),
+      keyEnabled: db.prepare<[string], { enabled: number }>('SELECT enabled FROM keys WHERE name = ?'),
+      touchKey: db.prepare<[number, string]>('UPDATE keys SET last_used_at = ?, use_count = use_count + 1 WHERE name = ?'),
+      latest: db.prepare<[string], { at_ms: number; cumulative: string }>('SELECT at_ms, cumulative FROM reservations WHERE scope = ? ORDER BY seq DESC LIMIT 1'),
+      totalAt: db.prepare<[string, number], { cumulative: string }>(
         'SELECT cumulative FROM reservations WHERE scope = ? AND at_ms <= ? ORDER BY at_ms DESC, seq DESC LIMIT 1',
       ),
-      insertReservation: this.db.prepare<[string, number, string, string, string]>(
+      insertReservation: db.prepare<[string, number, string, string, string]>(
         'INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash) VALUES (?, ?, ?, ?, ?)',
       ),
+      findRequest: db.prepare<[string, string], Record<string, string | number | null>>('SELECT * FROM sign_requests WHERE caller = ? AND request_id = ?'),
+      putRequest: db.prepare(
+        `INSERT OR REPLACE INTO sign_requests (caller, request_id, key_name, method, payload_hash, digest, policy_hash, status, result, created_at)
+         VALUES (@caller, @requestId, @keyName, @method, @payloadHash, @digest, @policyHash, @status, @result, @createdAt)`,
+      ),
+      finishRequest: db.prepare<[string, string | null, string, string]>('UPDATE sign_requests SET status = ?, result = ? WHERE caller = ? AND request_id = ?'),
+      findNonce: db.prepare<[string, string, string], { digest: string; fee_cap: string; priority_fee: string }>(
+        'SELECT digest, fee_cap, priority_fee FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ?',
+      ),
+      putNonce: db.prepare<[string, string, string, string, string, string]>(
+        'INSERT OR REPLACE INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      auditHead: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
+      insertAudit: db.prepare(
+        `INSERT INTO audit_log (seq, time_ms, request_id, caller, method, key_name, intent, decision, reason, policy_hash, approvals, signature_hash, latency_ms, prev_hash, hash)
+         VALUES (@seq, @timeMs, @requestId, @caller, @method, @keyName, @intent, @decision, @reason, @policyHash, @approvals, @signatureHash, @latencyMs, @prevHash, @hash)`,
+      ),
+      auditRecords: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?'),
+      checkpoints: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id'),
+      lastCheckpoint: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id DESC LIMIT 1'),
+      insertCheckpoint: db.prepare(
+        'INSERT INTO audit_checkpoints (upto_seq, head_hash, prev_sig_hash, time_ms, signature) VALUES (@uptoSeq, @headHash, @prevSignatureHash, @timeMs, @signature)',
+      ),
     };
+    const sql = this.sql;
+    const used: Ledger['used'] = (scope, perMs, now) => {
+      const latest = sql.latest.get(scope);
+      if (!latest) return 0n;
+      const before = sql.totalAt.get(scope, now - perMs);
+      return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+    };
+    const keyEnabled = (name: string) => sql.keyEnabled.get(name)?.enabled === 1;
+    this.reader = { used, keyEnabled };
     this.ledger = {
-      used: (scope, perMs, now) => {
-        const latest = this.statements.latest.get(scope);
-        if (!latest) return 0n;
-        const before = this.statements.totalAt.get(scope, now - perMs);
-        return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      used,
+      keyEnabled,
+      recordSpends(spends, now, policyHash) {
+        for (const { scope, amount } of spends) {
+          const latest = sql.latest.get(scope);
+          // Times never go backwards within a scope, so running totals stay ordered by time.
+          const at = Math.max(now, latest?.at_ms ?? now);
+          const cumulative = BigInt(latest?.cumulative ?? '0') + amount;
+          sql.insertReservation.run(scope, at, amount.toString(), cumulative.toString(), policyHash);
+        }
+      },
+      findSignRequest(caller, requestId) {
+        const row = sql.findRequest.get(caller, requestId);
+        if (!row) return undefined;
+        return {
+          caller: String(row.caller),
+          requestId: String(row.request_id),
+          keyName: String(row.key_name),
+          method: String(row.method),
+          payloadHash: String(row.payload_hash),
+          digest: String(row.digest),
+          policyHash: String(row.policy_hash),
+          status: row.status as SignRequestRecord['status'],
+          ...(row.result === null ? {} : { result: String(row.result) }),
+          createdAt: Number(row.created_at),
+        };
+      },
+      putSignRequest(record) {
+        sql.putRequest.run({ ...record, result: record.result ?? null });
+      },
+      finishSignRequest(caller, requestId, status, result) {
+        sql.finishRequest.run(status, result ?? null, caller, requestId);
+      },
+      findNonce(keyName, chainId, nonce) {
+        const row = sql.findNonce.get(keyName, chainId.toString(), nonce.toString());
+        return row && { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
+      },
+      putNonce(keyName, chainId, nonce, record) {
+        sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());
+      },
+      touchKey(name, now) {
+        sql.touchKey.run(now, name);
+      },
+      auditHead() {
+        return sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
+      },
+      appendAudit(fields) {
+        const head = sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
+        const seq = head.seq + 1;
+        const record: AuditRecord = { ...fields, seq, prevHash: head.hash, hash: auditRecordHash(seq, fields, head.hash) };
+        sql.insertAudit.run(record);
+        return record;
+      },
+      lastCheckpoint() {
+        const row = sql.lastCheckpoint.get();
+        return row && toCheckpoint(row);
+      },
+      putCheckpoint(checkpoint) {
+        sql.insertCheckpoint.run(checkpoint);
       },
     };
   }
 
-  readonly ledger: SpendLedger;
-
-  reserve<T extends Reservation>(now: number, decide: (ledger: SpendLedger) => T): T {
-    return this.db
-      .transaction(() => {
-        const reservation = decide(this.ledger);
-        for (const { scope, amount } of reservation.spends) {
-          const latest = this.statements.latest.get(scope);
-          // Times never go backwards within a scope, so running totals stay ordered by time.
-          const at = Math.max(now, latest?.at_ms ?? now);
-          const cumulative = BigInt(latest?.cumulative ?? '0') + amount;
-          this.statements.insertReservation.run(scope, at, amount.toString(), cumulative.toString(), reservation.policyHash);
-        }
-        return reservation;
-      })
-      .immediate();
-  }
-
   insertKey(key: KeyRecord): void {
     try {
-      this.statements.insertKey.run({
+      this.sql.insertKey.run({
         name: key.name,
         type: key.type,
         hsm_id: key.hsmId,
@@ -87,22 +184,78 @@ export class SqliteStore implements Store {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new SignerError('KEY_EXISTS', `key "${key.name}" already exists`, 'name');
       }
-      throw error;
+      throw storeError(error);
     }
   }
 
   findKey(name: string): KeyRecord | undefined {
-    const row = this.statements.findKey.get(name);
+    const row = this.sql.findKey.get(name);
     return row && toKeyRecord(row);
   }
 
   listKeys(limit: number, afterName = ''): KeyRecord[] {
-    return this.statements.listKeys.all(afterName, limit).map(toKeyRecord);
+    return this.sql.listKeys.all(afterName, limit).map(toKeyRecord);
+  }
+
+  setKeyEnabled(name: string, enabled: boolean): boolean {
+    try {
+      return this.sql.setEnabled.run(enabled ? 1 : 0, name).changes === 1;
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  exclusive<T>(work: (tx: Ledger) => T): T {
+    try {
+      return this.db.transaction(() => work(this.ledger)).immediate();
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  auditRecords(afterSeq: number, limit: number): AuditRecord[] {
+    return this.sql.auditRecords.all(afterSeq, limit).map((row) => ({
+      seq: row.seq,
+      timeMs: row.time_ms,
+      requestId: row.request_id,
+      caller: row.caller,
+      method: row.method,
+      keyName: row.key_name,
+      intent: row.intent,
+      decision: row.decision,
+      reason: row.reason,
+      policyHash: row.policy_hash,
+      approvals: row.approvals,
+      signatureHash: row.signature_hash,
+      latencyMs: row.latency_ms,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    }));
+  }
+
+  auditCheckpoints(): AuditCheckpoint[] {
+    return this.sql.checkpoints.all().map(toCheckpoint);
+  }
+
+  /** For fault tests: make this connection refuse writes, as a read-only or full database would. */
+  simulateWriteFailure(mode: 'readonly' | 'full'): void {
+    if (mode === 'readonly') this.db.pragma('query_only = ON');
+    else this.db.pragma(`max_page_count = ${this.db.pragma('page_count', { simple: true })}`);
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+/** Database failures that mean the state cannot be written are UNAVAILABLE; others pass through. */
+function storeError(error: unknown): unknown {
+  if (error instanceof SignerError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  if (UNAVAILABLE_CODES.test(code) || /readonly|query_only|database or disk is full/i.test(String((error as Error).message))) {
+    return new SignerError('STORE_UNAVAILABLE', 'the database cannot be written; nothing was signed', undefined, { cause: error });
+  }
+  return error;
 }
 
 function migrate(db: Database.Database): void {
@@ -124,5 +277,19 @@ function toKeyRecord(row: KeyRow): KeyRecord {
     publicJwk: JSON.parse(row.public_jwk),
     labels: JSON.parse(row.labels),
     createdAt: new Date(row.created_at),
+    enabled: row.enabled === 1,
+    ...(row.last_used_at === null ? {} : { lastUsedAt: new Date(row.last_used_at) }),
+    useCount: row.use_count,
+  };
+}
+
+function toCheckpoint(row: Record<string, string | number>): AuditCheckpoint {
+  return {
+    id: Number(row.id),
+    uptoSeq: Number(row.upto_seq),
+    headHash: String(row.head_hash),
+    prevSignatureHash: String(row.prev_sig_hash),
+    timeMs: Number(row.time_ms),
+    signature: String(row.signature),
   };
 }

@@ -1,0 +1,40 @@
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { SignerError } from '../domain/errors.js';
+
+/** The caller identity every request runs as when the service was started with --insecure. */
+export const INSECURE_IDENTITY = 'local';
+
+/**
+ * Verifies a client certificate against the configured CAs and returns the caller identity: the
+ * first URI SAN (e.g. spiffe://example.org/relayer), else the subject CN. The TLS layer asks for a
+ * certificate but does not reject the connection, so that a bad one gets UNAUTHENTICATED, not a
+ * failed handshake.
+ */
+export function identityFromCertificate(peer: PeerCertificate | undefined, cas: readonly X509Certificate[], now = new Date()): string {
+  if (!peer?.raw) throw unauthenticated('a client certificate is required');
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(peer.raw);
+  } catch {
+    throw unauthenticated('the client certificate cannot be parsed');
+  }
+  const issuer = cas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
+  if (!issuer) throw unauthenticated('the client certificate is not issued by a trusted CA');
+  if (now < new Date(cert.validFrom) || now > new Date(cert.validTo)) {
+    throw unauthenticated(`the client certificate is not valid now (valid ${cert.validFrom} to ${cert.validTo})`);
+  }
+  if (cert.ca) throw unauthenticated('a CA certificate cannot be used as a client certificate');
+  const uri = cert.subjectAltName
+    ?.split(/,\s*/)
+    .find((name) => name.startsWith('URI:'))
+    ?.slice(4);
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  const identity = uri ?? cn;
+  if (!identity) throw unauthenticated('the client certificate names no identity (URI SAN or CN)');
+  return identity;
+}
+
+function unauthenticated(message: string): SignerError {
+  return new SignerError('UNAUTHENTICATED', message);
+}

@@ -9,10 +9,12 @@ export const INSECURE_IDENTITY = 'local';
  * Verifies a client certificate against the configured CAs and returns the caller identity: the
  * first URI SAN (e.g. spiffe://example.org/relayer), else the subject CN. The TLS layer asks for a
  * certificate but does not reject the connection, so that a bad one gets UNAUTHENTICATED, not a
- * failed handshake.
+ * failed handshake. The checks here repeat TLS's own, as defence in depth.
  */
 export function identityFromCertificate(peer: PeerCertificate | undefined, cas: readonly X509Certificate[], now = new Date()): string {
-  if (!peer?.raw) throw unauthenticated('a client certificate is required');
+  // grpc-js exposes the peer certificate only when TLS verified it against the CAs (issuer and
+  // validity dates), so "none", "expired" and "another CA" all arrive here as no certificate.
+  if (!peer?.raw) throw unauthenticated('a valid client certificate from a trusted CA is required (none was presented, or it is expired or from another CA)');
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(peer.raw);

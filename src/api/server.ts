@@ -100,11 +100,14 @@ function mutualTls(files: TlsFiles) {
     .map((pem) => new X509Certificate(pem));
   if (cas.length === 0) throw new Error(`no CA certificate in ${files.caFile}`);
   const refreshIntervalMs = 600_000;
-  const credentials = grpc.experimental.createCertificateProviderServerCredentials(
-    new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: files.caFile, refreshIntervalMs }),
-    new grpc.experimental.FileWatcherCertificateProvider({ certificateFile: files.certFile, privateKeyFile: files.keyFile, refreshIntervalMs }),
-    false,
-  );
+  // One provider for both roles: grpc-js 1.14 swaps the CA and identity arguments internally.
+  const provider = new grpc.experimental.FileWatcherCertificateProvider({
+    caCertificateFile: files.caFile,
+    certificateFile: files.certFile,
+    privateKeyFile: files.keyFile,
+    refreshIntervalMs,
+  });
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
   return {
     credentials,
     authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => identityFromCertificate(call.getAuthContext().sslPeerCertificate, cas),

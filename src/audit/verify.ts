@@ -1,0 +1,67 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { auditRecordHash, checkpointPayload, GENESIS_HASH, sha256Hex, type AuditCheckpoint, type AuditRecord } from '../domain/audit.js';
+import type { PublicJwk } from '../domain/key.js';
+
+export interface VerifyReport {
+  ok: boolean;
+  records: number;
+  checkpoints: number;
+  /** Records after the last checkpoint: intact as a chain, not yet signed. */
+  unsealed: number;
+  /** The first problem found, naming the record or checkpoint. */
+  problem?: { seq?: number; checkpoint?: number; message: string };
+}
+
+/**
+ * Checks the whole audit log: every record's hash and link to the previous one, no gaps, and every
+ * checkpoint's signature (by the pinned key), link to the previous checkpoint, and the record it
+ * seals. Reads records page by page, so a million records need little memory.
+ */
+export function verifyAuditLog(
+  readRecords: (afterSeq: number, limit: number) => AuditRecord[],
+  checkpoints: AuditCheckpoint[],
+  publicKey: PublicJwk,
+  onProgress?: (seq: number) => void,
+): VerifyReport {
+  const sealed = new Map(checkpoints.map((c) => [c.uptoSeq, c]));
+  const hashes = new Map<number, string>();
+  let prevSeq = 0;
+  let prevHash = GENESIS_HASH;
+  const fail = (problem: VerifyReport['problem']): VerifyReport => ({ ok: false, records: prevSeq, checkpoints: checkpoints.length, unsealed: 0, problem });
+
+  for (let page = readRecords(0, 10_000); page.length; page = readRecords(prevSeq, 10_000)) {
+    for (const record of page) {
+      if (record.seq !== prevSeq + 1) {
+        return fail({ seq: prevSeq + 1, message: `record ${prevSeq + 1} is missing (the next record is ${record.seq})` });
+      }
+      if (record.prevHash !== prevHash) return fail({ seq: record.seq, message: `record ${record.seq} does not link to record ${prevSeq}` });
+      if (auditRecordHash(record.seq, record, record.prevHash) !== record.hash) {
+        return fail({ seq: record.seq, message: `record ${record.seq} does not match its hash: it was modified` });
+      }
+      if (sealed.has(record.seq)) hashes.set(record.seq, record.hash);
+      prevSeq = record.seq;
+      prevHash = record.hash;
+    }
+    onProgress?.(prevSeq);
+  }
+
+  let prevSignature: string | undefined;
+  for (const checkpoint of checkpoints) {
+    const at = { checkpoint: checkpoint.id, seq: checkpoint.uptoSeq };
+    const expectedPrev = prevSignature === undefined ? GENESIS_HASH : sha256Hex(prevSignature);
+    if (checkpoint.prevSignatureHash !== expectedPrev) return fail({ ...at, message: `checkpoint ${checkpoint.id} does not link to the previous checkpoint` });
+    if (!ed25519.verify(hexToBytes(checkpoint.signature), checkpointPayload(checkpoint), Buffer.from(publicKey.x!, 'base64url'))) {
+      return fail({ ...at, message: `checkpoint ${checkpoint.id} is not signed by the pinned audit key` });
+    }
+    if (checkpoint.uptoSeq > prevSeq) {
+      return fail({ ...at, message: `checkpoint ${checkpoint.id} seals record ${checkpoint.uptoSeq}, but the log ends at record ${prevSeq}: records were removed` });
+    }
+    if (hashes.get(checkpoint.uptoSeq) !== checkpoint.headHash) {
+      return fail({ ...at, message: `record ${checkpoint.uptoSeq} differs from what checkpoint ${checkpoint.id} signed: history was rewritten` });
+    }
+    prevSignature = checkpoint.signature;
+  }
+  const lastSealed = checkpoints.at(-1)?.uptoSeq ?? 0;
+  return { ok: true, records: prevSeq, checkpoints: checkpoints.length, unsealed: prevSeq - lastSealed };
+}

@@ -5,7 +5,7 @@ import type { KeyRecord } from '../domain/key.js';
 import type { KeyType } from '../domain/key-types.js';
 import type { Logger } from '../domain/logger.js';
 import { ethereumAddress, spkiDer } from '../domain/public-key.js';
-import { personalMessageScheme, typedDataScheme, ethereumTransactionScheme, type EthereumSignature } from '../schemes/ethereum/schemes.js';
+import { messageSignature, personalMessageScheme, typedDataScheme, ethereumTransactionScheme, type EthereumSignature } from '../schemes/ethereum/schemes.js';
 import { bytesScheme, type BytesAlgorithm } from '../schemes/raw-bytes.js';
 import { scalarBytes } from '../schemes/ecdsa.js';
 import { RESERVED_PREFIX, type KeyService } from '../service/key-service.js';
@@ -176,13 +176,11 @@ function toProtoKey(key: KeyRecord): Key {
 }
 
 function toProtoEthereumSignature(result: EthereumSignature) {
-  const r = scalarBytes(result.r);
-  const s = scalarBytes(result.s);
   return {
-    r,
-    s,
+    r: scalarBytes(result.r),
+    s: scalarBytes(result.s),
     yParity: result.yParity,
-    signature: Buffer.concat([r, s, Uint8Array.of(27 + result.yParity)]),
+    signature: messageSignature(result),
     digest: result.digest,
   };
 }

@@ -76,6 +76,8 @@ export async function startTestSigner(
   policies: Record<string, string> = { 'test.yaml': PERMISSIVE_POLICY },
 ): Promise<TestSigner> {
   const dir = mkdtempSync(join(tmpdir(), 'signer-test-'));
+  // Removed when the test process ends: tests may read the token or database after stop().
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   writePolicies(dir, policies);
   const logs: string[] = [];
   const record = (level: string) => (message: string, fields?: Record<string, unknown>) =>
@@ -89,12 +91,17 @@ export async function startTestSigner(
     dir,
     logs,
     call: (method, request) => callUnary(client, method, request),
-    async stop() {
+    stop: once(async () => {
       client.close();
       await signer.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    }),
   };
+}
+
+/** Runs `fn` the first time only; later calls get the first call's promise. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
 }
 
 export function newClient(port: number): SignerClient {

@@ -13,6 +13,11 @@ import {
   type SignedTransaction,
 } from './transaction.js';
 
+/** r || s || (27 + yParity): the 65-byte form a message signature is released in. */
+export function messageSignature(signature: EcdsaRecoverable): Uint8Array {
+  return new Uint8Array([...scalarBytes(signature.r), ...scalarBytes(signature.s), 27 + signature.yParity]);
+}
+
 /** r || s || yParity. */
 function rsv(signature: EcdsaRecoverable): Uint8Array {
   return new Uint8Array([...scalarBytes(signature.r), ...scalarBytes(signature.s), signature.yParity]);
@@ -54,7 +59,7 @@ export const personalMessageScheme: Scheme<{ message: Uint8Array }, null, Ethere
   finish(prepared, raw, key) {
     return { ...finishSecp256k1(prepared.input, raw, key.publicJwk), digest: prepared.input };
   },
-  signatureOf: rsv,
+  signatureOf: messageSignature,
 };
 
 export const typedDataScheme: Scheme<{ typedDataJson: string }, DecodedTypedData, EthereumSignature> = {
@@ -69,5 +74,5 @@ export const typedDataScheme: Scheme<{ typedDataJson: string }, DecodedTypedData
   finish(prepared, raw, key) {
     return { ...finishSecp256k1(prepared.input, raw, key.publicJwk), digest: prepared.input };
   },
-  signatureOf: rsv,
+  signatureOf: messageSignature,
 };

@@ -237,10 +237,9 @@ export class SqliteStore implements Store {
     return this.sql.checkpoints.all().map(toCheckpoint);
   }
 
-  /** For fault tests: make this connection refuse writes, as a read-only or full database would. */
-  simulateWriteFailure(mode: 'readonly' | 'full'): void {
-    if (mode === 'readonly') this.db.pragma('query_only = ON');
-    else this.db.pragma(`max_page_count = ${this.db.pragma('page_count', { simple: true })}`);
+  /** For fault tests: make this connection refuse writes as a read-only database would ('none' undoes it). */
+  simulateWriteFailure(mode: 'readonly' | 'none'): void {
+    this.db.pragma(`query_only = ${mode === 'readonly' ? 'ON' : 'OFF'}`);
   }
 
   close(): void {

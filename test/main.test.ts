@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Key__Output } from '../src/api/generated/signer/v1/Key.js';
 import type { EthereumSignature__Output } from '../src/api/generated/signer/v1/EthereumSignature.js';
 import { SOFTHSM_MODULE } from '../src/keystore/dev-token.js';
+import { loadSignerPackage } from '../src/api/proto.js';
 import { callUnary, newClient, PERMISSIVE_POLICY, writePolicies } from './helpers/signer.js';
 import { exitCode, MAIN, startMain } from './helpers/main-process.js';
 
@@ -102,4 +103,31 @@ test('invalid policies refuse start-up, naming file, line and field', (t) => {
   const result = runMain(['--port', '0', '--data-dir', dir, '--policy-dir', policyDir], {});
   t.is(result.status, 1);
   t.regex(result.stderr, /bad\.yaml:2: raw_bytes\.max_length: /);
+});
+
+test('by default the service speaks mTLS with a development CA, and the example access file and policies apply', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'signer-main-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const repoPolicies = join(import.meta.dirname, '..', '..', 'policies');
+  const started = await startMain(dataDir, repoPolicies, {}, []);
+  t.regex(started.stdout, /mTLS, development CA in .*pki/);
+  t.regex(started.stdout, /grpcurl -cacert .*ca\.pem -cert .*admin\.pem -key .*admin-key\.pem/);
+  const pki = join(dataDir, 'pki');
+  const { proto } = loadSignerPackage();
+  const as = (name: string) =>
+    new proto.signer.v1.Signer(
+      `localhost:${started.port}`,
+      grpc.credentials.createSsl(readFileSync(join(pki, 'ca.pem')), readFileSync(join(pki, `${name}-key.pem`)), readFileSync(join(pki, `${name}.pem`))),
+    );
+  const admin = as('admin');
+  const relayer = as('relayer');
+  const key = await callUnary<Key__Output>(admin, 'CreateKey', { name: 'dev/relayer/hot-1', type: 'KEY_TYPE_SECP256K1' });
+  const signed = await callUnary<EthereumSignature__Output>(relayer, 'SignPersonalMessage', { keyName: key.name, message: Buffer.from('gm') });
+  t.is(verifyMessage('gm', hexlify(signed.signature)), key.ethereumAddress);
+  const denied = await callUnary(relayer, 'CreateKey', { name: 'dev/relayer/x', type: 'KEY_TYPE_P256' }).catch((e: grpc.ServiceError) => e.code);
+  t.is(denied, grpc.status.PERMISSION_DENIED);
+  admin.close();
+  relayer.close();
+  started.child.kill('SIGTERM');
+  t.is(await exitCode(started.child), 0);
 });

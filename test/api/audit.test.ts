@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,28 @@ test.serial('a read-only database releases no signature: UNAVAILABLE', async (t)
   t.is(failure.errorCode, 'STORE_UNAVAILABLE');
   // Not even the refusal could be recorded while the database refused writes (it is in the server log).
   t.is(records().length, before);
+});
+
+test.serial('audit export writes every record as a JSON line; audit tail follows new ones', async (t) => {
+  const database = join(t0.dir, 'signer.db');
+  const { stdout } = await cli(process.execPath, [CLI, 'audit', 'export', '--database', database]);
+  const exported = stdout.trim().split('\n').map((line) => JSON.parse(line) as AuditRecord);
+  t.deepEqual(exported, records());
+
+  const tail = spawn(process.execPath, [CLI, 'audit', 'tail', '--database', database, '--interval-ms', '50']);
+  t.teardown(() => tail.kill());
+  let seen = '';
+  const got = new Promise<AuditRecord>((resolve) =>
+    tail.stdout.on('data', (chunk) => {
+      seen += chunk;
+      const line = seen.split('\n').find((l) => l.includes('"GetKey"'));
+      if (line) resolve(JSON.parse(line));
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 300)); // let tail find the current end
+  await t0.call('GetKey', { name: 'audit/hot' });
+  const followed = await got;
+  t.is(followed.seq, exported.length + 1);
 });
 
 test.serial('audit verify passes on the live log, then fails on a modified, deleted or truncated copy, naming the record', async (t) => {

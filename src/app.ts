@@ -47,7 +47,7 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
     const auditKeyPath = join(dirname(config.databasePath), 'audit-key.jwk');
     const audit = await AuditTrail.open(store, hsm, auditKeyPath, log);
     audit.startCheckpoints(config.auditCheckpointSeconds * 1000);
-    cleanups.push(() => audit.close());
+    cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);
     const signing = new SigningService(hsm, keys, policy, store, audit, log);
     const server = await startGrpcServer(

@@ -12,21 +12,21 @@ async function main(): Promise<void> {
   const token = config.pkcs11Module ? `token "${config.tokenLabel}"` : `development token "${config.tokenLabel}" in ${config.dataDir}/softhsm`;
   const address = `${config.host}:${signer.port}`;
   const mode = config.insecure ? 'plaintext, loopback only; every caller is "local"' : signer.devPki ? `mTLS, development CA in ${signer.devPki.dir}` : 'mTLS';
-  process.stdout.write(
+  let banner =
     `signer listening on ${address} (${mode})\n` +
       `  HSM:      ${token} via ${signer.modulePath} (${config.sessions} sessions)\n` +
       `  database: ${config.databasePath}\n` +
       `  policies: ${config.policyDir} (${signer.policy.current.policies.length} files; SIGHUP reloads)\n` +
-      `  audit:    checkpoint key pinned in ${signer.auditKeyPath}\n`,
-  );
+      `  audit:    checkpoint key pinned in ${signer.auditKeyPath}\n`;
   if (signer.devPki) {
     const admin = signer.devPki.client('admin');
-    process.stdout.write(
+    banner +=
       `  development client certificates (relayer, backend, approver, admin) are in ${signer.devPki.dir}; for example:\n` +
         `    grpcurl -cacert ${signer.devPki.caCert} -cert ${admin.cert} -key ${admin.key} \\\n` +
-        `      -d '{"name":"dev/relayer/hot-1","type":"KEY_TYPE_SECP256K1"}' localhost:${signer.port} signer.v1.Signer/CreateKey\n`,
-    );
+        `      -d '{"name":"dev/relayer/hot-1","type":"KEY_TYPE_SECP256K1"}' localhost:${signer.port} signer.v1.Signer/CreateKey\n`;
   }
+  banner += '  stop with SIGTERM or Ctrl-C (in-flight requests finish); SIGHUP reloads policies and access\n';
+  process.stdout.write(banner);
 
   process.on('SIGHUP', () => {
     try {

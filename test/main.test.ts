@@ -110,6 +110,7 @@ test('by default the service speaks mTLS with a development CA, and the example 
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const repoPolicies = join(import.meta.dirname, '..', '..', 'policies');
   const started = await startMain(dataDir, repoPolicies, {}, []);
+  t.teardown(() => started.child.kill('SIGKILL'));
   t.regex(started.stdout, /mTLS, development CA in .*pki/);
   t.regex(started.stdout, /grpcurl -cacert .*ca\.pem -cert .*admin\.pem -key .*admin-key\.pem/);
   const pki = join(dataDir, 'pki');

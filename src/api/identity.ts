@@ -4,6 +4,7 @@ import { SignerError } from '../domain/errors.js';
 
 /** The caller identity every request runs as when the service was started with --insecure. */
 export const INSECURE_IDENTITY = 'local';
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 /**
  * Verifies a client certificate against the configured CAs and returns the caller identity: the
@@ -27,11 +28,15 @@ export function identityFromCertificate(peer: PeerCertificate | undefined, cas: 
     throw unauthenticated(`the client certificate is not valid now (valid ${cert.validFrom} to ${cert.validTo})`);
   }
   if (cert.ca) throw unauthenticated('a CA certificate cannot be used as a client certificate');
+  // Node lists the extended key usages here; a certificate that names some must name clientAuth.
+  if (cert.keyUsage?.length && !cert.keyUsage.includes(CLIENT_AUTH)) throw unauthenticated('the certificate is not for client authentication');
   const uri = cert.subjectAltName
     ?.split(/,\s*/)
     .find((name) => name.startsWith('URI:'))
     ?.slice(4);
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  // A CN that looks like a URI could pose as a URI SAN identity (spiffe://.../admin): refused.
+  if (!uri && cn?.includes(':')) throw unauthenticated('a CN used as the identity must not contain ":"; use a URI SAN');
   const identity = uri ?? cn;
   if (!identity) throw unauthenticated('the client certificate names no identity (URI SAN or CN)');
   return identity;

@@ -94,12 +94,24 @@ function insecure() {
  * Certificate files are re-read every 10 minutes, so the server certificate can be rotated in place.
  */
 function mutualTls(files: TlsFiles) {
-  const cas = readFileSync(files.caFile, 'utf8')
-    .split(/(?=-----BEGIN CERTIFICATE-----)/)
-    .filter((pem) => pem.includes('BEGIN CERTIFICATE'))
-    .map((pem) => new X509Certificate(pem));
-  if (cas.length === 0) throw new Error(`no CA certificate in ${files.caFile}`);
+  const readCas = () => {
+    const cas = readFileSync(files.caFile, 'utf8')
+      .split(/(?=-----BEGIN CERTIFICATE-----)/)
+      .filter((pem) => pem.includes('BEGIN CERTIFICATE'))
+      .map((pem) => new X509Certificate(pem));
+    if (cas.length === 0) throw new Error(`no CA certificate in ${files.caFile}`);
+    return cas;
+  };
+  let cas = readCas();
   const refreshIntervalMs = 600_000;
+  // The identity check re-reads the CAs as often as the TLS layer does, so both agree after a rotation.
+  setInterval(() => {
+    try {
+      cas = readCas();
+    } catch {
+      // Keep the last good set; the TLS layer keeps its own too.
+    }
+  }, refreshIntervalMs).unref();
   // One provider for both roles: grpc-js 1.14 swaps the CA and identity arguments internally.
   const provider = new grpc.experimental.FileWatcherCertificateProvider({
     caCertificateFile: files.caFile,

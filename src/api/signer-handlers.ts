@@ -56,6 +56,12 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function signerHandlers(services: Services): SignerHandlers {
   const { keys, signing, policy } = services;
   const unary = handleUnary(services);
+  // The change and its audit record commit together.
+  const setEnabled = (ctx: RequestContext, name: string, enabled: boolean) => {
+    const key = keys.setEnabled(visibleKey(keys, name).name, enabled, (tx) => services.audit.appendInTx(tx, ctx, { decision: 'ok' }));
+    ctx.audited = true;
+    return key;
+  };
   const byName = <T extends { name: string }>(request: T) => request.name;
   const byKeyName = <T extends { keyName: string }>(request: T) => request.keyName;
   return {
@@ -73,9 +79,9 @@ export function signerHandlers(services: Services): SignerHandlers {
       return { keys: page.keys.map(toProtoKey), nextPageToken: page.nextPageToken };
     }),
 
-    DisableKey: unary('DisableKey', byName, (_ctx, request) => toProtoKey(keys.setEnabled(visibleKey(keys, request.name).name, false))),
+    DisableKey: unary('DisableKey', byName, (ctx, request) => toProtoKey(setEnabled(ctx, request.name, false))),
 
-    EnableKey: unary('EnableKey', byName, (_ctx, request) => toProtoKey(keys.setEnabled(visibleKey(keys, request.name).name, true))),
+    EnableKey: unary('EnableKey', byName, (ctx, request) => toProtoKey(setEnabled(ctx, request.name, true))),
 
     SignEthereumTransaction: unary('SignEthereumTransaction', byKeyName, async (ctx, request) => {
       withRequestId(ctx, request.requestId);

@@ -50,15 +50,18 @@ export class AuditTrail {
     return this.key.publicJwk;
   }
 
-  /** Appends the record for `ctx` inside an open transaction (so it commits with what it describes). */
+  /**
+   * Appends the record for `ctx` inside an open transaction, so it commits with what it describes.
+   * The caller sets `ctx.audited` once that transaction has committed.
+   */
   appendInTx(tx: Ledger, ctx: RequestContext, outcome: AuditOutcome): void {
     tx.appendAudit(this.fields(ctx, outcome));
-    ctx.audited = true;
   }
 
   /** Appends the record for `ctx` in its own transaction. */
   append(ctx: RequestContext, outcome: AuditOutcome): void {
     this.store.exclusive((tx) => this.appendInTx(tx, ctx, outcome));
+    ctx.audited = true;
   }
 
   /** Signs the current chain head, unless the last checkpoint already covers it. */
@@ -78,6 +81,11 @@ export class AuditTrail {
       if ((latest?.id ?? 0) !== (last?.id ?? 0)) return;
       tx.putCheckpoint({ ...unsigned, signature });
     });
+  }
+
+  /** Stops periodic checkpoints without signing (for a start-up that failed half-way). */
+  stopCheckpoints(): void {
+    clearInterval(this.timer);
   }
 
   /** Checkpoints every `intervalMs` while the service runs. */

@@ -62,6 +62,10 @@ export function verifyAuditLog(
     }
     prevSignature = checkpoint.signature;
   }
+  if (prevSeq > 0 && checkpoints.length === 0) {
+    // Without a signed checkpoint, anyone who can write the database could have rewritten all of it.
+    return fail({ message: `no signed checkpoint: the ${prevSeq} records cannot be vouched for` });
+  }
   const lastSealed = checkpoints.at(-1)?.uptoSeq ?? 0;
   return { ok: true, records: prevSeq, checkpoints: checkpoints.length, unsealed: prevSeq - lastSealed };
 }

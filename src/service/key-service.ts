@@ -4,7 +4,7 @@ import { validateKeyName, validateLabels } from '../domain/key-name.js';
 import type { KeyType } from '../domain/key-types.js';
 import type { Logger } from '../domain/logger.js';
 import type { Hsm } from '../keystore/hsm.js';
-import type { Store } from '../store/store.js';
+import type { Ledger, Store } from '../store/store.js';
 
 export interface CreateKeyInput {
   name: string;
@@ -53,10 +53,16 @@ export class KeyService {
     return key;
   }
 
-  /** Freezes or unfreezes a key. Takes effect for every request not yet signed once this returns. */
-  setEnabled(name: string, enabled: boolean): KeyRecord {
+  /**
+   * Freezes or unfreezes a key. Takes effect for every request not yet signed once this returns.
+   * `alsoInTx` runs in the same transaction (the audit record commits with the change).
+   */
+  setEnabled(name: string, enabled: boolean, alsoInTx: (tx: Ledger) => void = () => {}): KeyRecord {
     validateKeyName(name, 'name');
-    if (!this.store.setKeyEnabled(name, enabled)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, 'name');
+    this.store.exclusive((tx) => {
+      if (!tx.setKeyEnabled(name, enabled)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, 'name');
+      alsoInTx(tx);
+    });
     this.log.warn(enabled ? 'key enabled' : 'key disabled: nothing is signed with it until it is enabled', { key: name });
     return this.get(name);
   }

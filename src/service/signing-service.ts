@@ -40,11 +40,13 @@ export class SigningService {
   ): Promise<Result> {
     const { key, prepared } = this.prepare(scheme, keyName, request);
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
-    const id = ctx.clientRequestId ?? ctx.requestId;
+    // Server ids get a prefix a client id cannot have, so the two never collide.
+    const id = ctx.clientRequestId ?? `server/${ctx.requestId}`;
     // What makes two requests "the same": the scheme, the mechanism and exactly what gets signed.
     const payloadHash = sha256Hex(`${scheme.name}|${prepared.mechanism}|${bytesToHex(prepared.input)}`);
     const now = this.policy.now();
 
+    let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;
     const begun = this.store.exclusive((tx): { replay: string } | { decision: Decision } => {
       if (ctx.clientRequestId) {
         const earlier = tx.findSignRequest(ctx.caller, ctx.clientRequestId);
@@ -60,7 +62,11 @@ export class SigningService {
       const decision = this.policy.authorize(tx, key.name, prepared.intent, now);
       ctx.policyHash = decision.policy.hash;
       if (prepared.intent.scheme === 'ethereum_transaction') {
-        claimNonce(tx, key.name, prepared.intent.transaction, bytesToHex(prepared.input), decision.policy.transactions?.allowReplacements ?? false);
+        const digest = bytesToHex(prepared.input);
+        const { chainId, nonce } = prepared.intent.transaction;
+        if (claimNonce(tx, key.name, prepared.intent.transaction, digest, decision.policy.transactions?.allowReplacements ?? false)) {
+          claimed = { chainId, nonce, digest };
+        }
       }
       tx.putSignRequest({
         caller: ctx.caller,
@@ -68,7 +74,8 @@ export class SigningService {
         keyName: key.name,
         method: ctx.method,
         payloadHash,
-        digest: bytesToHex(prepared.input.length <= 64 ? prepared.input : new Uint8Array()),
+        // A digest is safe to keep; a raw message (ed25519, rsa) is kept only as its hash.
+        digest: prepared.mechanism === 'ecdsa-digest' ? bytesToHex(prepared.input) : sha256Hex(prepared.input),
         policyHash: decision.policy.hash,
         status: 'reserved',
         createdAt: now,
@@ -82,25 +89,36 @@ export class SigningService {
     }
 
     let result: Result;
+    let hsmCalled = false;
     try {
       const raw = await this.hsm.sign(key.hsmId, prepared.mechanism, prepared.input, () => {
         if (!this.store.reader.keyEnabled(key.name)) throw disabled(key.name);
+        hsmCalled = true;
       });
       result = scheme.finish(prepared, raw, key);
     } catch (error) {
       if (error instanceof SignerError && error.code === 'HSM_BAD_SIGNATURE') {
         this.log.error('HSM returned a signature that does not verify; not released', { requestId: ctx.requestId, key: key.name });
       }
-      this.markFailed(ctx.caller, id);
+      // Nothing reached the HSM: the nonce claim can go. After the HSM, it stays (fail closed).
+      this.markFailed(ctx.caller, id, hsmCalled ? undefined : claimed && { keyName: key.name, ...claimed });
       throw error;
     }
 
-    // Fail closed: the signature leaves only once its audit record is durable.
-    this.store.exclusive((tx) => {
-      tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined);
-      tx.touchKey(key.name, now);
-      this.audit.appendInTx(tx, ctx, { decision: 'allow', signatureHash: sha256Hex(scheme.signatureOf(result)) });
-    });
+    // Fail closed: the signature leaves only once its audit record is durable, and not at all if the
+    // key was frozen meanwhile (the database orders this against DisableKey's commit).
+    try {
+      this.store.exclusive((tx) => {
+        if (!tx.keyEnabled(key.name)) throw disabled(key.name);
+        tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined);
+        tx.touchKey(key.name, now);
+        this.audit.appendInTx(tx, ctx, { decision: 'allow', signatureHash: sha256Hex(scheme.signatureOf(result)) });
+      });
+    } catch (error) {
+      this.markFailed(ctx.caller, id);
+      throw error;
+    }
+    ctx.audited = true;
     return result;
   }
 
@@ -124,9 +142,12 @@ export class SigningService {
     return { key, prepared: scheme.prepare(request, key) };
   }
 
-  private markFailed(caller: string, id: string): void {
+  private markFailed(caller: string, id: string, unusedNonce?: { keyName: string; chainId: bigint; nonce: bigint; digest: string }): void {
     try {
-      this.store.exclusive((tx) => tx.finishSignRequest(caller, id, 'failed'));
+      this.store.exclusive((tx) => {
+        tx.finishSignRequest(caller, id, 'failed');
+        if (unusedNonce) tx.releaseNonce(unusedNonce.keyName, unusedNonce.chainId, unusedNonce.nonce, unusedNonce.digest);
+      });
     } catch (error) {
       // The reservation stays either way (fail closed); this only lets a retry with the same id proceed.
       this.log.warn('could not mark a failed sign request', { requestId: id, error: String(error) });
@@ -142,7 +163,11 @@ function disabled(name: string): SignerError {
  * One transaction per (key, chain, nonce): a different one is refused, unless the policy allows
  * replacements and it raises both the fee cap and the priority fee.
  */
-function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransaction, digest: string, allowReplacements: boolean): void {
+/**
+ * Returns true if this call claimed a nonce nobody had claimed (only such a claim may be released
+ * again when nothing reached the HSM; a replaced claim stands for a transaction that was signed).
+ */
+function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransaction, digest: string, allowReplacements: boolean): boolean {
   const feeCap = transaction.maxFeePerGas ?? transaction.gasPrice ?? 0n;
   const priorityFee = transaction.maxPriorityFeePerGas ?? transaction.gasPrice ?? 0n;
   const earlier = tx.findNonce(keyName, transaction.chainId, transaction.nonce);
@@ -153,5 +178,7 @@ function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransactio
       throw new SignerError('NONCE_REUSED', `a replacement for ${where} must raise both the fee cap and the priority fee`, 'unsigned_transaction.nonce');
     }
   }
-  if (!earlier || earlier.digest !== digest) tx.putNonce(keyName, transaction.chainId, transaction.nonce, { digest, feeCap, priorityFee });
+  if (earlier?.digest === digest) return false;
+  tx.putNonce(keyName, transaction.chainId, transaction.nonce, { digest, feeCap, priorityFee });
+  return earlier === undefined;
 }

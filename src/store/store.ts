@@ -11,8 +11,6 @@ export interface Store {
   findKey(name: string): KeyRecord | undefined;
   /** Keys in name order, strictly after `afterName` when given. */
   listKeys(limit: number, afterName?: string): KeyRecord[];
-  /** Returns false if there is no such key. Commits before returning. */
-  setKeyEnabled(name: string, enabled: boolean): boolean;
   /**
    * Runs `work` in one exclusive transaction (BEGIN IMMEDIATE): every read sees every other
    * process's committed writes, and its writes commit together or not at all. `work` must be
@@ -61,6 +59,10 @@ export interface Ledger {
   putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): void;
   /** Counts a signature in the key's inventory (last used, use count). */
   touchKey(name: string, now: number): void;
+  /** Freezes or unfreezes a key; false if there is no such key. */
+  setKeyEnabled(name: string, enabled: boolean): boolean;
+  /** Drops a nonce claim that nothing was signed for. */
+  releaseNonce(keyName: string, chainId: bigint, nonce: bigint, digest: string): void;
   /** Appends a record to the hash chain and returns it. */
   appendAudit(fields: AuditFields): AuditRecord;
   auditHead(): { seq: number; hash: string };

@@ -117,3 +117,10 @@ test.serial('an identity with no grant can call nothing', async (t) => {
   t.is(failure.code, grpc.status.PERMISSION_DENIED);
   t.is(failure.details, 'stranger may not call ListKeys');
 });
+
+test.serial('a CN that looks like a URI cannot pose as a URI SAN identity', async (t) => {
+  const posing = client(await issue({ subject: 'CN=spiffe://test.example/relayer' }));
+  const failure = await rpcFailure(callUnary(posing, 'ListKeys', {}));
+  t.is(failure.code, grpc.status.UNAUTHENTICATED);
+  t.regex(failure.details, /must not contain ":"/);
+});

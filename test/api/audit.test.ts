@@ -105,7 +105,7 @@ test.serial('audit export writes every record as a JSON line; audit tail follows
   const exported = stdout.trim().split('\n').map((line) => JSON.parse(line) as AuditRecord);
   t.deepEqual(exported, records());
 
-  const tail = spawn(process.execPath, [CLI, 'audit', 'tail', '--database', database, '--interval-ms', '50']);
+  const tail = spawn(process.execPath, [CLI, 'audit', 'tail', '--database', database, '--from', String(exported.length), '--interval-ms', '50']);
   t.teardown(() => tail.kill());
   let seen = '';
   const got = new Promise<AuditRecord>((resolve) =>
@@ -115,7 +115,6 @@ test.serial('audit export writes every record as a JSON line; audit tail follows
       if (line) resolve(JSON.parse(line));
     }),
   );
-  await new Promise((r) => setTimeout(r, 300)); // let tail find the current end
   await t0.call('GetKey', { name: 'audit/hot' });
   const followed = await got;
   t.is(followed.seq, exported.length + 1);
@@ -149,4 +148,9 @@ test.serial('audit verify passes on the live log, then fails on a modified, dele
   const truncated = copy('truncated');
   sql(truncated, `DELETE FROM audit_log WHERE seq >= ${total - 3}`);
   t.regex((await verify(truncated)).problem.message, /seals record \d+, but the log ends at record \d+: records were removed/);
+
+  // Rewriting everything and dropping the checkpoints is not "intact" either.
+  const unsealed = copy('unsealed');
+  sql(unsealed, 'DELETE FROM audit_checkpoints');
+  t.like(await verify(unsealed), { ok: false, problem: { message: `no signed checkpoint: the ${total} records cannot be vouched for` } });
 });

@@ -22,7 +22,7 @@ export function startMain(dataDir: string, policyDir: string, env: NodeJS.Proces
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
       const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
-      if (match && stdout.includes('audit:')) resolve({ child, port: Number(match[1]), stdout });
+      if (match && stdout.includes('stop with SIGTERM')) resolve({ child, port: Number(match[1]), stdout });
     });
     child.stderr!.on('data', (chunk) => (stderr += chunk));
     child.on('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)));

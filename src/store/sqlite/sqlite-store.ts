@@ -85,6 +85,7 @@ export class SqliteStore implements Store {
       putNonce: db.prepare<[string, string, string, string, string, string]>(
         'INSERT OR REPLACE INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      releaseNonce: db.prepare<[string, string, string, string]>('DELETE FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ? AND digest = ?'),
       auditHead: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
       insertAudit: db.prepare(
         `INSERT INTO audit_log (seq, time_ms, request_id, caller, method, key_name, intent, decision, reason, policy_hash, approvals, signature_hash, latency_ms, prev_hash, hash)
@@ -150,6 +151,12 @@ export class SqliteStore implements Store {
       touchKey(name, now) {
         sql.touchKey.run(now, name);
       },
+      setKeyEnabled(name, enabled) {
+        return sql.setEnabled.run(enabled ? 1 : 0, name).changes === 1;
+      },
+      releaseNonce(keyName, chainId, nonce, digest) {
+        sql.releaseNonce.run(keyName, chainId.toString(), nonce.toString(), digest);
+      },
       auditHead() {
         return sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
       },
@@ -195,14 +202,6 @@ export class SqliteStore implements Store {
 
   listKeys(limit: number, afterName = ''): KeyRecord[] {
     return this.sql.listKeys.all(afterName, limit).map(toKeyRecord);
-  }
-
-  setKeyEnabled(name: string, enabled: boolean): boolean {
-    try {
-      return this.sql.setEnabled.run(enabled ? 1 : 0, name).changes === 1;
-    } catch (error) {
-      throw storeError(error);
-    }
   }
 
   exclusive<T>(work: (tx: Ledger) => T): T {
@@ -258,11 +257,12 @@ function storeError(error: unknown): unknown {
 }
 
 function migrate(db: Database.Database): void {
-  const applied = db.pragma('user_version', { simple: true }) as number;
-  if (applied > MIGRATIONS.length) {
-    throw new Error(`database schema version ${applied} is newer than this service (${MIGRATIONS.length})`);
-  }
+  // Read the version inside the exclusive transaction: two processes may start at once.
   db.transaction(() => {
+    const applied = db.pragma('user_version', { simple: true }) as number;
+    if (applied > MIGRATIONS.length) {
+      throw new Error(`database schema version ${applied} is newer than this service (${MIGRATIONS.length})`);
+    }
     for (const sql of MIGRATIONS.slice(applied)) db.exec(sql);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();

@@ -30,5 +30,10 @@ export function summarizeIntent(intent: SignIntent, signedInput: Uint8Array): st
       return JSON.stringify({ scheme: intent.scheme, primaryType: intent.typedData.primaryType, domain: intent.typedData.domain, digest });
     case 'bytes':
       return JSON.stringify({ scheme: intent.scheme, algorithm: intent.algorithm, messageBytes: intent.message.length });
+    case 'jwt': {
+      // Who the token is for and when it expires; never the whole token or its other claims.
+      const { iss, sub, aud, exp, jti } = intent.claims;
+      return JSON.stringify({ scheme: intent.scheme, iss, sub, aud, exp, jti, tokenBytes: intent.tokenBytes });
+    }
   }
 }

@@ -45,6 +45,8 @@ export type SignIntent =
   | { scheme: 'ethereum_transaction'; transaction: EthereumTransaction }
   | { scheme: 'eip191'; message: Uint8Array }
   | { scheme: 'eip712'; typedData: TypedData }
-  | { scheme: 'bytes'; message: Uint8Array; algorithm: string };
+  | { scheme: 'bytes'; message: Uint8Array; algorithm: string }
+  /** `claims` as they will be signed (iat, exp and jti already filled); `tokenBytes` is the compact JWS length. */
+  | { scheme: 'jwt'; claims: Record<string, unknown>; tokenBytes: number };
 
 export type SchemeName = SignIntent['scheme'];

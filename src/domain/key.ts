@@ -25,4 +25,6 @@ export interface KeyRecord {
   lastUsedAt?: Date;
   /** Signatures released with this key. */
   useCount: number;
+  /** JWT keys: the active version's kid (its public key and HSM id are the ones above). */
+  kid?: string;
 }

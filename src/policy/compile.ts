@@ -139,6 +139,21 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
           },
         }
       : {}),
+    ...(file.jwt
+      ? {
+          jwt: {
+            ...(file.jwt.issuers ? { issuers: new Set(file.jwt.issuers) } : {}),
+            ...(file.jwt.audiences ? { audiences: new Set(file.jwt.audiences) } : {}),
+            ...(file.jwt.subjects
+              ? { subjects: file.jwt.subjects.map((p) => new RegExp(`^${p.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)) }
+              : {}),
+            maxTtlMs: attempt(['jwt', 'max_ttl'], () => parseDuration(file.jwt!.max_ttl)) ?? 0,
+            requiredClaims: file.jwt.required_claims ?? [],
+            forbiddenClaims: file.jwt.forbidden_claims ?? [],
+            ...(file.jwt.max_token_bytes !== undefined ? { maxTokenBytes: file.jwt.max_token_bytes } : {}),
+          },
+        }
+      : {}),
     rateLimits: (file.rate_limits ?? []).map((limit, i) => ({
       perMs: attempt(['rate_limits', i, 'per'], () => parseDuration(limit.per)) ?? 0,
       max: BigInt(limit.max),

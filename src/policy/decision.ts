@@ -20,7 +20,12 @@ export type DenyReason =
   | 'PERMIT_NOT_ALLOWED'
   | 'MESSAGE_TOO_LONG'
   | 'HASH_LIKE_MESSAGE'
-  | 'PREFIX_REQUIRED';
+  | 'PREFIX_REQUIRED'
+  | 'CLAIM_NOT_ALLOWED'
+  | 'CLAIM_REQUIRED'
+  | 'CLAIM_FORBIDDEN'
+  | 'TTL_TOO_LONG'
+  | 'TOKEN_TOO_LARGE';
 
 /** Reasons that a window, not a rule, refused: RESOURCE_EXHAUSTED rather than PERMISSION_DENIED. */
 export type LimitReason = 'SPEND_WINDOW' | 'RATE_LIMIT';

@@ -83,6 +83,9 @@ function decideScheme(policy: Policy, keyName: string, intent: SignIntent): Outc
       }
       return { spends: [], approvals: [] };
     }
+    case 'jwt':
+      decideJwt(policy, intent.claims, intent.tokenBytes);
+      return { spends: [], approvals: [] };
     case 'bytes': {
       const rules = policy.rawBytes;
       if (!rules) throw new Deny('SCHEME_DISABLED', 'raw_bytes', 'raw byte signing is not enabled for this key');
@@ -250,6 +253,37 @@ function decideTypedData(policy: Policy, keyName: string, typedData: TypedData):
     if (token.windows.length) spends.push(tokenSpend(keyName, chainId ?? 0n, token, grant.amount));
   }
   return { spends, approvals: [...approvals] };
+}
+
+/** Claim rules. Every denial names the claim. */
+function decideJwt(policy: Policy, claims: Record<string, unknown>, tokenBytes: number): void {
+  const rules = policy.jwt;
+  if (!rules) throw new Deny('SCHEME_DISABLED', 'jwt', 'JWT signing is not enabled for this key');
+  for (const claim of rules.requiredClaims) {
+    if (!Object.hasOwn(claims, claim)) throw new Deny('CLAIM_REQUIRED', 'jwt.required_claims', `claim "${claim}" is required`);
+  }
+  for (const claim of rules.forbiddenClaims) {
+    if (Object.hasOwn(claims, claim)) throw new Deny('CLAIM_FORBIDDEN', 'jwt.forbidden_claims', `claim "${claim}" is forbidden`);
+  }
+  if (rules.issuers && !(typeof claims.iss === 'string' && rules.issuers.has(claims.iss))) {
+    throw new Deny('CLAIM_NOT_ALLOWED', 'jwt.issuers', `claim "iss" ${JSON.stringify(claims.iss ?? null)} is not an allowed issuer`);
+  }
+  if (rules.audiences) {
+    const audiences = claims.aud === undefined ? [] : Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (audiences.length === 0) throw new Deny('CLAIM_REQUIRED', 'jwt.audiences', 'claim "aud" is required');
+    const bad = audiences.find((aud) => typeof aud !== 'string' || !rules.audiences!.has(aud));
+    if (bad !== undefined) throw new Deny('CLAIM_NOT_ALLOWED', 'jwt.audiences', `claim "aud" value ${JSON.stringify(bad)} is not an allowed audience`);
+  }
+  if (rules.subjects && !(typeof claims.sub === 'string' && rules.subjects.some((pattern) => pattern.test(claims.sub as string)))) {
+    throw new Deny('CLAIM_NOT_ALLOWED', 'jwt.subjects', `claim "sub" ${JSON.stringify(claims.sub ?? null)} matches no allowed pattern`);
+  }
+  const ttlMs = (Number(claims.exp) - Number(claims.iat)) * 1000;
+  if (!(ttlMs <= rules.maxTtlMs)) {
+    throw new Deny('TTL_TOO_LONG', 'jwt.max_ttl', `claim "exp" gives a lifetime of ${ttlMs / 1000}s, the limit is ${rules.maxTtlMs / 1000}s`);
+  }
+  if (rules.maxTokenBytes !== undefined && tokenBytes > rules.maxTokenBytes) {
+    throw new Deny('TOKEN_TOO_LARGE', 'jwt.max_token_bytes', `the token would be ${tokenBytes} bytes, the limit is ${rules.maxTokenBytes}`);
+  }
 }
 
 function nativeSpend(keyName: string, chainId: bigint, amount: bigint, windows: WindowRule[]): Spend {

@@ -66,6 +66,17 @@ export interface Policy {
   personalMessages?: { maxLength: number; allow32ByteMessages: boolean };
   typedData?: { domains: DomainRule[]; primaryTypes: ReadonlySet<string> };
   rawBytes?: { maxLength: number; requiredPrefixes: Uint8Array[] };
+  jwt?: JwtRules;
   rateLimits: WindowRule[];
   approvals: ApprovalRule[];
+}
+
+export interface JwtRules {
+  issuers?: ReadonlySet<string>;
+  audiences?: ReadonlySet<string>;
+  subjects?: RegExp[];
+  maxTtlMs: number;
+  requiredClaims: string[];
+  forbiddenClaims: string[];
+  maxTokenBytes?: number;
 }

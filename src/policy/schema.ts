@@ -78,6 +78,21 @@ const rawBytes = z.strictObject({
   required_prefixes: z.array(z.string().regex(/^(hex:([0-9a-f]{2})+|utf8:.+)$/, 'must be "hex:<lowercase hex>" or "utf8:<text>"')).optional(),
 });
 
+const jwt = z.strictObject({
+  /** Allowed `iss` values (the claim must be one of them when listed). */
+  issuers: z.array(z.string().min(1)).min(1).optional(),
+  /** Allowed `aud` values: every audience in the token must be listed. */
+  audiences: z.array(z.string().min(1)).min(1).optional(),
+  /** `sub` must match one of these (`*` matches any run of characters). */
+  subjects: z.array(z.string().min(1)).min(1).optional(),
+  /** Longest lifetime: exp - iat. Required. */
+  max_ttl: duration,
+  required_claims: z.array(z.string().min(1)).optional(),
+  forbidden_claims: z.array(z.string().min(1)).optional(),
+  /** Largest compact token, in bytes. */
+  max_token_bytes: z.number().int().positive().optional(),
+});
+
 const approvalRule = z.strictObject({
   name: z.string().min(1),
   /** Matches transactions moving more than this much native value. */
@@ -97,6 +112,7 @@ export const policyFileSchema = z.strictObject({
   personal_messages: personalMessages.optional(),
   typed_data: typedData.optional(),
   raw_bytes: rawBytes.optional(),
+  jwt: jwt.optional(),
   rate_limits: z.array(rateLimit).optional(),
   approvals: z.array(approvalRule).optional(),
 });

@@ -32,7 +32,8 @@ export class KeyService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async create(input: CreateKeyInput): Promise<KeyRecord> {
+  /** `alsoInTx` runs in the transaction that records the key (e.g. a JWT key's first version). */
+  async create(input: CreateKeyInput, alsoInTx?: (tx: Ledger, key: KeyRecord) => void): Promise<KeyRecord> {
     const name = validateKeyName(input.name, 'name');
     const labels = validateLabels(input.labels);
     // Checked before generating so that a taken name costs no HSM work; the insert checks again.
@@ -41,7 +42,10 @@ export class KeyService {
     const generated = await this.hsm.generateKeyPair(input.type, name);
     const key: KeyRecord = { name, type: input.type, labels, createdAt: this.now(), enabled: true, useCount: 0, ...generated };
     try {
-      this.store.insertKey(key);
+      this.store.exclusive((tx) => {
+        this.store.insertKey(key);
+        alsoInTx?.(tx, key);
+      });
     } catch (error) {
       // Nothing half-made: a key pair without its record would be an orphan on the token.
       await this.hsm.destroyKeyPair(generated.hsmId).catch((cleanup: unknown) =>
@@ -50,7 +54,7 @@ export class KeyService {
       throw error;
     }
     this.log.info('key created', { key: name, type: key.type, hsmId: key.hsmId });
-    return key;
+    return this.get(name);
   }
 
   /**

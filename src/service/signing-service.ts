@@ -37,6 +37,8 @@ export class SigningService {
     scheme: Scheme<Request, Decoded, Result>,
     keyName: string,
     request: Request,
+    /** Extra writes that must commit with the signature's audit record (e.g. a JWT's expiry). */
+    inFinalTx?: (tx: Ledger, result: Result) => void,
   ): Promise<Result> {
     const { key, prepared } = this.prepare(scheme, keyName, request);
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
@@ -112,6 +114,7 @@ export class SigningService {
         if (!tx.keyEnabled(key.name)) throw disabled(key.name);
         tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined);
         tx.touchKey(key.name, now);
+        inFinalTx?.(tx, result);
         this.audit.appendInTx(tx, ctx, { decision: 'allow', signatureHash: sha256Hex(scheme.signatureOf(result)) });
       });
     } catch (error) {

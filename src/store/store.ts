@@ -1,5 +1,6 @@
 import type { AuditCheckpoint, AuditFields, AuditRecord } from '../domain/audit.js';
-import type { KeyRecord } from '../domain/key.js';
+import type { KeyRecord, PublicJwk } from '../domain/key.js';
+import type { JwtKeySettings, KeyVersion } from '../domain/jwt.js';
 
 /**
  * State behind operations, not SQL. SQLite implements it today; nothing above this interface knows
@@ -22,6 +23,10 @@ export interface Store {
   /** Audit records in order, from `afterSeq`. */
   auditRecords(afterSeq: number, limit: number): AuditRecord[];
   auditCheckpoints(): AuditCheckpoint[];
+  /** Every JWT key with its settings. */
+  jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }>;
+  /** Versions not yet retired, of every JWT key: what the JWKS publishes. */
+  liveVersions(): Array<KeyVersion & { algorithm: string }>;
   close(): void;
 }
 
@@ -63,6 +68,16 @@ export interface Ledger {
   setKeyEnabled(name: string, enabled: boolean): boolean;
   /** Drops a nonce claim that nothing was signed for. */
   releaseNonce(keyName: string, chainId: bigint, nonce: bigint, digest: string): void;
+  jwtSettings(keyName: string): JwtKeySettings | undefined;
+  putJwtKey(keyName: string, settings: JwtKeySettings): void;
+  versions(keyName: string): KeyVersion[];
+  /** Throws if the kid was ever used. */
+  insertVersion(version: KeyVersion): void;
+  updateVersion(version: KeyVersion): void;
+  /** Points the key at its active version: the signing path then signs with it. */
+  setActiveVersion(keyName: string, hsmId: string, publicJwk: PublicJwk, kid: string): void;
+  /** Remembers the latest `exp` a version signed, so it is not retired before that token expires. */
+  noteTokenExpiry(keyName: string, kid: string, expMs: number): void;
   /** Appends a record to the hash chain and returns it. */
   appendAudit(fields: AuditFields): AuditRecord;
   auditHead(): { seq: number; hash: string };

@@ -75,4 +75,30 @@ export const MIGRATIONS: readonly string[] = [
      time_ms       INTEGER NOT NULL,
      signature     TEXT NOT NULL
    ) STRICT;`,
+  // JWT keys: settings per key and one row per version; `kid` is unique forever. The keys row holds
+  // the active version's HSM id, public key and kid, so the one signing path signs with it.
+  `ALTER TABLE keys ADD COLUMN kid TEXT;
+   CREATE TABLE jwt_keys (
+     key_name            TEXT PRIMARY KEY,
+     algorithm           TEXT NOT NULL,
+     rotation_period_ms  INTEGER NOT NULL,
+     publish_ahead_ms    INTEGER NOT NULL,
+     grace_ms            INTEGER NOT NULL,
+     clock_skew_ms       INTEGER NOT NULL,
+     default_ttl_ms      INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE key_versions (
+     key_name      TEXT NOT NULL,
+     version       INTEGER NOT NULL,
+     hsm_id        TEXT NOT NULL,
+     public_jwk    TEXT NOT NULL,
+     kid           TEXT NOT NULL UNIQUE,
+     state         TEXT NOT NULL CHECK (state IN ('published', 'active', 'retiring', 'retired')),
+     published_at  INTEGER NOT NULL,
+     activated_at  INTEGER,
+     retiring_at   INTEGER,
+     retired_at    INTEGER,
+     last_exp_ms   INTEGER,
+     PRIMARY KEY (key_name, version)
+   ) STRICT;`,
 ];

@@ -3,6 +3,7 @@ import { auditRecordHash, GENESIS_HASH, type AuditCheckpoint, type AuditRecord }
 import { SignerError } from '../../domain/errors.js';
 import type { KeyRecord } from '../../domain/key.js';
 import type { KeyType } from '../../domain/key-types.js';
+import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
 import type { Ledger, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -16,6 +17,22 @@ interface KeyRow {
   enabled: number;
   last_used_at: number | null;
   use_count: number;
+  kid: string | null;
+}
+
+interface VersionRow {
+  key_name: string;
+  version: number;
+  hsm_id: string;
+  public_jwk: string;
+  kid: string;
+  state: string;
+  published_at: number;
+  activated_at: number | null;
+  retiring_at: number | null;
+  retired_at: number | null;
+  last_exp_ms: number | null;
+  algorithm?: string;
 }
 
 interface AuditRow {
@@ -86,6 +103,26 @@ export class SqliteStore implements Store {
         'INSERT OR REPLACE INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       releaseNonce: db.prepare<[string, string, string, string]>('DELETE FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ? AND digest = ?'),
+      jwtSettings: db.prepare<[string], Record<string, string | number>>('SELECT * FROM jwt_keys WHERE key_name = ?'),
+      jwtKeys: db.prepare<[], Record<string, string | number>>('SELECT * FROM jwt_keys ORDER BY key_name'),
+      putJwtKey: db.prepare(
+        `INSERT OR REPLACE INTO jwt_keys (key_name, algorithm, rotation_period_ms, publish_ahead_ms, grace_ms, clock_skew_ms, default_ttl_ms)
+         VALUES (@keyName, @algorithm, @rotationPeriodMs, @publishAheadMs, @graceMs, @clockSkewMs, @defaultTtlMs)`,
+      ),
+      versions: db.prepare<[string], VersionRow>('SELECT * FROM key_versions WHERE key_name = ? ORDER BY version'),
+      liveVersions: db.prepare<[], VersionRow>(
+        `SELECT v.*, j.algorithm FROM key_versions v JOIN jwt_keys j ON j.key_name = v.key_name WHERE v.state != 'retired' ORDER BY v.key_name, v.version`,
+      ),
+      insertVersion: db.prepare(
+        `INSERT INTO key_versions (key_name, version, hsm_id, public_jwk, kid, state, published_at, activated_at, retiring_at, retired_at, last_exp_ms)
+         VALUES (@key_name, @version, @hsm_id, @public_jwk, @kid, @state, @published_at, @activated_at, @retiring_at, @retired_at, @last_exp_ms)`,
+      ),
+      updateVersion: db.prepare(
+        `UPDATE key_versions SET state = @state, activated_at = @activated_at, retiring_at = @retiring_at, retired_at = @retired_at, last_exp_ms = @last_exp_ms
+         WHERE key_name = @key_name AND version = @version`,
+      ),
+      setActive: db.prepare<[string, string, string, string]>('UPDATE keys SET hsm_id = ?, public_jwk = ?, kid = ? WHERE name = ?'),
+      noteExp: db.prepare<[number, string, string]>('UPDATE key_versions SET last_exp_ms = MAX(COALESCE(last_exp_ms, 0), ?) WHERE key_name = ? AND kid = ?'),
       auditHead: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
       insertAudit: db.prepare(
         `INSERT INTO audit_log (seq, time_ms, request_id, caller, method, key_name, intent, decision, reason, policy_hash, approvals, signature_hash, latency_ms, prev_hash, hash)
@@ -167,6 +204,28 @@ export class SqliteStore implements Store {
         sql.insertAudit.run(record);
         return record;
       },
+      jwtSettings(keyName) {
+        const row = sql.jwtSettings.get(keyName);
+        return row && toSettings(row);
+      },
+      putJwtKey(keyName, settings) {
+        sql.putJwtKey.run({ keyName, ...settings });
+      },
+      versions(keyName) {
+        return sql.versions.all(keyName).map(toVersion);
+      },
+      insertVersion(version) {
+        sql.insertVersion.run(fromVersion(version));
+      },
+      updateVersion(version) {
+        sql.updateVersion.run(fromVersion(version));
+      },
+      setActiveVersion(keyName, hsmId, publicJwk, kid) {
+        sql.setActive.run(hsmId, JSON.stringify(publicJwk), kid, keyName);
+      },
+      noteTokenExpiry(keyName, kid, expMs) {
+        sql.noteExp.run(expMs, keyName, kid);
+      },
       lastCheckpoint() {
         const row = sql.lastCheckpoint.get();
         return row && toCheckpoint(row);
@@ -236,6 +295,14 @@ export class SqliteStore implements Store {
     return this.sql.checkpoints.all().map(toCheckpoint);
   }
 
+  jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }> {
+    return this.sql.jwtKeys.all().map((row) => ({ keyName: String(row.key_name), settings: toSettings(row) }));
+  }
+
+  liveVersions(): Array<KeyVersion & { algorithm: string }> {
+    return this.sql.liveVersions.all().map((row) => ({ ...toVersion(row), algorithm: row.algorithm! }));
+  }
+
   /** For fault tests: make this connection refuse writes as a read-only database would ('none' undoes it). */
   simulateWriteFailure(mode: 'readonly' | 'none'): void {
     this.db.pragma(`query_only = ${mode === 'readonly' ? 'ON' : 'OFF'}`);
@@ -279,6 +346,50 @@ function toKeyRecord(row: KeyRow): KeyRecord {
     enabled: row.enabled === 1,
     ...(row.last_used_at === null ? {} : { lastUsedAt: new Date(row.last_used_at) }),
     useCount: row.use_count,
+    ...(row.kid === null ? {} : { kid: row.kid }),
+  };
+}
+
+function toSettings(row: Record<string, string | number>): JwtKeySettings {
+  return {
+    algorithm: row.algorithm as JwtAlgorithm,
+    rotationPeriodMs: Number(row.rotation_period_ms),
+    publishAheadMs: Number(row.publish_ahead_ms),
+    graceMs: Number(row.grace_ms),
+    clockSkewMs: Number(row.clock_skew_ms),
+    defaultTtlMs: Number(row.default_ttl_ms),
+  };
+}
+
+function toVersion(row: VersionRow): KeyVersion {
+  return {
+    keyName: row.key_name,
+    version: row.version,
+    hsmId: row.hsm_id,
+    publicJwk: JSON.parse(row.public_jwk),
+    kid: row.kid,
+    state: row.state as VersionState,
+    publishedAt: row.published_at,
+    ...(row.activated_at === null ? {} : { activatedAt: row.activated_at }),
+    ...(row.retiring_at === null ? {} : { retiringAt: row.retiring_at }),
+    ...(row.retired_at === null ? {} : { retiredAt: row.retired_at }),
+    ...(row.last_exp_ms === null ? {} : { lastExpMs: row.last_exp_ms }),
+  };
+}
+
+function fromVersion(v: KeyVersion): VersionRow {
+  return {
+    key_name: v.keyName,
+    version: v.version,
+    hsm_id: v.hsmId,
+    public_jwk: JSON.stringify(v.publicJwk),
+    kid: v.kid,
+    state: v.state,
+    published_at: v.publishedAt,
+    activated_at: v.activatedAt ?? null,
+    retiring_at: v.retiringAt ?? null,
+    retired_at: v.retiredAt ?? null,
+    last_exp_ms: v.lastExpMs ?? null,
   };
 }
 

@@ -7,6 +7,8 @@ import type { Logger } from './domain/logger.js';
 import { ensureDevToken } from './keystore/dev-token.js';
 import { Hsm } from './keystore/hsm.js';
 import { KeyService } from './service/key-service.js';
+import { JwtKeyService } from './service/jwt-keys.js';
+import { startJwksServer, type RunningJwksServer } from './api/jwks-http.js';
 import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -23,6 +25,9 @@ export interface RunningSigner {
   store: SqliteStore;
   /** Where `audit verify` finds the pinned checkpoint key. */
   auditKeyPath: string;
+  jwt: JwtKeyService;
+  /** Unset when the JWKS listener is configured off. */
+  jwks?: RunningJwksServer;
   /** Stops accepting calls, finishes in-flight ones, signs the audit head, closes sessions, C_Finalize, closes the database. */
   stop(): Promise<void>;
 }
@@ -50,9 +55,14 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
     cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);
     const signing = new SigningService(hsm, keys, policy, store, audit, log);
+    const jwt = new JwtKeyService(hsm, keys, signing, store, log);
+    jwt.startSchedule(config.jwtScheduleSeconds * 1000);
+    cleanups.push(() => jwt.stopSchedule());
+    const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));
+    if (jwks) cleanups.push(() => jwks.close());
     const server = await startGrpcServer(
       { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
-      { keys, signing, policy, audit, log },
+      { keys, signing, policy, audit, jwt, log },
       () => hsm.isHealthy(),
     );
     return {
@@ -63,8 +73,11 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
       ...(devPki ? { devPki } : {}),
       store,
       auditKeyPath,
+      jwt,
+      ...(jwks ? { jwks } : {}),
       async stop() {
-        await server.shutdown();
+        jwt.stopSchedule();
+        await Promise.all([server.shutdown(), jwks?.close()]);
         await audit.close().catch((error: unknown) => log.error('final audit checkpoint failed', { error: String(error) }));
         hsm.close();
         store.close();

@@ -23,6 +23,11 @@ export interface Config {
   /** mTLS files; unset (and not insecure) means the development PKI under the data directory. */
   tls?: { caFile: string; certFile: string; keyFile: string };
   auditCheckpointSeconds: number;
+  /** host:port for the JWKS HTTP listener, or undefined when configured off. */
+  jwks?: { host: string; port: number };
+  jwtIssuer?: string;
+  /** How often JWT key versions are advanced (publish, activate, retire, scheduled rotation). */
+  jwtScheduleSeconds: number;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -64,6 +69,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         .default(60)
         .argParser(integer(1, 86_400)),
     )
+    .addOption(
+      new Option('--jwks-address <host:port|off>', 'HTTP listener for /.well-known/jwks.json ("off" disables it)')
+        .env('SIGNER_JWKS_ADDRESS')
+        .default('127.0.0.1:50052'),
+    )
+    .addOption(new Option('--jwt-issuer <url>', 'issuer for /.well-known/openid-configuration').env('SIGNER_JWT_ISSUER'))
+    .addOption(
+      new Option('--jwt-schedule-seconds <n>', 'how often JWT key versions are published, activated and retired')
+        .env('SIGNER_JWT_SCHEDULE_SECONDS')
+        .default(5)
+        .argParser(integer(1, 3600)),
+    )
     .addHelpText(
       'after',
       `
@@ -90,6 +107,9 @@ PIN (never on the command line):
     tlsCert?: string;
     tlsKey?: string;
     auditCheckpointSeconds: number;
+    jwksAddress: string;
+    jwtIssuer?: string;
+    jwtScheduleSeconds: number;
   }>();
   const tlsGiven = [options.tlsCa, options.tlsCert, options.tlsKey].filter(Boolean).length;
   if (tlsGiven !== 0 && tlsGiven !== 3) throw new Error('--tls-ca, --tls-cert and --tls-key go together');
@@ -109,6 +129,9 @@ PIN (never on the command line):
     insecure: options.insecure ?? false,
     ...(tlsGiven ? { tls: { caFile: resolve(options.tlsCa!), certFile: resolve(options.tlsCert!), keyFile: resolve(options.tlsKey!) } } : {}),
     auditCheckpointSeconds: options.auditCheckpointSeconds,
+    ...(options.jwksAddress === 'off' ? {} : { jwks: parseAddress(options.jwksAddress) }),
+    ...(options.jwtIssuer ? { jwtIssuer: options.jwtIssuer } : {}),
+    jwtScheduleSeconds: options.jwtScheduleSeconds,
   };
 }
 
@@ -124,4 +147,10 @@ function readPin(env: NodeJS.ProcessEnv, devToken: boolean): string {
   }
   if (devToken) return DEV_PIN;
   throw new Error('SIGNER_HSM_PIN or SIGNER_HSM_PIN_FILE is required with --pkcs11-module');
+}
+
+function parseAddress(text: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  if (!match || Number(match[2]) > 65535) throw new Error(`--jwks-address must be host:port or "off" (got ${JSON.stringify(text)})`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) };
 }

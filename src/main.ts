@@ -17,7 +17,8 @@ async function main(): Promise<void> {
       `  HSM:      ${token} via ${signer.modulePath} (${config.sessions} sessions)\n` +
       `  database: ${config.databasePath}\n` +
       `  policies: ${config.policyDir} (${signer.policy.current.policies.length} files; SIGHUP reloads)\n` +
-      `  audit:    checkpoint key pinned in ${signer.auditKeyPath}\n`;
+      `  audit:    checkpoint key pinned in ${signer.auditKeyPath}\n` +
+      `  JWKS:     ${signer.jwks ? signer.jwks.url : 'off'}\n`;
   if (signer.devPki) {
     const admin = signer.devPki.client('admin');
     banner +=

@@ -12,6 +12,10 @@ import { RESERVED_PREFIX, type KeyService } from '../service/key-service.js';
 import type { AuditOutcome, AuditTrail } from '../audit/audit-trail.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { PolicyGate } from '../service/policy-gate.js';
+import type { JwtKeyService } from '../service/jwt-keys.js';
+import type { JwtAlgorithm, JwtKeySettings, KeyVersion } from '../domain/jwt.js';
+import { parseDuration } from '../domain/amount.js';
+import type { JwtAlgorithm__Output as ProtoJwtAlgorithm } from './generated/signer/v1/JwtAlgorithm.js';
 import type { Decision } from '../policy/decision.js';
 import type { EvaluatePolicyRequest__Output } from './generated/signer/v1/EvaluatePolicyRequest.js';
 import type { EvaluatePolicyResponse } from './generated/signer/v1/EvaluatePolicyResponse.js';
@@ -42,6 +46,7 @@ function fromProto<T extends string>(table: Readonly<Record<T, string | number>>
 
 export interface Services {
   keys: KeyService;
+  jwt: JwtKeyService;
   signing: SigningService;
   policy: PolicyGate;
   audit: AuditTrail;
@@ -54,7 +59,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Thin translation between proto messages and the services; all decisions happen below. */
 export function signerHandlers(services: Services): SignerHandlers {
-  const { keys, signing, policy } = services;
+  const { keys, signing, policy, jwt } = services;
   const unary = handleUnary(services);
   // The change and its audit record commit together.
   const setEnabled = (ctx: RequestContext, name: string, enabled: boolean) => {
@@ -116,6 +121,38 @@ export function signerHandlers(services: Services): SignerHandlers {
       return { algorithm: BYTES_ALGORITHMS_TO_PROTO[result.algorithm], signature: result.signature };
     }),
 
+    CreateJwtKey: unary('CreateJwtKey', byName, async (_ctx, request) => {
+      if (request.algorithm === 'JWT_ALGORITHM_UNSPECIFIED') throw invalidField('algorithm', 'is required');
+      const algorithm = fromProto(JWT_ALGORITHMS_TO_PROTO, request.algorithm, 'algorithm');
+      const keyType = request.keyType === 'KEY_TYPE_UNSPECIFIED' ? undefined : fromProto(KEY_TYPES_TO_PROTO, request.keyType, 'key_type');
+      const settings: JwtKeySettings = {
+        algorithm,
+        rotationPeriodMs: durationField(request.rotationPeriod, 'rotation_period', 0),
+        publishAheadMs: durationField(request.publishAhead, 'publish_ahead', 5 * 60_000),
+        graceMs: durationField(request.verificationGrace, 'verification_grace', 5 * 60_000),
+        clockSkewMs: durationField(request.clockSkew, 'clock_skew', 60_000),
+        defaultTtlMs: durationField(request.defaultTtl, 'default_ttl', 15 * 60_000),
+      };
+      if (settings.defaultTtlMs < 1000) throw invalidField('default_ttl', 'must be at least 1s');
+      const key = await jwt.create(request.name, settings, request.labels, keyType);
+      return toProtoJwtKey(key, settings, jwt.versions(key.name));
+    }),
+
+    RotateKey: unary('RotateKey', byName, async (_ctx, request) => {
+      const key = visibleKey(keys, request.name);
+      const settings = jwt.settingsOf(key.name);
+      const versions = await jwt.rotate(key.name);
+      return toProtoJwtKey(keys.get(key.name), settings, versions);
+    }),
+
+    SignJwt: unary('SignJwt', byKeyName, async (ctx, request) => {
+      withRequestId(ctx, request.requestId);
+      const signed = await jwt.sign(ctx, visibleKey(keys, request.keyName).name, request.claimsJson);
+      return { token: signed.token, kid: signed.kid, expireTime: new Date(signed.expiresAtMs).toISOString() };
+    }),
+
+    GetJwks: unary('GetJwks', () => undefined, () => ({ jwksJson: JSON.stringify({ keys: jwt.jwks().keys }) })),
+
     EvaluatePolicy: unary('EvaluatePolicy', byKeyName, (ctx, request) => toProtoDecision(explain(ctx, signing, request))),
 
     ReloadPolicies: unary('ReloadPolicies', () => undefined, () => ({
@@ -164,6 +201,40 @@ function toProtoDecision(decision: Decision): EvaluatePolicyResponse {
     case 'deny':
       return { outcome: 'POLICY_OUTCOME_DENY', reason: decision.reason, rule: decision.rule, message: decision.message, ...policy };
   }
+}
+
+const JWT_ALGORITHMS_TO_PROTO: Readonly<Record<JwtAlgorithm, ProtoJwtAlgorithm>> = {
+  ES256: 'JWT_ALGORITHM_ES256',
+  EdDSA: 'JWT_ALGORITHM_EDDSA',
+  RS256: 'JWT_ALGORITHM_RS256',
+  PS256: 'JWT_ALGORITHM_PS256',
+};
+
+function durationField(text: string, field: string, fallback: number): number {
+  if (text === '') return fallback;
+  if (text === '0s') return 0;
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw invalidField(field, (error as Error).message);
+  }
+}
+
+function toProtoJwtKey(key: KeyRecord, settings: JwtKeySettings, versions: KeyVersion[]) {
+  const time = (ms?: number) => (ms === undefined ? '' : new Date(ms).toISOString());
+  return {
+    key: toProtoKey(key),
+    algorithm: JWT_ALGORITHMS_TO_PROTO[settings.algorithm],
+    versions: versions.map((v) => ({
+      version: v.version,
+      kid: v.kid,
+      state: v.state,
+      publishTime: time(v.publishedAt),
+      activateTime: time(v.activatedAt),
+      retireStartTime: time(v.retiringAt),
+      retireTime: time(v.retiredAt),
+    })),
+  };
 }
 
 function toProtoKey(key: KeyRecord): Key {

@@ -13,16 +13,16 @@ import { globToRegExp } from './glob.js';
 /** The RPCs each role allows. Roles are fixed here so that a grant reads the same everywhere. */
 export const ROLES = {
   /** Workloads that sign: relayers, backends. */
-  signer: ['SignEthereumTransaction', 'SignPersonalMessage', 'SignTypedData', 'SignBytes', 'EvaluatePolicy', 'GetKey', 'ListKeys'],
+  signer: ['SignEthereumTransaction', 'SignPersonalMessage', 'SignTypedData', 'SignBytes', 'SignJwt', 'EvaluatePolicy', 'GetKey', 'ListKeys', 'GetJwks'],
   /** Read-only inventory. */
-  reader: ['GetKey', 'ListKeys'],
+  reader: ['GetKey', 'ListKeys', 'GetJwks'],
   /** Operators: key lifecycle and policy reloads. Admins do not sign. */
-  admin: ['CreateKey', 'DisableKey', 'EnableKey', 'ReloadPolicies', 'EvaluatePolicy', 'GetKey', 'ListKeys'],
+  admin: ['CreateKey', 'CreateJwtKey', 'RotateKey', 'DisableKey', 'EnableKey', 'ReloadPolicies', 'EvaluatePolicy', 'GetKey', 'ListKeys', 'GetJwks'],
 } as const;
 export type Role = keyof typeof ROLES;
 
 /** RPCs that do not act on one key: granted if any of the caller's grants has the role. */
-const KEYLESS = new Set(['ListKeys', 'ReloadPolicies']);
+const KEYLESS = new Set(['ListKeys', 'ReloadPolicies', 'GetJwks']);
 
 export const ACCESS_FILE = 'access.yaml';
 

@@ -74,8 +74,8 @@ test('after all the bad input the service still signs, and no log line holds the
 test('an RPC that is not built yet is UNIMPLEMENTED', async (t) => {
   const Client = grpc.makeGenericClientConstructor(
     {
-      SignJwt: {
-        path: '/signer.v1.Signer/SignJwt',
+      WatchPending: {
+        path: '/signer.v1.Signer/WatchPending',
         requestStream: false,
         responseStream: false,
         requestSerialize: () => Buffer.alloc(0),
@@ -87,7 +87,7 @@ test('an RPC that is not built yet is UNIMPLEMENTED', async (t) => {
     'Signer',
   );
   const client = new Client(`127.0.0.1:${t0.signer.port}`, grpc.credentials.createInsecure());
-  const failure = await rpcFailure(callUnary(client, 'SignJwt', {}));
+  const failure = await rpcFailure(callUnary(client, 'WatchPending', {}));
   t.is(failure.code, grpc.status.UNIMPLEMENTED);
   client.close();
 });

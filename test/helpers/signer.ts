@@ -66,6 +66,8 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     maxMessageBytes: 256 * 1024,
     insecure: true,
     auditCheckpointSeconds: 3600,
+    jwks: { host: '127.0.0.1', port: 0 },
+    jwtScheduleSeconds: 3600,
     ...overrides,
   };
 }

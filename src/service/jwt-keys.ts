@@ -1,0 +1,167 @@
+import { SignerError, invalidField } from '../domain/errors.js';
+import { JWT_ALGORITHM_INFO, jwkThumbprint, type JwtKeySettings, type KeyVersion } from '../domain/jwt.js';
+import type { KeyRecord, PublicJwk } from '../domain/key.js';
+import type { KeyType } from '../domain/key-types.js';
+import type { Logger } from '../domain/logger.js';
+import type { RequestContext } from '../domain/request-context.js';
+import type { Hsm } from '../keystore/hsm.js';
+import { jwtScheme, type SignedJwt } from '../schemes/jwt.js';
+import type { Ledger, Store } from '../store/store.js';
+import type { KeyService } from './key-service.js';
+import type { SigningService } from './signing-service.js';
+
+export interface JwkEntry extends PublicJwk {
+  kid: string;
+  alg: string;
+  use: 'sig';
+}
+
+/**
+ * JWT keys with versions: published (in the JWKS, not signing) -> active (signs; one per key) ->
+ * retiring (in the JWKS, not signing) -> retired (gone from the JWKS). Transitions are decided by
+ * `advance(now)` from timestamps, so they are the same whichever process or timer runs them.
+ */
+export class JwtKeyService {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly hsm: Hsm,
+    private readonly keys: KeyService,
+    private readonly signing: SigningService,
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Creates the key and its first version. With publish-ahead 0 it signs at once; otherwise after it. */
+  async create(name: string, settings: JwtKeySettings, labels: Record<string, string>, keyType?: KeyType): Promise<KeyRecord> {
+    const type = keyType ?? JWT_ALGORITHM_INFO[settings.algorithm].defaultKeyType;
+    if (!JWT_ALGORITHM_INFO[settings.algorithm].keyTypes.includes(type)) {
+      throw invalidField('key_type', `${settings.algorithm} needs ${JWT_ALGORITHM_INFO[settings.algorithm].keyTypes.join(' or ')}`);
+    }
+    const now = this.clock();
+    await this.keys.create({ name, type, labels }, (tx, key) => {
+      tx.putJwtKey(name, settings);
+      tx.insertVersion(newVersion(name, 1, key.hsmId, key.publicJwk, now));
+      this.advanceKey(tx, name, settings, now);
+    });
+    return this.keys.get(name);
+  }
+
+  /** Publishes a new version now; it becomes active once it has been published for publish-ahead. */
+  async rotate(name: string): Promise<KeyVersion[]> {
+    const settings = this.settingsOf(name);
+    await this.addVersion(name, settings);
+    return this.store.exclusive((tx) => {
+      this.advanceKey(tx, name, settings, this.clock());
+      return tx.versions(name);
+    });
+  }
+
+  versions(name: string): KeyVersion[] {
+    this.settingsOf(name);
+    return this.store.exclusive((tx) => tx.versions(name));
+  }
+
+  settingsOf(name: string): JwtKeySettings {
+    const settings = this.store.exclusive((tx) => tx.jwtSettings(name));
+    if (!settings) throw new SignerError('WRONG_KEY_TYPE', `key "${name}" is not a JWT key`, 'key_name');
+    return settings;
+  }
+
+  /** Signs the claims with the key's active version. */
+  async sign(ctx: RequestContext, keyName: string, claimsJson: string): Promise<SignedJwt> {
+    const settings = this.settingsOf(keyName);
+    return this.signing.sign(
+      ctx,
+      jwtScheme,
+      keyName,
+      { claimsJson, algorithm: settings.algorithm, nowMs: this.clock(), defaultTtlMs: settings.defaultTtlMs },
+      // The version must stay in the JWKS until this token has expired.
+      (tx, result) => tx.noteTokenExpiry(keyName, result.kid, result.expiresAtMs),
+    );
+  }
+
+  /** Every published, active and retiring version of every JWT key. Never private members. */
+  jwks(): { keys: JwkEntry[]; maxAgeSeconds: number } {
+    const keys = this.store.liveVersions().map((v) => {
+      const { kty, crv, x, y, n, e } = v.publicJwk;
+      const publicOnly = Object.fromEntries(Object.entries({ kty, crv, x, y, n, e }).filter(([, value]) => value !== undefined)) as unknown as PublicJwk;
+      return { ...publicOnly, kid: v.kid, alg: v.algorithm, use: 'sig' as const };
+    });
+    // A verifier that caches the set for max-age still sees a new version before it signs.
+    const publishAhead = this.store.jwtKeys().map((k) => k.settings.publishAheadMs);
+    const maxAgeSeconds = publishAhead.length ? Math.floor(Math.min(...publishAhead) / 1000) : 0;
+    return { keys, maxAgeSeconds };
+  }
+
+  /** Applies due transitions to every JWT key, generating new versions for scheduled rotations. */
+  async advance(): Promise<void> {
+    for (const { keyName, settings } of this.store.jwtKeys()) {
+      const due = this.store.exclusive((tx) => this.advanceKey(tx, keyName, settings, this.clock()));
+      if (due) {
+        await this.addVersion(keyName, settings);
+        this.store.exclusive((tx) => this.advanceKey(tx, keyName, settings, this.clock()));
+      }
+    }
+  }
+
+  startSchedule(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.advance().catch((error: unknown) => this.log.error('JWT key rotation failed', { error: String(error) }));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stopSchedule(): void {
+    clearInterval(this.timer);
+  }
+
+  private async addVersion(name: string, settings: JwtKeySettings): Promise<void> {
+    const current = this.keys.get(name);
+    // Outside any transaction: key generation is slow and must not hold the database.
+    const generated = await this.hsm.generateKeyPair(current.type, `${name}#v${Date.now()}`);
+    this.store.exclusive((tx) => {
+      const versions = tx.versions(name);
+      tx.insertVersion(newVersion(name, versions.length + 1, generated.hsmId, generated.publicJwk, this.clock()));
+    });
+    this.log.info('JWT key version published', { key: name, algorithm: settings.algorithm });
+  }
+
+  /**
+   * Pure transitions for one key at `now`, inside a transaction. Returns true if a scheduled rotation
+   * needs a new version generated.
+   */
+  private advanceKey(tx: Ledger, name: string, settings: JwtKeySettings, now: number): boolean {
+    const versions = tx.versions(name);
+    const active = versions.find((v) => v.state === 'active');
+    const ready = versions.filter((v) => v.state === 'published' && now >= v.publishedAt + settings.publishAheadMs).at(-1);
+    if (ready && (!active || ready.version > active.version)) {
+      if (active) tx.updateVersion({ ...active, state: 'retiring', retiringAt: now });
+      // Older published versions that never signed are superseded.
+      for (const skipped of versions.filter((v) => v.state === 'published' && v.version < ready.version)) {
+        tx.updateVersion({ ...skipped, state: 'retiring', retiringAt: now });
+      }
+      tx.updateVersion({ ...ready, state: 'active', activatedAt: now });
+      tx.setActiveVersion(name, ready.hsmId, ready.publicJwk, ready.kid);
+    }
+    for (const v of tx.versions(name).filter((version) => version.state === 'retiring')) {
+      // Never before every token it signed can have expired, plus clock skew and the grace period.
+      const until = Math.max(v.retiringAt!, v.lastExpMs ?? 0) + settings.clockSkewMs + settings.graceMs;
+      if (now >= until) tx.updateVersion({ ...v, state: 'retired', retiredAt: now });
+    }
+    const current = tx.versions(name);
+    const nowActive = current.find((v) => v.state === 'active');
+    const pending = current.some((v) => v.state === 'published');
+    return (
+      settings.rotationPeriodMs > 0 &&
+      nowActive !== undefined &&
+      !pending &&
+      now >= nowActive.activatedAt! + settings.rotationPeriodMs - settings.publishAheadMs
+    );
+  }
+}
+
+function newVersion(keyName: string, version: number, hsmId: string, publicJwk: PublicJwk, now: number): KeyVersion {
+  return { keyName, version, hsmId, publicJwk, kid: jwkThumbprint(publicJwk), state: 'published', publishedAt: now };
+}

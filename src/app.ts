@@ -33,7 +33,8 @@ export interface RunningSigner {
 }
 
 /** The only place that wires concrete pieces together. */
-export async function startSigner(config: Config, log: Logger): Promise<RunningSigner> {
+export async function startSigner(config: Config, log: Logger, options: { clock?: () => number } = {}): Promise<RunningSigner> {
+  const clock = options.clock ?? Date.now;
   const modulePath =
     config.pkcs11Module ?? ensureDevToken(join(config.dataDir, 'softhsm'), config.tokenLabel, config.pin).modulePath;
   mkdirSync(dirname(config.databasePath), { recursive: true, mode: 0o700 });
@@ -46,7 +47,7 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
     const store = new SqliteStore(config.databasePath);
     cleanups.push(() => store.close());
     // Invalid policies or access rules refuse start-up, before the HSM is touched.
-    const policy = new PolicyGate(config.policyDir, store, log);
+    const policy = new PolicyGate(config.policyDir, store, log, clock);
     const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions });
     cleanups.push(() => hsm.close());
     const auditKeyPath = join(dirname(config.databasePath), 'audit-key.jwk');
@@ -55,7 +56,7 @@ export async function startSigner(config: Config, log: Logger): Promise<RunningS
     cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);
     const signing = new SigningService(hsm, keys, policy, store, audit, log);
-    const jwt = new JwtKeyService(hsm, keys, signing, store, log);
+    const jwt = new JwtKeyService(hsm, keys, signing, store, log, clock);
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());
     const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));

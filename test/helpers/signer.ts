@@ -76,6 +76,7 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
 export async function startTestSigner(
   overrides: Partial<Config> = {},
   policies: Record<string, string> = { 'test.yaml': PERMISSIVE_POLICY },
+  clock?: () => number,
 ): Promise<TestSigner> {
   const dir = mkdtempSync(join(tmpdir(), 'signer-test-'));
   // Removed when the test process ends: tests may read the token or database after stop().
@@ -85,7 +86,7 @@ export async function startTestSigner(
   const record = (level: string) => (message: string, fields?: Record<string, unknown>) =>
     void logs.push(JSON.stringify({ level, message, ...fields }));
   const log: Logger = { info: record('info'), warn: record('warn'), error: record('error') };
-  const signer = await startSigner(testConfig(dir, overrides), log);
+  const signer = await startSigner(testConfig(dir, overrides), log, clock ? { clock } : {});
   const client = newClient(signer.port);
   return {
     signer,

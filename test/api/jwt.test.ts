@@ -1,0 +1,144 @@
+import test from 'ava';
+import * as grpc from '@grpc/grpc-js';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors } from 'jose';
+import type { JwtKey__Output } from '../../src/api/generated/signer/v1/JwtKey.js';
+import type { SignJwtResponse__Output } from '../../src/api/generated/signer/v1/SignJwtResponse.js';
+import type { GetJwksResponse__Output } from '../../src/api/generated/signer/v1/GetJwksResponse.js';
+import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
+
+const ISSUER = 'https://issuer.test';
+const POLICY = `
+key: "jwt/**"
+jwt:
+  issuers: ["${ISSUER}"]
+  audiences: [api, billing]
+  subjects: ["user:*", "service:billing"]
+  max_ttl: 1h
+  required_claims: [sub]
+  forbidden_claims: [admin]
+  max_token_bytes: 1200
+`;
+
+const MINUTE = 60_000;
+const clock = { now: Date.parse('2026-11-21T12:00:00Z') };
+let t0: TestSigner;
+test.before(async () => {
+  t0 = await startTestSigner({}, { 'jwt.yaml': POLICY }, () => clock.now);
+});
+test.after.always(async () => t0?.stop());
+
+const claims = (extra: object = {}) => JSON.stringify({ iss: ISSUER, sub: 'user:42', aud: 'api', ...extra });
+const jwksUrl = () => new URL(t0.signer.jwks!.url);
+const at = (ms: number) => new Date(ms);
+
+test.serial('every algorithm: jose verifies the token through the HTTP JWKS', async (t) => {
+  for (const algorithm of ['ES256', 'EdDSA', 'RS256', 'PS256']) {
+    const name = `jwt/${algorithm.toLowerCase()}`;
+    await t0.call('CreateJwtKey', { name, algorithm: `JWT_ALGORITHM_${algorithm.toUpperCase()}`, publishAhead: '0s' });
+    const signed = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: name, claimsJson: claims({ alg: 'none', kid: 'evil' }) });
+    const { payload, protectedHeader } = await jwtVerify(signed.token, createRemoteJWKSet(jwksUrl()), {
+      issuer: ISSUER,
+      audience: 'api',
+      algorithms: [algorithm],
+      currentDate: at(clock.now),
+    });
+    t.is(protectedHeader.alg, algorithm);
+    t.is(protectedHeader.kid, signed.kid);
+    t.is(payload.sub, 'user:42');
+    // Claims cannot choose alg or kid: they stay claims.
+    t.is(payload.alg, 'none');
+    t.is(payload.exp! - payload.iat!, 15 * 60);
+    t.is(typeof payload.jti, 'string');
+  }
+});
+
+test.serial('the JWKS: public members only, use sig, unique kids, max-age no higher than publish-ahead', async (t) => {
+  const response = await fetch(jwksUrl());
+  t.is(response.headers.get('cache-control'), 'public, max-age=0');
+  const { keys } = (await response.json()) as { keys: Array<Record<string, string>> };
+  t.is(keys.length, 4);
+  for (const key of keys) {
+    t.is(key.use, 'sig');
+    for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) t.false(secret in key);
+  }
+  t.is(new Set(keys.map((k) => k.kid)).size, keys.length);
+  const grpcJwks = JSON.parse((await t0.call<GetJwksResponse__Output>('GetJwks', {})).jwksJson);
+  t.deepEqual(grpcJwks.keys, keys);
+});
+
+test.serial('claim rules: each violation is PERMISSION_DENIED naming the claim', async (t) => {
+  const cases: Array<[string, string, RegExp]> = [
+    [claims({ iss: 'https://evil.test' }), 'CLAIM_NOT_ALLOWED', /claim "iss"/],
+    [claims({ aud: ['api', 'admin-api'] }), 'CLAIM_NOT_ALLOWED', /claim "aud" value "admin-api"/],
+    [claims({ sub: 'service:payments' }), 'CLAIM_NOT_ALLOWED', /claim "sub"/],
+    [JSON.stringify({ iss: ISSUER, aud: 'api' }), 'CLAIM_REQUIRED', /claim "sub" is required/],
+    [claims({ admin: true }), 'CLAIM_FORBIDDEN', /claim "admin" is forbidden/],
+    [claims({ exp: Math.floor(clock.now / 1000) + 3601 }), 'TTL_TOO_LONG', /claim "exp"/],
+    [claims({ padding: 'x'.repeat(900) }), 'TOKEN_TOO_LARGE', /bytes/],
+  ];
+  for (const [claimsJson, reason, message] of cases) {
+    const failure = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson }));
+    t.is(failure.code, grpc.status.PERMISSION_DENIED, reason);
+    t.regex(failure.details, message);
+  }
+  // Exactly at the maximum TTL is fine.
+  await t.notThrowsAsync(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson: claims({ exp: Math.floor(clock.now / 1000) + 3600 }) }));
+  const badType = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson: claims({ exp: 'tomorrow' }) }));
+  t.is(badType.code, grpc.status.INVALID_ARGUMENT);
+  t.is(badType.field, 'claims_json.exp');
+});
+
+test.serial('rotation: old tokens verify through the grace period, new ones carry the new kid, nothing signs before publish-ahead', async (t) => {
+  const start = clock.now;
+  const created = await t0.call<JwtKey__Output>('CreateJwtKey', {
+    name: 'jwt/rot',
+    algorithm: 'JWT_ALGORITHM_ES256',
+    publishAhead: '10m',
+    verificationGrace: '5m',
+    clockSkew: '1m',
+    defaultTtl: '15m',
+  });
+  const v1 = created.versions[0]!;
+  t.is(v1.state, 'published');
+  // Published, in the JWKS, but too new to sign.
+  t.true(((await (await fetch(jwksUrl())).json()) as { keys: Array<{ kid: string }> }).keys.some((k) => k.kid === v1.kid));
+  t.is((await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/rot', claimsJson: claims() }))).code, grpc.status.FAILED_PRECONDITION);
+
+  clock.now = start + 10 * MINUTE;
+  await t0.signer.jwt.advance();
+  const before = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/rot', claimsJson: claims() });
+  t.is(before.kid, v1.kid);
+
+  const rotated = await t0.call<JwtKey__Output>('RotateKey', { name: 'jwt/rot' });
+  const v2 = rotated.versions[1]!;
+  t.is(v2.state, 'published');
+  t.not(v2.kid, v1.kid);
+  const stillOld = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/rot', claimsJson: claims() });
+  t.is(stillOld.kid, v1.kid);
+
+  clock.now += 10 * MINUTE - 1;
+  await t0.signer.jwt.advance();
+  t.is((await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/rot', claimsJson: claims() })).kid, v1.kid);
+  clock.now += 1;
+  await t0.signer.jwt.advance();
+  const after = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/rot', claimsJson: claims() });
+  t.is(after.kid, v2.kid);
+  t.true(Date.parse(rotated.versions[1]!.publishTime) + 10 * MINUTE <= clock.now);
+
+  // The old token keeps verifying while v1 is retiring...
+  const verifyAt = (token: string, now: number) =>
+    jwtVerify(token, createRemoteJWKSet(jwksUrl()), { issuer: ISSUER, audience: 'api', currentDate: at(now) });
+  await t.notThrowsAsync(verifyAt(before.token, clock.now));
+  // ...until every v1 token can have expired, plus clock skew and grace: the last v1 token expires at
+  // (its iat + 15m); v1 retires 1m + 5m after that, and not a millisecond earlier.
+  const lastV1Exp = start + 20 * MINUTE - 1 + 15 * MINUTE - ((start + 20 * MINUTE - 1) % 1000);
+  clock.now = lastV1Exp + 6 * MINUTE - 1;
+  await t0.signer.jwt.advance();
+  await t.notThrowsAsync(verifyAt(before.token, start + 11 * MINUTE));
+  clock.now += 1;
+  await t0.signer.jwt.advance();
+  const gone = await verifyAt(before.token, start + 11 * MINUTE).catch((error: unknown) => error);
+  t.true(gone instanceof joseErrors.JWKSNoMatchingKey);
+  t.is(decodeProtectedHeader(after.token).kid, v2.kid);
+  await t.notThrowsAsync(verifyAt(after.token, start + 21 * MINUTE));
+});

@@ -3,12 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { SignerError } from '../domain/errors.js';
 import { policyCheckCommand } from './policy-check.js';
 import { policyValidateCommand } from './policy-validate.js';
+import { keysRotateCommand } from './keys-rotate.js';
 import { auditExportCommand, auditTailCommand, auditVerifyCommand } from './audit-commands.js';
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')
   .showHelpAfterError()
   .addCommand(new Command('policy').description('validate policy files and check requests against them').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()))
+  .addCommand(new Command('keys').description('manage keys on a running signer').addCommand(keysRotateCommand()))
   .addCommand(
     new Command('audit')
       .description('verify, export and follow the audit log (reads the database directly)')

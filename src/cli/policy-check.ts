@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
-import { loadSignerPackage, type ProtoSignBytesAlgorithm } from '../api/proto.js';
+import type { ProtoSignBytesAlgorithm } from '../api/proto.js';
+import { call, connect, withConnectionOptions, type ConnectionOptions } from './connection.js';
 import type { EvaluatePolicyResponse__Output } from '../api/generated/signer/v1/EvaluatePolicyResponse.js';
 import type { SignIntent } from '../domain/intent.js';
 import { evaluate } from '../policy/evaluate.js';
@@ -11,7 +11,7 @@ import { decodeTypedData } from '../schemes/ethereum/eip712.js';
 import { decodeUnsignedTransaction } from '../schemes/ethereum/transaction.js';
 import { BYTES_ALGORITHMS } from '../schemes/raw-bytes.js';
 
-interface CheckOptions {
+interface CheckOptions extends ConnectionOptions {
   key: string;
   tx?: string;
   message?: string;
@@ -19,7 +19,6 @@ interface CheckOptions {
   bytes?: string;
   algorithm?: string;
   policyDir?: string;
-  server: string;
   json?: boolean;
 }
 
@@ -38,7 +37,7 @@ const EXIT = { allow: 0, deny: 2, approval_required: 3 } as const;
 
 /** `signer policy check`: what would the policy decide for this request? Signs and reserves nothing. */
 export function policyCheckCommand(): Command {
-  return new Command('check')
+  return withConnectionOptions(new Command('check'))
     .description(
       'decide a request against the live policies (EvaluatePolicy on --server) or a candidate directory (--policy-dir, offline); ' +
         `exit ${EXIT.allow} allow, ${EXIT.deny} deny, ${EXIT.approval_required} approval required, 1 error`,
@@ -50,7 +49,6 @@ export function policyCheckCommand(): Command {
     .option('--bytes <hex>', 'raw message, 0x hex')
     .addOption(new Option('--algorithm <name>', 'for --bytes').choices([...BYTES_ALGORITHMS]))
     .option('--policy-dir <dir>', 'evaluate against this candidate directory offline (spend windows are not checked)')
-    .addOption(new Option('--server <address>', 'the signer to ask').env('SIGNER_ADDRESS').default('127.0.0.1:50051'))
     .option('--json', 'print the decision as JSON')
     .action(async (options: CheckOptions) => {
       const verdict = options.policyDir ? checkOffline(options) : await checkLive(options);
@@ -105,12 +103,9 @@ async function checkLive(options: CheckOptions): Promise<Verdict> {
     ...(options.bytes ? { rawMessage: hexBytes(options.bytes, '--bytes') } : {}),
     ...(options.algorithm ? { algorithm: `SIGN_BYTES_ALGORITHM_${options.algorithm.toUpperCase().replace(/-/g, '_')}` as ProtoSignBytesAlgorithm } : {}),
   };
-  const { proto } = loadSignerPackage();
-  const client = new proto.signer.v1.Signer(options.server, grpc.credentials.createInsecure());
+  const client = connect(options);
   try {
-    const response = await new Promise<EvaluatePolicyResponse__Output>((resolve, reject) =>
-      client.EvaluatePolicy(request, { deadline: Date.now() + 10_000 }, (error, value) => (error || !value ? reject(error) : resolve(value))),
-    );
+    const response = await call<EvaluatePolicyResponse__Output>(client, 'EvaluatePolicy', request);
     const outcome = ({ POLICY_OUTCOME_ALLOW: 'allow', POLICY_OUTCOME_DENY: 'deny', POLICY_OUTCOME_APPROVAL_REQUIRED: 'approval_required' } as const)[
       response.outcome as 'POLICY_OUTCOME_ALLOW'
     ];

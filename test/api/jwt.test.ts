@@ -142,3 +142,16 @@ test.serial('rotation: old tokens verify through the grace period, new ones carr
   t.is(decodeProtectedHeader(after.token).kid, v2.kid);
   await t.notThrowsAsync(verifyAt(after.token, start + 21 * MINUTE));
 });
+
+test.serial('signer keys rotate publishes a new version and lists the versions', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { join } = await import('node:path');
+  const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, 'keys', 'rotate', 'jwt/eddsa', '--server', `127.0.0.1:${t0.signer.port}`, '--insecure', '--json']);
+  const key = JSON.parse(stdout) as JwtKey__Output;
+  t.is(key.versions.length, 2);
+  // jwt/eddsa publishes 0s ahead: the new version signs at once and the old one is retiring.
+  t.deepEqual(key.versions.map((v) => v.state), ['retiring', 'active']);
+  t.not(key.versions[0]!.kid, key.versions[1]!.kid);
+});

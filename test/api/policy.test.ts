@@ -133,7 +133,7 @@ test.serial('signer policy validate: exit 0 for a valid directory, 1 with each p
 
 test.serial('signer policy check: live through EvaluatePolicy and offline against a candidate directory', async (t) => {
   const tx = hexlify(send(parseEther('0.1')));
-  const live = await runCli(['policy', 'check', '--key', 'pol/hot', '--tx', tx, '--server', `127.0.0.1:${t0.signer.port}`, '--json']);
+  const live = await runCli(['policy', 'check', '--key', 'pol/hot', '--tx', tx, '--server', `127.0.0.1:${t0.signer.port}`, '--insecure', '--json']);
   t.is(live.code, 2);
   t.like(JSON.parse(live.stdout), { outcome: 'deny', reason: 'SPEND_WINDOW', windowsChecked: true });
   const offline = await runCli(['policy', 'check', '--key', 'pol/hot', '--tx', tx, '--policy-dir', join(t0.dir, 'policies')]);

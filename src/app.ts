@@ -8,6 +8,7 @@ import { ensureDevToken } from './keystore/dev-token.js';
 import { Hsm } from './keystore/hsm.js';
 import { KeyService } from './service/key-service.js';
 import { JwtKeyService } from './service/jwt-keys.js';
+import { ApprovalService } from './approvals/approval-service.js';
 import { startJwksServer, type RunningJwksServer } from './api/jwks-http.js';
 import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
@@ -26,6 +27,7 @@ export interface RunningSigner {
   /** Where `audit verify` finds the pinned checkpoint key. */
   auditKeyPath: string;
   jwt: JwtKeyService;
+  approvals: ApprovalService;
   /** Unset when the JWKS listener is configured off. */
   jwks?: RunningJwksServer;
   /** Stops accepting calls, finishes in-flight ones, signs the audit head, closes sessions, C_Finalize, closes the database. */
@@ -57,13 +59,14 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const keys = new KeyService(hsm, store, log);
     const signing = new SigningService(hsm, keys, policy, store, audit, log);
     const jwt = new JwtKeyService(hsm, keys, signing, store, log, clock);
+    const approvals = new ApprovalService(store, policy, signing, log);
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());
     const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));
     if (jwks) cleanups.push(() => jwks.close());
     const server = await startGrpcServer(
       { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
-      { keys, signing, policy, audit, jwt, log },
+      { keys, signing, policy, audit, jwt, approvals, store, log },
       () => hsm.isHealthy(),
     );
     return {
@@ -75,6 +78,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
       store,
       auditKeyPath,
       jwt,
+      approvals,
       ...(jwks ? { jwks } : {}),
       async stop() {
         jwt.stopSchedule();

@@ -11,6 +11,12 @@ import { scalarBytes } from '../schemes/ecdsa.js';
 import { RESERVED_PREFIX, type KeyService } from '../service/key-service.js';
 import type { AuditOutcome, AuditTrail } from '../audit/audit-trail.js';
 import type { RequestContext } from '../domain/request-context.js';
+import type { ApprovalService } from '../approvals/approval-service.js';
+import { FINAL } from '../approvals/approval-service.js';
+import type { PendingRequest } from '../domain/approval.js';
+import type { Store } from '../store/store.js';
+import { encodeResult } from '../service/result-codec.js';
+import type { EcdsaRecoverable, SignedTransaction } from '../schemes/ethereum/transaction.js';
 import type { PolicyGate } from '../service/policy-gate.js';
 import type { JwtKeyService } from '../service/jwt-keys.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion } from '../domain/jwt.js';
@@ -45,6 +51,8 @@ function fromProto<T extends string>(table: Readonly<Record<T, string | number>>
 }
 
 export interface Services {
+  approvals: ApprovalService;
+  store: Store;
   keys: KeyService;
   jwt: JwtKeyService;
   signing: SigningService;
@@ -61,6 +69,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function signerHandlers(services: Services): SignerHandlers {
   const { keys, signing, policy, jwt } = services;
   const unary = handleUnary(services);
+  const stream = handleStream(services);
   // The change and its audit record commit together.
   const setEnabled = (ctx: RequestContext, name: string, enabled: boolean) => {
     const key = keys.setEnabled(visibleKey(keys, name).name, enabled, (tx) => services.audit.appendInTx(tx, ctx, { decision: 'ok' }));
@@ -90,17 +99,9 @@ export function signerHandlers(services: Services): SignerHandlers {
 
     SignEthereumTransaction: unary('SignEthereumTransaction', byKeyName, async (ctx, request) => {
       withRequestId(ctx, request.requestId);
-      const result = await signing.sign(ctx, ethereumTransactionScheme, request.keyName, {
-        unsignedTransaction: request.unsignedTransaction,
-      });
-      return {
-        r: scalarBytes(result.r),
-        s: scalarBytes(result.s),
-        yParity: result.yParity,
-        v: result.v === undefined ? '' : result.v.toString(),
-        signedTransaction: result.signedTransaction,
-        transactionHash: result.transactionHash,
-      };
+      const scheme = { unsignedTransaction: request.unsignedTransaction };
+      const outcome = await signing.signOrPark(ctx, ethereumTransactionScheme, request.keyName, scheme, encodeResult({ request: scheme }));
+      return 'pending' in outcome ? { pendingRequestId: outcome.pending.id } : toProtoTransaction(outcome.result);
     }),
 
     SignPersonalMessage: unary('SignPersonalMessage', byKeyName, async (ctx, request) => {
@@ -110,7 +111,60 @@ export function signerHandlers(services: Services): SignerHandlers {
 
     SignTypedData: unary('SignTypedData', byKeyName, async (ctx, request) => {
       withRequestId(ctx, request.requestId);
-      return toProtoEthereumSignature(await signing.sign(ctx, typedDataScheme, request.keyName, { typedDataJson: request.typedDataJson }));
+      const scheme = { typedDataJson: request.typedDataJson };
+      const outcome = await signing.signOrPark(ctx, typedDataScheme, request.keyName, scheme, encodeResult({ request: scheme }));
+      return 'pending' in outcome ? { pendingRequestId: outcome.pending.id } : toProtoEthereumSignature(outcome.result);
+    }),
+
+    GetSignRequest: unary('GetSignRequest', () => undefined, (ctx, request) => toProtoSignRequest(services, visibleRequest(services, ctx, request.id))),
+
+    ListPendingRequests: unary('ListPendingRequests', () => undefined, (ctx) => ({
+      requests: services.approvals
+        .pending()
+        .filter((r) => policy.access.allows(ctx.caller, 'ListPendingRequests', r.keyName))
+        .map((r) => toProtoSignRequest(services, r)),
+    })),
+
+    SubmitApproval: unary('SubmitApproval', () => undefined, async (ctx, request) => {
+      const parked = visibleRequest(services, ctx, request.requestId);
+      if (request.verdict !== 'approve' && request.verdict !== 'reject') throw invalidField('verdict', 'must be "approve" or "reject"');
+      if (!/^\d{1,16}$/.test(request.expiresAtMs)) throw invalidField('expires_at_ms', 'must be milliseconds since the epoch');
+      const updated = await services.approvals.submit(ctx, {
+        requestId: parked.id,
+        approverId: request.approverId,
+        verdict: request.verdict,
+        expiresAt: Number(request.expiresAtMs),
+        signature: request.signature,
+        reason: request.reason,
+      });
+      return toProtoSignRequest(services, updated);
+    }),
+
+    WaitForSignature: stream('WaitForSignature', async (ctx, request: { id: string }, call) => {
+      let last = '';
+      for (;;) {
+        const current = visibleRequest(services, ctx, request.id);
+        const message = toProtoSignRequest(services, current);
+        const fingerprint = JSON.stringify([current.status, message.approvals.length]);
+        if (fingerprint !== last) {
+          call.write(message);
+          last = fingerprint;
+        }
+        if (FINAL.has(current.status) || call.cancelled) return;
+        await nextUpdate(services, request.id, call);
+      }
+    }),
+
+    WatchPending: stream('WatchPending', async (ctx, _request: object, call) => {
+      const sent = new Set<string>();
+      while (!call.cancelled) {
+        for (const r of services.approvals.pending()) {
+          if (sent.has(r.id) || !policy.access.allows(ctx.caller, 'WatchPending', r.keyName)) continue;
+          sent.add(r.id);
+          call.write(toProtoSignRequest(services, r));
+        }
+        await nextUpdate(services, undefined, call);
+      }
     }),
 
     SignBytes: unary('SignBytes', byKeyName, async (ctx, request) => {
@@ -252,6 +306,66 @@ function toProtoKey(key: KeyRecord): Key {
   };
 }
 
+function toProtoTransaction(result: EcdsaRecoverable & SignedTransaction) {
+  return {
+    r: scalarBytes(result.r),
+    s: scalarBytes(result.s),
+    yParity: result.yParity,
+    v: result.v === undefined ? '' : result.v.toString(),
+    signedTransaction: result.signedTransaction,
+    transactionHash: result.transactionHash,
+  };
+}
+
+/** A parked request, if the caller may act on its key (the same access rule as for the key itself). */
+function visibleRequest(services: Services, ctx: RequestContext, id: string): PendingRequest {
+  if (!id) throw invalidField('id', 'is required');
+  const request = services.approvals.get(id);
+  services.policy.access.check(ctx.caller, ctx.method, request.keyName);
+  ctx.keyName = request.keyName;
+  return request;
+}
+
+function toProtoSignRequest(services: Services, r: PendingRequest) {
+  const time = (ms: number) => new Date(ms).toISOString();
+  const result = services.approvals.result<never>(r);
+  return {
+    id: r.id,
+    keyName: r.keyName,
+    method: r.method,
+    status: r.status,
+    reason: r.reason,
+    requester: r.requester,
+    createTime: time(r.createdAt),
+    expireTime: time(r.expiresAt),
+    chainId: r.chainId,
+    digest: r.digest,
+    policyHash: r.policyHash,
+    intentJson: r.intent,
+    approvals: services.approvals.approvals(r.id).map((a) => ({ approverId: a.approverId, verdict: a.verdict, reason: a.reason, createTime: time(a.createdAt) })),
+    progress: services.approvals.progress(r),
+    serviceInstance: services.store.instanceId,
+    ...(result && r.method === 'SignEthereumTransaction' ? { transactionResult: toProtoTransaction(result) } : {}),
+    ...(result && r.method === 'SignTypedData' ? { typedDataResult: toProtoEthereumSignature(result) } : {}),
+  };
+}
+
+/** Resolves on the next change (in this process) or after a short poll (changes made by another process). */
+function nextUpdate(services: Services, id: string | undefined, call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      services.approvals.events.off('update', onUpdate);
+      call.off('cancelled', done);
+      resolve();
+    };
+    const onUpdate = (changed: string) => (id === undefined || changed === id) && done();
+    const timer = setTimeout(done, 500);
+    services.approvals.events.on('update', onUpdate);
+    call.on('cancelled', done);
+  });
+}
+
 function toProtoEthereumSignature(result: EthereumSignature) {
   return {
     r: scalarBytes(result.r),
@@ -300,6 +414,37 @@ function handleUnary({ audit, policy, log, authenticate }: Services) {
             callback(toServiceError(error, ctx.requestId));
           },
         );
+    };
+}
+
+/** Like handleUnary, for server-streaming calls: authenticated, access-checked, audited once at the end. */
+function handleStream({ audit, policy, log, authenticate }: Services) {
+  return <Request>(method: string, handle: (ctx: RequestContext, request: Request, call: grpc.ServerWritableStream<Request, unknown>) => Promise<void>) =>
+    (call: grpc.ServerWritableStream<Request, unknown>): void => {
+      const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
+      new Promise<void>((resolve) => {
+        ctx.caller = authenticate(call as unknown as grpc.ServerUnaryCall<unknown, unknown>);
+        policy.access.check(ctx.caller, method);
+        resolve(handle(ctx, call.request, call));
+      }).then(
+        () => {
+          try {
+            audit.append(ctx, { decision: 'ok' });
+          } catch (error) {
+            log.error('audit record could not be written', { requestId: ctx.requestId, method, error: String(error) });
+          }
+          call.end();
+        },
+        (error: unknown) => {
+          try {
+            audit.append(ctx, outcomeOf(error));
+          } catch (auditError) {
+            log.error('audit record could not be written', { requestId: ctx.requestId, method, error: String(auditError) });
+          }
+          logFailure(log, ctx, error);
+          call.destroy(Object.assign(new Error(), toServiceError(error, ctx.requestId)));
+        },
+      );
     };
 }
 

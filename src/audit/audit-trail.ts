@@ -113,7 +113,7 @@ export class AuditTrail {
       decision: outcome.decision,
       reason: outcome.reason ?? '',
       policyHash: ctx.policyHash ?? '',
-      approvals: '[]',
+      approvals: JSON.stringify(ctx.approvals ?? []),
       signatureHash: outcome.signatureHash ?? '',
       latencyMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
     };

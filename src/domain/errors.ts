@@ -25,6 +25,10 @@ export const ERROR_CODES = [
   'REQUEST_IN_PROGRESS',
   /** A different transaction was already signed for this key, chain and nonce. */
   'NONCE_REUSED',
+  /** An approval was refused: unknown approver, bad signature, the requester's own, expired, counted already. */
+  'APPROVAL_REFUSED',
+  /** The parked request's approvals no longer count (policy changed), or it is not pending any more. */
+  'APPROVAL_INVALID',
   /** The database cannot be written (read-only, full, locked): fail closed, nothing is signed. */
   'STORE_UNAVAILABLE',
   /** The key's policy refuses the request (or no policy governs the key); `reason` says which rule. */

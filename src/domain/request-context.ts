@@ -13,6 +13,8 @@ export interface RequestContext {
   /** JSON summary of the decoded intent. */
   intent?: string;
   policyHash?: string;
+  /** Approver ids whose approvals counted (for a parked request that is finally signed). */
+  approvals?: string[];
   /** Set once this RPC's audit record has been written. */
   audited: boolean;
 }

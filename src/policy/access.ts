@@ -13,16 +13,30 @@ import { globToRegExp } from './glob.js';
 /** The RPCs each role allows. Roles are fixed here so that a grant reads the same everywhere. */
 export const ROLES = {
   /** Workloads that sign: relayers, backends. */
-  signer: ['SignEthereumTransaction', 'SignPersonalMessage', 'SignTypedData', 'SignBytes', 'SignJwt', 'EvaluatePolicy', 'GetKey', 'ListKeys', 'GetJwks'],
+  signer: [
+    'SignEthereumTransaction',
+    'SignPersonalMessage',
+    'SignTypedData',
+    'SignBytes',
+    'SignJwt',
+    'EvaluatePolicy',
+    'GetKey',
+    'ListKeys',
+    'GetJwks',
+    'GetSignRequest',
+    'WaitForSignature',
+  ],
   /** Read-only inventory. */
   reader: ['GetKey', 'ListKeys', 'GetJwks'],
+  /** People who approve parked requests, from the approvals CLI. */
+  approver: ['ListPendingRequests', 'WatchPending', 'GetSignRequest', 'SubmitApproval', 'GetKey'],
   /** Operators: key lifecycle and policy reloads. Admins do not sign. */
   admin: ['CreateKey', 'CreateJwtKey', 'RotateKey', 'DisableKey', 'EnableKey', 'ReloadPolicies', 'EvaluatePolicy', 'GetKey', 'ListKeys', 'GetJwks'],
 } as const;
 export type Role = keyof typeof ROLES;
 
 /** RPCs that do not act on one key: granted if any of the caller's grants has the role. */
-const KEYLESS = new Set(['ListKeys', 'ReloadPolicies', 'GetJwks']);
+const KEYLESS = new Set(['ListKeys', 'ReloadPolicies', 'GetJwks', 'ListPendingRequests', 'WatchPending']);
 
 export const ACCESS_FILE = 'access.yaml';
 
@@ -100,6 +114,11 @@ export class AccessRules {
       const on = keyName === undefined || KEYLESS.has(method) ? '' : ` on key "${keyName}"`;
       throw new SignerError('ACCESS_DENIED', `${identity} may not call ${method}${on}`);
     }
+  }
+
+  /** Whether `identity` may call `method` on `keyName`. */
+  allows(identity: string, method: string, keyName: string): boolean {
+    return this.grants.some((g) => g.identity === identity && g.methods.has(method) && g.keys.some((k) => k.test(keyName)));
   }
 
   /** Whether `identity` may see `keyName` in ListKeys. */

@@ -102,6 +102,8 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
       ...(token ? { token } : {}),
       ...(amountAbove !== undefined ? { amountAbove } : {}),
       quorum: raw.quorum,
+      expiresAfterMs: raw.expires_after === undefined ? 3_600_000 : (attempt([...at, 'expires_after'], () => parseDuration(raw.expires_after!)) ?? 0),
+      rejectEnds: raw.reject_ends ?? true,
     };
   });
 

@@ -51,6 +51,8 @@ export interface ApprovalRule {
   token?: TokenRule;
   amountAbove?: bigint;
   quorum: Array<{ group: string; count: number }>;
+  expiresAfterMs: number;
+  rejectEnds: boolean;
 }
 
 export interface Policy {

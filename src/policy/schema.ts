@@ -101,6 +101,10 @@ const approvalRule = z.strictObject({
   token: z.string().optional(),
   amount_above: amount.optional(),
   quorum: z.array(z.strictObject({ group: z.string().min(1), count: z.number().int().positive() })).min(1),
+  /** How long a parked request waits for its quorum. Default 1h. */
+  expires_after: duration.optional(),
+  /** One reject ends the request. Default true. */
+  reject_ends: z.boolean().optional(),
 });
 
 export const policyFileSchema = z.strictObject({

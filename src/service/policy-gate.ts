@@ -2,6 +2,7 @@ import { SignerError } from '../domain/errors.js';
 import type { SignIntent } from '../domain/intent.js';
 import type { Logger } from '../domain/logger.js';
 import { AccessFileError, AccessRules } from '../policy/access.js';
+import { ApproverRegistry, ApproversFileError } from '../policy/approvers.js';
 import type { Decision } from '../policy/decision.js';
 import { checkWindows, evaluate } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
@@ -17,6 +18,7 @@ export type Allowed = Extract<Decision, { outcome: 'allow' }>;
 export class PolicyGate {
   private policies: PolicySet;
   private accessRules: AccessRules;
+  private approverRegistry: ApproverRegistry;
 
   constructor(
     private readonly dir: string,
@@ -24,7 +26,11 @@ export class PolicyGate {
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
-    ({ policies: this.policies, access: this.accessRules } = loadDirectory(dir));
+    ({ policies: this.policies, access: this.accessRules, approvers: this.approverRegistry } = loadDirectory(dir));
+  }
+
+  get approvers(): ApproverRegistry {
+    return this.approverRegistry;
   }
 
   get current(): PolicySet {
@@ -45,7 +51,7 @@ export class PolicyGate {
    */
   reload(): PolicySet {
     try {
-      ({ policies: this.policies, access: this.accessRules } = loadDirectory(this.dir));
+      ({ policies: this.policies, access: this.accessRules, approvers: this.approverRegistry } = loadDirectory(this.dir));
     } catch (error) {
       this.log.warn('policy reload refused; the previous policies stay', { error: (error as Error).message });
       throw error;
@@ -56,10 +62,21 @@ export class PolicyGate {
 
   /** Decides and reserves the spend, inside `tx`. Throws for anything but allow. */
   authorize(tx: Ledger, keyName: string, intent: SignIntent, now: number): Allowed {
-    const decision = checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => tx.used(scope, perMs, now));
+    const decision = this.decide(tx, keyName, intent, now);
     if (decision.outcome !== 'allow') throw refusal(decision);
-    tx.recordSpends(decision.spends, now, decision.policy.hash);
+    this.reserve(tx, decision, now);
     return decision;
+  }
+
+  /** The decision, windows included, inside `tx`. Throws for a denial; returns allow or approval_required. */
+  decide(tx: Ledger, keyName: string, intent: SignIntent, now: number): Exclude<Decision, { outcome: 'deny' }> {
+    const decision = checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => tx.used(scope, perMs, now));
+    if (decision.outcome === 'deny') throw refusal(decision);
+    return decision;
+  }
+
+  reserve(tx: Ledger, decision: Exclude<Decision, { outcome: 'deny' }>, now: number): void {
+    tx.recordSpends(decision.spends, now, decision.policy.hash);
   }
 
   /** The decision the live set would make now, reserving nothing. */
@@ -69,18 +86,18 @@ export class PolicyGate {
   }
 }
 
-function loadDirectory(dir: string): { policies: PolicySet; access: AccessRules } {
+function loadDirectory(dir: string): { policies: PolicySet; access: AccessRules; approvers: ApproverRegistry } {
   try {
-    return { policies: loadPolicyDirectory(dir), access: AccessRules.load(dir) };
+    return { policies: loadPolicyDirectory(dir), access: AccessRules.load(dir), approvers: ApproverRegistry.load(dir) };
   } catch (error) {
-    if (error instanceof PolicyLoadError || error instanceof AccessFileError) {
+    if (error instanceof PolicyLoadError || error instanceof AccessFileError || error instanceof ApproversFileError) {
       throw new SignerError('POLICY_INVALID', `${error.message}\n(the previous policies stay in force)`);
     }
     throw error;
   }
 }
 
-function refusal(decision: Exclude<Decision, { outcome: 'allow' }>): SignerError {
+export function refusal(decision: Exclude<Decision, { outcome: 'allow' }>): SignerError {
   if (decision.outcome === 'approval_required') {
     const rules = decision.approvals.map((rule) => `"${rule.name}" (${rule.quorum.map((q) => `${q.count} of ${q.group}`).join(' and ')})`);
     return new SignerError(

@@ -13,6 +13,10 @@ import type { Ledger, Store } from '../store/store.js';
 import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
 import { decodeResult, encodeResult } from './result-codec.js';
+import { refusal } from './policy-gate.js';
+import type { PendingRequest } from '../domain/approval.js';
+import type { SignIntent } from '../domain/intent.js';
+import { randomUUID } from 'node:crypto';
 
 /**
  * The one signing path, the same for every scheme:
@@ -40,6 +44,56 @@ export class SigningService {
     /** Extra writes that must commit with the signature's audit record (e.g. a JWT's expiry). */
     inFinalTx?: (tx: Ledger, result: Result) => void,
   ): Promise<Result> {
+    const outcome = await this.run(ctx, scheme, keyName, request, { ...(inFinalTx ? { inFinalTx } : {}) });
+    if ('pending' in outcome) throw new SignerError('INTERNAL', 'a request that cannot be parked was parked');
+    return outcome.result;
+  }
+
+  /**
+   * Like `sign`, but a request the policy sends to approvers is parked (stored with its decoded
+   * intent, digest, policy hash, requester and expiry) instead of refused.
+   */
+  signOrPark<Request, Decoded, Result>(
+    ctx: RequestContext,
+    scheme: Scheme<Request, Decoded, Result>,
+    keyName: string,
+    request: Request,
+    payload: string,
+  ): Promise<{ result: Result } | { pending: PendingRequest }> {
+    return this.run(ctx, scheme, keyName, request, { park: { payload } });
+  }
+
+  /**
+   * Signs a parked request whose quorum was met. `recheck` runs inside the transaction that reserves
+   * the spend and must throw unless the request is still approved with a met quorum.
+   */
+  async signApproved<Request, Decoded, Result>(
+    ctx: RequestContext,
+    scheme: Scheme<Request, Decoded, Result>,
+    parked: PendingRequest,
+    request: Request,
+    recheck: (tx: Ledger) => void,
+  ): Promise<Result> {
+    const outcome = await this.run(ctx, scheme, parked.keyName, request, {
+      approved: { parked, recheck },
+      inFinalTx: (tx, result) => tx.setPendingStatus(parked.id, 'signed', '', encodeResult(result)),
+    });
+    if ('pending' in outcome) throw new SignerError('INTERNAL', 'an approved request was parked again');
+    return outcome.result;
+  }
+
+  private async run<Request, Decoded, Result>(
+    ctx: RequestContext,
+    scheme: Scheme<Request, Decoded, Result>,
+    keyName: string,
+    request: Request,
+    options: {
+      inFinalTx?: (tx: Ledger, result: Result) => void;
+      park?: { payload: string };
+      approved?: { parked: PendingRequest; recheck: (tx: Ledger) => void };
+    },
+  ): Promise<{ result: Result } | { pending: PendingRequest }> {
+    const { inFinalTx } = options;
     const { key, prepared } = this.prepare(scheme, keyName, request);
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     // Server ids get a prefix a client id cannot have, so the two never collide.
@@ -49,7 +103,7 @@ export class SigningService {
     const now = this.policy.now();
 
     let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;
-    const begun = this.store.exclusive((tx): { replay: string } | { decision: Decision } => {
+    const begun = this.store.exclusive((tx): { replay: string } | { decision: Decision } | { parked: PendingRequest } => {
       if (ctx.clientRequestId) {
         const earlier = tx.findSignRequest(ctx.caller, ctx.clientRequestId);
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
@@ -61,8 +115,27 @@ export class SigningService {
         }
       }
       if (!tx.keyEnabled(key.name)) throw disabled(key.name);
-      const decision = this.policy.authorize(tx, key.name, prepared.intent, now);
+      const decision = this.policy.decide(tx, key.name, prepared.intent, now);
       ctx.policyHash = decision.policy.hash;
+      if (decision.outcome === 'approval_required') {
+        const { approved, park } = options;
+        if (approved) {
+          // The policy must still ask for exactly the approvals that were collected.
+          const names = (rules: Array<{ name: string }>) => rules.map((r) => r.name).sort().join(',');
+          if (decision.policy.hash !== approved.parked.policyHash || names(decision.approvals) !== names(approved.parked.rules)) {
+            throw new SignerError('APPROVAL_INVALID', 'the policy changed since the request was parked: its approvals no longer count');
+          }
+          approved.recheck(tx);
+        } else if (park) {
+          const pending = parkRequest(ctx, key.name, prepared, bytesToHex(prepared.input), decision, park.payload, now);
+          tx.putPending(pending);
+          this.audit.appendInTx(tx, ctx, { decision: 'approval_required', reason: 'PENDING_APPROVAL' });
+          return { parked: pending };
+        } else throw refusal(decision);
+      } else if (options.approved) {
+        options.approved.recheck(tx);
+      }
+      this.policy.reserve(tx, decision, now);
       if (prepared.intent.scheme === 'ethereum_transaction') {
         const digest = bytesToHex(prepared.input);
         const { chainId, nonce } = prepared.intent.transaction;
@@ -85,9 +158,13 @@ export class SigningService {
       return { decision };
     });
 
+    if ('parked' in begun) {
+      ctx.audited = true;
+      return { pending: begun.parked };
+    }
     if ('replay' in begun) {
       this.audit.append(ctx, { decision: 'replay' });
-      return decodeResult<Result>(begun.replay);
+      return { result: decodeResult<Result>(begun.replay) };
     }
 
     let result: Result;
@@ -122,7 +199,7 @@ export class SigningService {
       throw error;
     }
     ctx.audited = true;
-    return result;
+    return { result };
   }
 
   /** What the policy would decide for this request now, through the same decoding as `sign`. */
@@ -156,6 +233,40 @@ export class SigningService {
       this.log.warn('could not mark a failed sign request', { requestId: id, error: String(error) });
     }
   }
+}
+
+function parkRequest(
+  ctx: RequestContext,
+  keyName: string,
+  prepared: { intent: SignIntent },
+  digest: string,
+  decision: Extract<Decision, { outcome: 'approval_required' }>,
+  payload: string,
+  now: number,
+): PendingRequest {
+  const intent = prepared.intent;
+  const chainId =
+    intent.scheme === 'ethereum_transaction'
+      ? intent.transaction.chainId.toString()
+      : intent.scheme === 'eip712' && intent.typedData.domain.chainId !== undefined
+        ? BigInt(intent.typedData.domain.chainId as string | number).toString()
+        : '0';
+  return {
+    id: randomUUID(),
+    keyName,
+    method: ctx.method,
+    payload,
+    digest,
+    chainId,
+    intent: ctx.intent ?? '{}',
+    policyHash: decision.policy.hash,
+    rules: decision.approvals.map((rule) => ({ name: rule.name, quorum: rule.quorum, rejectEnds: rule.rejectEnds })),
+    requester: ctx.caller,
+    createdAt: now,
+    expiresAt: now + Math.min(...decision.approvals.map((rule) => rule.expiresAfterMs)),
+    status: 'pending',
+    reason: '',
+  };
 }
 
 function disabled(name: string): SignerError {

@@ -1,6 +1,7 @@
 import type { AuditCheckpoint, AuditFields, AuditRecord } from '../domain/audit.js';
 import type { KeyRecord, PublicJwk } from '../domain/key.js';
 import type { JwtKeySettings, KeyVersion } from '../domain/jwt.js';
+import type { Approval, PendingRequest, PendingStatus } from '../domain/approval.js';
 
 /**
  * State behind operations, not SQL. SQLite implements it today; nothing above this interface knows
@@ -27,6 +28,10 @@ export interface Store {
   jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }>;
   /** Versions not yet retired, of every JWT key: what the JWKS publishes. */
   liveVersions(): Array<KeyVersion & { algorithm: string }>;
+  /** This database's random id, bound into every approval. */
+  readonly instanceId: string;
+  /** Parked requests with these statuses, oldest first. */
+  pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[];
   close(): void;
 }
 
@@ -78,6 +83,12 @@ export interface Ledger {
   setActiveVersion(keyName: string, hsmId: string, publicJwk: PublicJwk, kid: string): void;
   /** Remembers the latest `exp` a version signed, so it is not retired before that token expires. */
   noteTokenExpiry(keyName: string, kid: string, expMs: number): void;
+  putPending(request: PendingRequest): void;
+  getPending(id: string): PendingRequest | undefined;
+  setPendingStatus(id: string, status: PendingStatus, reason?: string, result?: string): void;
+  /** False if this approver already has an approval on the request (each counts once). */
+  putApproval(approval: Approval): boolean;
+  approvals(requestId: string): Approval[];
   /** Appends a record to the hash chain and returns it. */
   appendAudit(fields: AuditFields): AuditRecord;
   auditHead(): { seq: number; hash: string };

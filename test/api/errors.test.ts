@@ -71,11 +71,11 @@ test('after all the bad input the service still signs, and no log line holds the
   for (const line of t0.logs) t.false(line.includes(DEV_PIN));
 });
 
-test('an RPC that is not built yet is UNIMPLEMENTED', async (t) => {
+test('an RPC the service does not have is UNIMPLEMENTED', async (t) => {
   const Client = grpc.makeGenericClientConstructor(
     {
-      WatchPending: {
-        path: '/signer.v1.Signer/WatchPending',
+      NoSuchMethod: {
+        path: '/signer.v1.Signer/NoSuchMethod',
         requestStream: false,
         responseStream: false,
         requestSerialize: () => Buffer.alloc(0),
@@ -87,7 +87,7 @@ test('an RPC that is not built yet is UNIMPLEMENTED', async (t) => {
     'Signer',
   );
   const client = new Client(`127.0.0.1:${t0.signer.port}`, grpc.credentials.createInsecure());
-  const failure = await rpcFailure(callUnary(client, 'WatchPending', {}));
+  const failure = await rpcFailure(callUnary(client, 'NoSuchMethod', {}));
   t.is(failure.code, grpc.status.UNIMPLEMENTED);
   client.close();
 });

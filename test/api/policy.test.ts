@@ -56,11 +56,15 @@ test.serial('deny is PERMISSION_DENIED naming the rule; no policy is PERMISSION_
   t.is(await reason(t0.call('SignEthereumTransaction', { keyName: 'nopolicy/hot', unsignedTransaction: send(1n) })), 'NO_POLICY');
 });
 
-test.serial('approval required is FAILED_PRECONDITION saying so', async (t) => {
-  const failure = await rpcFailure(t0.call('SignEthereumTransaction', { keyName: 'pol/hot', unsignedTransaction: send(parseEther('2.1')) }));
-  t.is(failure.code, grpc.status.FAILED_PRECONDITION);
-  t.is(failure.errorCode, 'APPROVAL_REQUIRED');
-  t.regex(failure.details, /approval required by "big" \(2 of treasury\)/);
+test.serial('approval required parks the request: a pending id, not an error', async (t) => {
+  const response = await t0.call<{ pendingRequestId: string; signedTransaction: Buffer }>('SignEthereumTransaction', {
+    keyName: 'pol/hot',
+    unsignedTransaction: send(parseEther('2.1')),
+  });
+  t.regex(response.pendingRequestId, /^[0-9a-f-]{36}$/);
+  t.is(response.signedTransaction.length, 0);
+  const parked = await t0.call<{ status: string; progress: string; requester: string }>('GetSignRequest', { id: response.pendingRequestId });
+  t.like(parked, { status: 'pending', progress: '0/2 treasury', requester: 'local' });
 });
 
 test.serial('EvaluatePolicy decides without signing or reserving', async (t) => {

@@ -101,4 +101,36 @@ export const MIGRATIONS: readonly string[] = [
      last_exp_ms   INTEGER,
      PRIMARY KEY (key_name, version)
    ) STRICT;`,
+  // Requests parked for approval, the approvals they collected, and this database's instance id
+  // (bound into every approval so that one never counts on another service).
+  `CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+   CREATE TABLE pending_requests (
+     id           TEXT PRIMARY KEY,
+     key_name     TEXT NOT NULL,
+     method       TEXT NOT NULL,
+     payload      TEXT NOT NULL,
+     digest       TEXT NOT NULL,
+     chain_id     TEXT NOT NULL,
+     intent       TEXT NOT NULL,
+     policy_hash  TEXT NOT NULL,
+     rules        TEXT NOT NULL,
+     requester    TEXT NOT NULL,
+     created_at   INTEGER NOT NULL,
+     expires_at   INTEGER NOT NULL,
+     status       TEXT NOT NULL,
+     reason       TEXT NOT NULL DEFAULT '',
+     result       TEXT
+   ) STRICT;
+   CREATE INDEX pending_by_status ON pending_requests (status, created_at);
+   CREATE TABLE approvals (
+     request_id   TEXT NOT NULL,
+     approver_id  TEXT NOT NULL,
+     verdict      TEXT NOT NULL,
+     expires_at   INTEGER NOT NULL,
+     signature    TEXT NOT NULL,
+     reason       TEXT NOT NULL,
+     created_at   INTEGER NOT NULL,
+     submitted_by TEXT NOT NULL,
+     PRIMARY KEY (request_id, approver_id)
+   ) STRICT;`,
 ];

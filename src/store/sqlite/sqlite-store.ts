@@ -4,6 +4,8 @@ import { SignerError } from '../../domain/errors.js';
 import type { KeyRecord } from '../../domain/key.js';
 import type { KeyType } from '../../domain/key-types.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
+import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
+import { randomUUID } from 'node:crypto';
 import type { Ledger, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -62,6 +64,7 @@ export class SqliteStore implements Store {
   private readonly sql;
   private readonly ledger: Ledger;
   readonly reader: Pick<Ledger, 'used' | 'keyEnabled'>;
+  readonly instanceId: string;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -123,6 +126,22 @@ export class SqliteStore implements Store {
       ),
       setActive: db.prepare<[string, string, string, string]>('UPDATE keys SET hsm_id = ?, public_jwk = ?, kid = ? WHERE name = ?'),
       noteExp: db.prepare<[number, string, string]>('UPDATE key_versions SET last_exp_ms = MAX(COALESCE(last_exp_ms, 0), ?) WHERE key_name = ? AND kid = ?'),
+      putPending: db.prepare(
+        `INSERT INTO pending_requests (id, key_name, method, payload, digest, chain_id, intent, policy_hash, rules, requester, created_at, expires_at, status, reason, result)
+         VALUES (@id, @keyName, @method, @payload, @digest, @chainId, @intent, @policyHash, @rules, @requester, @createdAt, @expiresAt, @status, @reason, @result)`,
+      ),
+      getPending: db.prepare<[string], Record<string, string | number | null>>('SELECT * FROM pending_requests WHERE id = ?'),
+      setPending: db.prepare<[string, string, string | null, string]>('UPDATE pending_requests SET status = ?, reason = ?, result = COALESCE(?, result) WHERE id = ?'),
+      pendingByStatus: db.prepare<[string, number], Record<string, string | number | null>>(
+        'SELECT * FROM pending_requests WHERE status IN (SELECT value FROM json_each(?)) ORDER BY created_at LIMIT ?',
+      ),
+      putApproval: db.prepare(
+        `INSERT OR IGNORE INTO approvals (request_id, approver_id, verdict, expires_at, signature, reason, created_at, submitted_by)
+         VALUES (@requestId, @approverId, @verdict, @expiresAt, @signature, @reason, @createdAt, @submittedBy)`,
+      ),
+      approvals: db.prepare<[string], Record<string, string | number>>('SELECT * FROM approvals WHERE request_id = ? ORDER BY created_at'),
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?'),
+      putMeta: db.prepare<[string, string]>('INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)'),
       auditHead: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
       insertAudit: db.prepare(
         `INSERT INTO audit_log (seq, time_ms, request_id, caller, method, key_name, intent, decision, reason, policy_hash, approvals, signature_hash, latency_ms, prev_hash, hash)
@@ -226,6 +245,22 @@ export class SqliteStore implements Store {
       noteTokenExpiry(keyName, kid, expMs) {
         sql.noteExp.run(expMs, keyName, kid);
       },
+      putPending(request) {
+        sql.putPending.run({ ...request, rules: JSON.stringify(request.rules), result: request.result ?? null });
+      },
+      getPending(id) {
+        const row = sql.getPending.get(id);
+        return row && toPending(row);
+      },
+      setPendingStatus(id, status, reason = '', result) {
+        sql.setPending.run(status, reason, result ?? null, id);
+      },
+      putApproval(approval) {
+        return sql.putApproval.run(approval).changes === 1;
+      },
+      approvals(requestId) {
+        return sql.approvals.all(requestId).map(toApproval);
+      },
       lastCheckpoint() {
         const row = sql.lastCheckpoint.get();
         return row && toCheckpoint(row);
@@ -234,6 +269,15 @@ export class SqliteStore implements Store {
         sql.insertCheckpoint.run(checkpoint);
       },
     };
+    this.instanceId = this.loadInstanceId();
+  }
+
+  private loadInstanceId(): string {
+    if (this.db.readonly) return this.sql.getMeta.get('instance_id')?.value ?? '';
+    return this.exclusive(() => {
+      this.sql.putMeta.run('instance_id', randomUUID());
+      return this.sql.getMeta.get('instance_id')!.value;
+    });
   }
 
   insertKey(key: KeyRecord): void {
@@ -295,6 +339,10 @@ export class SqliteStore implements Store {
     return this.sql.checkpoints.all().map(toCheckpoint);
   }
 
+  pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[] {
+    return this.sql.pendingByStatus.all(JSON.stringify(statuses), limit).map(toPending);
+  }
+
   jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }> {
     return this.sql.jwtKeys.all().map((row) => ({ keyName: String(row.key_name), settings: toSettings(row) }));
   }
@@ -347,6 +395,39 @@ function toKeyRecord(row: KeyRow): KeyRecord {
     ...(row.last_used_at === null ? {} : { lastUsedAt: new Date(row.last_used_at) }),
     useCount: row.use_count,
     ...(row.kid === null ? {} : { kid: row.kid }),
+  };
+}
+
+function toPending(row: Record<string, string | number | null>): PendingRequest {
+  return {
+    id: String(row.id),
+    keyName: String(row.key_name),
+    method: String(row.method),
+    payload: String(row.payload),
+    digest: String(row.digest),
+    chainId: String(row.chain_id),
+    intent: String(row.intent),
+    policyHash: String(row.policy_hash),
+    rules: JSON.parse(String(row.rules)),
+    requester: String(row.requester),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    status: row.status as PendingStatus,
+    reason: String(row.reason),
+    ...(row.result === null ? {} : { result: String(row.result) }),
+  };
+}
+
+function toApproval(row: Record<string, string | number>): Approval {
+  return {
+    requestId: String(row.request_id),
+    approverId: String(row.approver_id),
+    verdict: row.verdict as Approval['verdict'],
+    expiresAt: Number(row.expires_at),
+    signature: String(row.signature),
+    reason: String(row.reason),
+    createdAt: Number(row.created_at),
+    submittedBy: String(row.submitted_by),
   };
 }
 

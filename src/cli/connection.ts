@@ -12,12 +12,12 @@ export interface ConnectionOptions {
 }
 
 /** Adds the flags every command that talks to the service shares. */
-export function withConnectionOptions(command: Command): Command {
+export function withConnectionOptions(command: Command, identity = 'admin'): Command {
   return command
     .addOption(new Option('--server <address>', 'the signer to call').env('SIGNER_ADDRESS').default('localhost:50051'))
     .addOption(new Option('--ca <file>', 'CA certificate (PEM) of the server').env('SIGNER_CLIENT_CA').default('data/pki/ca.pem'))
-    .addOption(new Option('--client-cert <file>', 'your client certificate (PEM)').env('SIGNER_CLIENT_CERT').default('data/pki/admin.pem'))
-    .addOption(new Option('--client-key <file>', 'your client private key (PEM)').env('SIGNER_CLIENT_KEY').default('data/pki/admin-key.pem'))
+    .addOption(new Option('--client-cert <file>', 'your client certificate (PEM)').env('SIGNER_CLIENT_CERT').default(`data/pki/${identity}.pem`))
+    .addOption(new Option('--client-key <file>', 'your client private key (PEM)').env('SIGNER_CLIENT_KEY').default(`data/pki/${identity}-key.pem`))
     .option('--insecure', 'plaintext, for a service started with --insecure');
 }
 

@@ -4,12 +4,14 @@ import { SignerError } from '../domain/errors.js';
 import { policyCheckCommand } from './policy-check.js';
 import { policyValidateCommand } from './policy-validate.js';
 import { keysRotateCommand } from './keys-rotate.js';
+import { approvalsCommand } from './approvals-commands.js';
 import { auditExportCommand, auditTailCommand, auditVerifyCommand } from './audit-commands.js';
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')
   .showHelpAfterError()
   .addCommand(new Command('policy').description('validate policy files and check requests against them').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()))
+  .addCommand(approvalsCommand())
   .addCommand(new Command('keys').description('manage keys on a running signer').addCommand(keysRotateCommand()))
   .addCommand(
     new Command('audit')

@@ -3,9 +3,11 @@
  * replayed reply is the exact reply the first call got.
  */
 export function encodeResult(result: unknown): string {
-  return JSON.stringify(result, (_key, value: unknown) => {
-    if (typeof value === 'bigint') return { $bigint: value.toString() };
-    if (value instanceof Uint8Array) return { $bytes: Buffer.from(value).toString('base64') };
+  return JSON.stringify(result, function (this: Record<string, unknown>, key, value: unknown) {
+    // `this[key]` is the value before toJSON: a Buffer has already become {type, data} in `value`.
+    const original = this[key];
+    if (typeof original === 'bigint') return { $bigint: original.toString() };
+    if (original instanceof Uint8Array) return { $bytes: Buffer.from(original).toString('base64') };
     return value;
   });
 }

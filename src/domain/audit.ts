@@ -16,7 +16,7 @@ export interface AuditFields {
   /** A stable code: the error code or the policy's reason code; empty on success. */
   reason: string;
   policyHash: string;
-  /** JSON list of approvals that counted (empty until the approval flow exists). */
+  /** JSON list of the approver ids whose approvals counted. */
   approvals: string;
   /** SHA-256 of the released signature, hex; empty when nothing was signed. */
   signatureHash: string;

@@ -35,7 +35,7 @@ export const ERROR_CODES = [
   'POLICY_DENIED',
   /** A spend window or rate limit is exhausted; `reason` is SPEND_WINDOW or RATE_LIMIT. */
   'LIMIT_EXCEEDED',
-  /** The policy requires approvals; the approval flow is not built yet. */
+  /** The policy requires approvals for a request that cannot be parked (messages, bytes, JWTs). */
   'APPROVAL_REQUIRED',
   /** The policy files on disk are invalid (a reload was refused; the previous set stays). */
   'POLICY_INVALID',

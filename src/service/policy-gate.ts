@@ -102,7 +102,7 @@ export function refusal(decision: Exclude<Decision, { outcome: 'allow' }>): Sign
     const rules = decision.approvals.map((rule) => `"${rule.name}" (${rule.quorum.map((q) => `${q.count} of ${q.group}`).join(' and ')})`);
     return new SignerError(
       'APPROVAL_REQUIRED',
-      `approval required by ${rules.join(', ')} in ${decision.policy.file}; the approval flow is not available yet, so this request cannot be signed`,
+      `approval required by ${rules.join(', ')} in ${decision.policy.file}; only transactions and typed data can be parked for approval, so this request cannot be signed`,
       undefined,
       { reason: 'APPROVAL_REQUIRED' },
     );

@@ -153,17 +153,18 @@ function watch(): Command {
 /** The request in words, from the service's summary of what it decoded. */
 function describe(r: SignRequest__Output): { what: string; amount: string; details: string[] } {
   const intent = JSON.parse(r.intentJson || '{}') as Record<string, unknown>;
+  const words = (intent.words as string[] | undefined) ?? [];
   if (intent.scheme === 'ethereum_transaction') {
     const value = formatEther(BigInt(String(intent.value ?? '0')));
     const selector = intent.selector ? `, calling ${intent.selector} (${intent.dataBytes} bytes of calldata)` : '';
     return {
       what: intent.selector ? `call ${intent.to}` : `send to ${intent.to}`,
       amount: value,
-      details: [`transaction type ${intent.type}, nonce ${intent.nonce}, gas limit ${intent.gasLimit}${selector}`],
+      details: [...words, `transaction type ${intent.type}, nonce ${intent.nonce}, gas limit ${intent.gasLimit}${selector}`],
     };
   }
   if (intent.scheme === 'eip712') {
-    return { what: `sign ${intent.primaryType}`, amount: '-', details: [`EIP-712 domain ${JSON.stringify(intent.domain)}`] };
+    return { what: `sign ${intent.primaryType}`, amount: '-', details: [...words, `EIP-712 domain ${JSON.stringify(intent.domain)}`] };
   }
   return { what: String(intent.scheme ?? r.method), amount: '-', details: [] };
 }

@@ -15,6 +15,7 @@ import type { PolicyGate } from './policy-gate.js';
 import { decodeResult, encodeResult } from './result-codec.js';
 import { refusal } from './policy-gate.js';
 import type { PendingRequest } from '../domain/approval.js';
+import { describeForApprovers } from '../approvals/describe.js';
 import type { SignIntent } from '../domain/intent.js';
 import { randomUUID } from 'node:crypto';
 
@@ -258,7 +259,7 @@ function parkRequest(
     payload,
     digest,
     chainId,
-    intent: ctx.intent ?? '{}',
+    intent: JSON.stringify({ ...JSON.parse(ctx.intent ?? '{}'), words: describeForApprovers(intent, decision.policy) }),
     policyHash: decision.policy.hash,
     rules: decision.approvals.map((rule) => ({ name: rule.name, quorum: rule.quorum, rejectEnds: rule.rejectEnds })),
     requester: ctx.caller,

@@ -137,6 +137,7 @@ test.serial('2-of-3 through the CLI: the waiting client gets a signature that re
   t.regex(listed.stdout, new RegExp(`${id}\\ttreas/cold\\tsend to ${FRIEND.toLowerCase()}\\t6 ether\\tspiffe://signer.local/relayer\\t\\d+s\\t0/2 treasury-approvers`));
   const shown = await cli(['approvals', 'show', id]);
   t.regex(shown.stdout, /send to 0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed 6 ether with key treas\/cold, on Ethereum mainnet/);
+  t.regex(shown.stdout, /\n  send 6 ether to 0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed\n/);
 
   const first = await cli(['approvals', 'approve', id, '--key-file', join(dir, 'alice.json')]);
   t.regex(first.stdout, /pending; approvals 1\/2 treasury-approvers/);

@@ -1,0 +1,67 @@
+import test from 'ava';
+import { Transaction, parseEther, verifyMessage, verifyTypedData } from 'ethers';
+import { RemoteEthersSigner, RemoteSignerClient, SignRequestPendingError } from '../../src/client/index.js';
+import { PERMISSIVE_POLICY, startTestSigner, type TestSigner } from '../helpers/signer.js';
+
+let t0: TestSigner;
+let client: RemoteSignerClient;
+let signer: RemoteEthersSigner;
+
+const APPROVALS = `
+key: "gated/**"
+ethereum_transactions: { chain_ids: [1], recipients: { allow: any }, max_value: "100 ether" }
+approvals: [{ name: big, native_value_above: "1 ether", quorum: [{ group: treasury, count: 1 }] }]
+`;
+
+test.before(async () => {
+  t0 = await startTestSigner({}, { 'all.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "eth/**"'), 'gated.yaml': APPROVALS });
+  await t0.call('CreateKey', { name: 'eth/relayer', type: 'KEY_TYPE_SECP256K1' });
+  await t0.call('CreateKey', { name: 'gated/relayer', type: 'KEY_TYPE_SECP256K1' });
+  client = new RemoteSignerClient({ address: `127.0.0.1:${t0.signer.port}`, tls: 'insecure' });
+  signer = new RemoteEthersSigner(client, 'eth/relayer');
+});
+test.after.always(async () => {
+  client?.close();
+  await t0?.stop();
+});
+
+test('signTransaction: ethers parses the result and recovers the signer address', async (t) => {
+  const address = await signer.getAddress();
+  const raw = await signer.signTransaction({
+    type: 2,
+    chainId: 1,
+    nonce: 3,
+    to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed',
+    value: parseEther('0.25'),
+    gasLimit: 21000,
+    maxFeePerGas: 30_000_000_000n,
+    maxPriorityFeePerGas: 1_000_000_000n,
+  });
+  const parsed = Transaction.from(raw);
+  t.is(parsed.from, address);
+  t.is(parsed.value, parseEther('0.25'));
+  t.is(parsed.nonce, 3);
+});
+
+test('signMessage and signTypedData verify with ethers', async (t) => {
+  const address = await signer.getAddress();
+  t.is(verifyMessage('gm', await signer.signMessage('gm')), address);
+  const domain = { name: 'Ether Mail', version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' };
+  const types = { Person: [{ name: 'name', type: 'string' }, { name: 'wallet', type: 'address' }], Mail: [{ name: 'from', type: 'Person' }, { name: 'contents', type: 'string' }] };
+  const value = { from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' }, contents: 'Hello' };
+  t.is(verifyTypedData(domain, types, value, await signer.signTypedData(domain, types, value)), address);
+});
+
+test('a request parked for approval throws SignRequestPendingError with the request id', async (t) => {
+  const gated = new RemoteEthersSigner(client, 'gated/relayer');
+  const error = await t.throwsAsync(
+    gated.signTransaction({ type: 2, chainId: 1, nonce: 0, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', value: parseEther('2'), gasLimit: 21000, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }),
+    { instanceOf: SignRequestPendingError },
+  );
+  t.regex(error!.requestId, /^[0-9a-f-]{36}$/);
+  const withTimeout = new RemoteEthersSigner(client, 'gated/relayer', null, { approvalTimeoutMs: 300 });
+  await t.throwsAsync(
+    withTimeout.signTransaction({ type: 2, chainId: 1, nonce: 1, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', value: parseEther('2'), gasLimit: 21000, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }),
+    { instanceOf: SignRequestPendingError, message: /still waiting for approval after 300 ms/ },
+  );
+});

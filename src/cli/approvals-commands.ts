@@ -132,7 +132,7 @@ function watch(): Command {
   return withConnectionOptions(new Command('watch').description('print each request as it starts waiting (Ctrl-C to stop)').option('--json', 'JSON lines'), 'approver').action(
     async (options: ConnectionOptions & { json?: boolean }) => {
       const client = connect(options);
-      const stream = (client as unknown as { WatchPending(request: object): grpc.ClientReadableStream<SignRequest__Output> }).WatchPending({});
+      const stream = (client.grpc as unknown as { WatchPending(request: object): grpc.ClientReadableStream<SignRequest__Output> }).WatchPending({});
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (r: SignRequest__Output) => {
           if (options.json) return console.log(JSON.stringify(r));

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
-import { loadSignerPackage, type SignerClient } from '../api/proto.js';
+import { RemoteSignerClient } from '../client/signer-client.js';
 
 export interface ConnectionOptions {
   server: string;
@@ -21,20 +19,14 @@ export function withConnectionOptions(command: Command, identity = 'admin'): Com
     .option('--insecure', 'plaintext, for a service started with --insecure');
 }
 
-export function connect(options: ConnectionOptions): SignerClient {
-  const { proto } = loadSignerPackage();
-  const credentials = options.insecure
-    ? grpc.credentials.createInsecure()
-    : grpc.credentials.createSsl(readFileSync(options.ca!), readFileSync(options.clientKey!), readFileSync(options.clientCert!));
-  return new proto.signer.v1.Signer(options.server, credentials);
+export function connect(options: ConnectionOptions): RemoteSignerClient {
+  return new RemoteSignerClient({
+    address: options.server,
+    tls: options.insecure ? 'insecure' : { ca: options.ca!, cert: options.clientCert!, key: options.clientKey! },
+  });
 }
 
-/** One unary call with a deadline; rejects with the gRPC error. */
-export function call<Response>(client: SignerClient, method: string, request: object): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, Function>)[method]!;
-    fn.call(client, request, { deadline: Date.now() + 30_000 }, (error: grpc.ServiceError | null, response: Response) =>
-      error ? reject(error) : resolve(response),
-    );
-  });
+/** One call through the client library (deadline, retries of idempotent calls). */
+export function call<Response>(client: RemoteSignerClient, method: string, request: object): Promise<Response> {
+  return client.call<Response>(method, request);
 }

@@ -59,7 +59,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const keys = new KeyService(hsm, store, log);
     const signing = new SigningService(hsm, keys, policy, store, audit, log);
     const jwt = new JwtKeyService(hsm, keys, signing, store, log, clock);
-    const approvals = new ApprovalService(store, policy, signing, log);
+    const approvals = new ApprovalService(store, policy, signing, audit, log);
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());
     const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));

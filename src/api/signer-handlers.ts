@@ -403,14 +403,7 @@ function handleUnary({ audit, policy, log, authenticate }: Services) {
         .then(
           (response) => callback(null, response),
           (error: unknown) => {
-            if (!ctx.audited) {
-              try {
-                audit.append(ctx, outcomeOf(error));
-              } catch (auditError) {
-                log.error('audit record could not be written', { requestId: ctx.requestId, method, error: String(auditError) });
-              }
-            }
-            logFailure(log, ctx, error);
+            recordFailure(audit, log, ctx, error);
             callback(toServiceError(error, ctx.requestId));
           },
         );
@@ -436,16 +429,23 @@ function handleStream({ audit, policy, log, authenticate }: Services) {
           call.end();
         },
         (error: unknown) => {
-          try {
-            audit.append(ctx, outcomeOf(error));
-          } catch (auditError) {
-            log.error('audit record could not be written', { requestId: ctx.requestId, method, error: String(auditError) });
-          }
-          logFailure(log, ctx, error);
+          recordFailure(audit, log, ctx, error);
           call.destroy(Object.assign(new Error(), toServiceError(error, ctx.requestId)));
         },
       );
     };
+}
+
+/** A failed call: its audit record (unless written already; best effort) and its log line. */
+function recordFailure(audit: AuditTrail, log: Logger, ctx: RequestContext, error: unknown): void {
+  if (!ctx.audited) {
+    try {
+      audit.append(ctx, outcomeOf(error));
+    } catch (auditError) {
+      log.error('audit record could not be written', { requestId: ctx.requestId, method: ctx.method, error: String(auditError) });
+    }
+  }
+  logFailure(log, ctx, error);
 }
 
 const DENIALS = new Set(['POLICY_DENIED', 'LIMIT_EXCEEDED', 'ACCESS_DENIED', 'UNAUTHENTICATED', 'KEY_DISABLED', 'NONCE_REUSED']);

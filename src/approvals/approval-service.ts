@@ -11,6 +11,7 @@ import type { PolicyGate } from '../service/policy-gate.js';
 import { decodeResult } from '../service/result-codec.js';
 import type { SigningService } from '../service/signing-service.js';
 import type { Ledger, Store } from '../store/store.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 
 export interface ApprovalSubmission {
   requestId: string;
@@ -37,6 +38,7 @@ export class ApprovalService {
     private readonly store: Store,
     private readonly policy: PolicyGate,
     private readonly signing: SigningService,
+    private readonly audit: AuditTrail,
     private readonly log: Logger,
   ) {}
 
@@ -46,7 +48,7 @@ export class ApprovalService {
   }
 
   approvals(id: string): Approval[] {
-    return this.store.exclusive((tx) => tx.approvals(id));
+    return this.store.reader.approvals(id);
   }
 
   progress(request: PendingRequest): string {
@@ -105,6 +107,8 @@ export class ApprovalService {
       method: request.method,
       startedAt: performance.now(),
       keyName: request.keyName,
+      intent: request.intent,
+      policyHash: request.policyHash,
       approvals: counted(),
       audited: false,
     };
@@ -128,7 +132,7 @@ export class ApprovalService {
       this.store.exclusive((tx) => tx.setPendingStatus(request.id, error instanceof SignerError && error.code === 'APPROVAL_INVALID' ? 'invalidated' : 'failed', reason));
       if (!ctx.audited) {
         try {
-          this.store.exclusive((tx) => tx.appendAudit({ timeMs: Date.now(), requestId: ctx.requestId, caller: ctx.caller, method: ctx.method, keyName: request.keyName, intent: request.intent, decision: 'error', reason: error instanceof SignerError ? error.code : 'INTERNAL', policyHash: request.policyHash, approvals: JSON.stringify(ctx.approvals), signatureHash: '', latencyMs: 0 }));
+          this.audit.append(ctx, { decision: 'error', reason: error instanceof SignerError ? error.code : 'INTERNAL' });
         } catch {
           // Logged above.
         }

@@ -46,9 +46,20 @@ export function toChecksumAddress(hex40: string): string {
   return out;
 }
 
-/** A Node KeyObject for verifying with OpenSSL. */
+// Parsing a JWK into a KeyObject costs more than the verification it serves: keep the recent ones.
+const MAX_CACHED_KEYS = 1024;
+const keyObjects = new Map<string, KeyObject>();
+
+/** A Node KeyObject for verifying with OpenSSL (cached per public key). */
 export function publicKeyObject(jwk: PublicJwk): KeyObject {
-  return createPublicKey({ key: { ...jwk }, format: 'jwk' });
+  const id = `${jwk.kty}|${jwk.crv ?? ''}|${jwk.x ?? jwk.n}`;
+  let key = keyObjects.get(id);
+  if (!key) {
+    key = createPublicKey({ key: { ...jwk }, format: 'jwk' });
+    if (keyObjects.size >= MAX_CACHED_KEYS) keyObjects.delete(keyObjects.keys().next().value!);
+    keyObjects.set(id, key);
+  }
+  return key;
 }
 
 /** SubjectPublicKeyInfo, DER. */

@@ -60,11 +60,11 @@ export class JwtKeyService {
 
   versions(name: string): KeyVersion[] {
     this.settingsOf(name);
-    return this.store.exclusive((tx) => tx.versions(name));
+    return this.store.reader.versions(name);
   }
 
   settingsOf(name: string): JwtKeySettings {
-    const settings = this.store.exclusive((tx) => tx.jwtSettings(name));
+    const settings = this.store.reader.jwtSettings(name);
     if (!settings) throw new SignerError('WRONG_KEY_TYPE', `key "${name}" is not a JWT key`, 'key_name');
     return settings;
   }

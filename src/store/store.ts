@@ -19,8 +19,8 @@ export interface Store {
    * synchronous. Failures to write surface as STORE_UNAVAILABLE.
    */
   exclusive<T>(work: (tx: Ledger) => T): T;
-  /** For read-only questions outside a transaction (EvaluatePolicy, checks just before signing). */
-  readonly reader: Pick<Ledger, 'used' | 'keyEnabled'>;
+  /** For read-only questions outside a transaction (EvaluatePolicy, checks just before signing, lookups). */
+  readonly reader: Reader;
   /** Audit records in order, from `afterSeq`. */
   auditRecords(afterSeq: number, limit: number): AuditRecord[];
   auditCheckpoints(): AuditCheckpoint[];
@@ -54,6 +54,8 @@ export interface NonceRecord {
   feeCap: bigint;
   priorityFee: bigint;
 }
+
+export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals'>;
 
 /** The operations available inside an exclusive transaction. */
 export interface Ledger {

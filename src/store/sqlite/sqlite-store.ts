@@ -6,7 +6,7 @@ import type { KeyType } from '../../domain/key-types.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
 import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
 import { randomUUID } from 'node:crypto';
-import type { Ledger, SignRequestRecord, Store } from '../store.js';
+import type { Ledger, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -63,7 +63,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql;
   private readonly ledger: Ledger;
-  readonly reader: Pick<Ledger, 'used' | 'keyEnabled'>;
+  readonly reader: Reader;
   readonly instanceId: string;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
@@ -162,7 +162,13 @@ export class SqliteStore implements Store {
       return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
     };
     const keyEnabled = (name: string) => sql.keyEnabled.get(name)?.enabled === 1;
-    this.reader = { used, keyEnabled };
+    this.reader = {
+      used,
+      keyEnabled,
+      jwtSettings: (keyName) => this.ledger.jwtSettings(keyName),
+      versions: (keyName) => this.ledger.versions(keyName),
+      approvals: (requestId) => this.ledger.approvals(requestId),
+    };
     this.ledger = {
       used,
       keyEnabled,

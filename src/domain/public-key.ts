@@ -52,7 +52,7 @@ const keyObjects = new Map<string, KeyObject>();
 
 /** A Node KeyObject for verifying with OpenSSL (cached per public key). */
 export function publicKeyObject(jwk: PublicJwk): KeyObject {
-  const id = `${jwk.kty}|${jwk.crv ?? ''}|${jwk.x ?? jwk.n}`;
+  const id = `${jwk.kty}|${jwk.crv ?? ''}|${jwk.x ?? jwk.n}|${jwk.y ?? ''}`;
   let key = keyObjects.get(id);
   if (!key) {
     key = createPublicKey({ key: { ...jwk }, format: 'jwk' });

@@ -16,7 +16,7 @@ const MAX_CACHED_POINTS = 1024;
 const pointCache = new Map<string, InstanceType<typeof Point>>();
 
 function publicPoint(jwk: PublicJwk): InstanceType<typeof Point> {
-  const id = jwk.x!;
+  const id = `${jwk.x}|${jwk.y}`;
   let point = pointCache.get(id);
   if (!point) {
     point = Point.fromBytes(ecPoint(jwk)).precompute(8, false);

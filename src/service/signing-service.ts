@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 /**
  * The one signing path, the same for every scheme:
  * resolve key -> decode the request into an intent (the digest comes from exactly the decoded bytes)
- * -> one exclusive transaction: idempotency, key enabled, policy and spend reservation, nonce,
+ * -> one exclusive transaction (group-committed with concurrent requests): idempotency, key enabled, policy and spend reservation, nonce,
  *    the request's intent record -> sign in the HSM, off the event loop (the key is checked once more
  *    just before) -> finish (low-s, recovery id, verify) -> one transaction: the audit record and the
  *    stored result -> reply. If that last write fails, the signature is never released.
@@ -104,7 +104,7 @@ export class SigningService {
     const now = this.policy.now();
 
     let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;
-    const begun = this.store.exclusive((tx): { replay: string } | { decision: Decision } | { parked: PendingRequest } => {
+    const begun = await this.store.exclusiveBatched((tx): { replay: string } | { decision: Decision } | { parked: PendingRequest } => {
       if (ctx.clientRequestId) {
         const earlier = tx.findSignRequest(ctx.caller, ctx.clientRequestId);
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
@@ -188,7 +188,7 @@ export class SigningService {
     // Fail closed: the signature leaves only once its audit record is durable, and not at all if the
     // key was frozen meanwhile (the database orders this against DisableKey's commit).
     try {
-      this.store.exclusive((tx) => {
+      await this.store.exclusiveBatched((tx) => {
         if (!tx.keyEnabled(key.name)) throw disabled(key.name);
         tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined);
         tx.touchKey(key.name, now);

@@ -19,6 +19,12 @@ export interface Store {
    * synchronous. Failures to write surface as STORE_UNAVAILABLE.
    */
   exclusive<T>(work: (tx: Ledger) => T): T;
+  /**
+   * Like `exclusive`, but shares one transaction, and so one fsync, with the other work queued in the
+   * same turn of the event loop (group commit). Each work still commits all or nothing (a savepoint),
+   * in queue order, and its promise settles only once the shared transaction is durable.
+   */
+  exclusiveBatched<T>(work: (tx: Ledger) => T): Promise<T>;
   /** For read-only questions outside a transaction (EvaluatePolicy, checks just before signing, lookups). */
   readonly reader: Reader;
   /** Audit records in order, from `afterSeq`. */

@@ -65,6 +65,8 @@ export class SqliteStore implements Store {
   private readonly ledger: Ledger;
   readonly reader: Reader;
   readonly instanceId: string;
+  /** Work waiting for the next group commit. */
+  private readonly batch: Array<{ work: (tx: Ledger) => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -321,6 +323,42 @@ export class SqliteStore implements Store {
     }
   }
 
+  exclusiveBatched<T>(work: (tx: Ledger) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      // setImmediate runs after this turn's I/O callbacks: requests and HSM replies that arrived
+      // together, or while the previous commit's fsync blocked the loop, share the next commit.
+      if (this.batch.length === 1) setImmediate(() => this.commitBatch());
+    });
+  }
+
+  private commitBatch(): void {
+    const batch = this.batch.splice(0);
+    const outcomes: Array<{ value: unknown } | { error: unknown }> = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const { work } of batch) {
+            try {
+              // A nested transaction is a savepoint: a failing work leaves no rows and spoils no other.
+              outcomes.push({ value: this.db.transaction(() => work(this.ledger))() });
+            } catch (error) {
+              outcomes.push({ error: storeError(error) });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const { reject } of batch) reject(storeError(error));
+      return;
+    }
+    batch.forEach(({ resolve, reject }, i) => {
+      const outcome = outcomes[i]!;
+      if ('error' in outcome) reject(outcome.error);
+      else resolve(outcome.value);
+    });
+  }
+
   auditRecords(afterSeq: number, limit: number): AuditRecord[] {
     return this.sql.auditRecords.all(afterSeq, limit).map((row) => ({
       seq: row.seq,
@@ -363,6 +401,8 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    // Work already queued still commits: its callers are waiting for it.
+    if (this.batch.length > 0) this.commitBatch();
     this.db.close();
   }
 }

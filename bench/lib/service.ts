@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadSignerPackage } from '../../src/api/proto.js';
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'main.js');
+
+export interface BenchService {
+  child: ChildProcess;
+  port: number;
+  /** The Prometheus endpoint, when the service printed one. */
+  metricsUrl?: string;
+  /** Milliseconds from spawn to the "listening" banner. */
+  startupMs: number;
+  call<T = unknown>(method: string, request: object): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** The real service, as `npm start` runs it (plaintext on loopback), in its own process. */
+export async function startService(dataDir: string, policyDir: string, sessions: number): Promise<BenchService> {
+  const started = performance.now();
+  const args = [MAIN, '--insecure', '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir, '--sessions', String(sessions)];
+  const child = spawn(process.execPath, [...args, '--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const banner = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      if (stdout.includes('stop with SIGTERM')) resolve(stdout);
+    });
+    child.stderr!.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+    child.on('exit', (code) => reject(new Error(`service exited with ${code}: ${stderr}`)));
+  });
+  const startupMs = performance.now() - started;
+  const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(banner)![1]);
+  const metricsUrl = /(http:\/\/\S+\/metrics)/.exec(banner)?.[1];
+  const { proto } = loadSignerPackage();
+  const client = new proto.signer.v1.Signer(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const call = <T>(method: string, request: object) =>
+    new Promise<T>((resolve, reject) =>
+      (client as unknown as Record<string, (r: object, cb: (e: Error | null, v: T) => void) => void>)[method]!.call(client, request, (error, value) =>
+        error ? reject(error) : resolve(value),
+      ),
+    );
+  return {
+    child,
+    port,
+    ...(metricsUrl ? { metricsUrl } : {}),
+    startupMs,
+    call,
+    stop: () => {
+      client.close();
+      if (child.exitCode !== null) return Promise.resolve();
+      return new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}
+
+/** Resident set size of a process, from /proc (Linux). */
+export function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+
+/** One gauge from the service's Prometheus endpoint (prom-client resets the event-loop histogram on each scrape). */
+export async function scrape(metricsUrl: string | undefined, name: string): Promise<number> {
+  if (!metricsUrl) return NaN;
+  const text = await (await fetch(metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+}

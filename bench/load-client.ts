@@ -1,0 +1,90 @@
+/**
+ * One load-generating client process for the end-to-end benchmark (forked by bench/run.ts, so that the
+ * service's event loop is not also the client's). Receives a LoadJob over IPC, runs it against the
+ * service over gRPC, and sends back every latency and error count.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadSignerPackage } from '../src/api/proto.js';
+import { benchRequest, type BenchRpc } from './lib/requests.js';
+
+export interface LoadJob {
+  port: number;
+  rpc: BenchRpc;
+  /** Closed loop: this many calls in flight. Open loop (`ratePerSecond`): calls start on schedule. */
+  inFlight: number;
+  ratePerSecond?: number;
+  seconds: number;
+  /** Closed loop only: stop after this many calls instead of after `seconds`. */
+  calls?: number;
+  /** Calls before measuring starts (connections, JIT, caches). */
+  warmupCalls: number;
+  /** First sequence number (nonces): each process gets its own range. */
+  sequenceStart: number;
+}
+
+export interface LoadResult {
+  /** Successful calls (failures are only counted in `errors`). */
+  completed: number;
+  seconds: number;
+  latenciesMs: number[];
+  errors: Record<string, number>;
+}
+
+async function run(job: LoadJob): Promise<LoadResult> {
+  const { proto } = loadSignerPackage();
+  const client = new proto.signer.v1.Signer(`127.0.0.1:${job.port}`, grpc.credentials.createInsecure());
+  let sequence = job.sequenceStart;
+  const errors: Record<string, number> = {};
+  const call = () =>
+    new Promise<boolean>((resolve) => {
+      const method = (client as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null) => void) => void>)[job.rpc]!.bind(client);
+      method(benchRequest(job.rpc, sequence++), (error) => {
+        if (error) {
+          const name = grpc.status[error.code] ?? String(error.code);
+          errors[name] = (errors[name] ?? 0) + 1;
+        }
+        resolve(!error);
+      });
+    });
+
+  for (let i = 0; i < job.warmupCalls; i++) await call();
+  for (const key of Object.keys(errors)) delete errors[key];
+
+  const latenciesMs: number[] = [];
+  const started = performance.now();
+  const deadline = started + job.seconds * 1000;
+  if (job.ratePerSecond) {
+    // Open loop: latency counts from when the call was due, so a stall is not hidden by sending less.
+    const interval = 1000 / job.ratePerSecond;
+    const inFlight: Promise<void>[] = [];
+    for (let due = started; due < deadline; due += interval) {
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      inFlight.push(call().then((ok) => void (ok && latenciesMs.push(performance.now() - due))));
+    }
+    await Promise.all(inFlight);
+  } else {
+    let remaining = job.calls ?? Infinity;
+    await Promise.all(
+      Array.from({ length: job.inFlight }, async () => {
+        while (remaining-- > 0 && (job.calls !== undefined || performance.now() < deadline)) {
+          const sent = performance.now();
+          if (await call()) latenciesMs.push(performance.now() - sent);
+        }
+      }),
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  client.close();
+  return { completed: latenciesMs.length, seconds, latenciesMs, errors };
+}
+
+process.once('message', (job: LoadJob) => {
+  run(job).then(
+    (result) => process.send!(result, () => process.exit(0)),
+    (error: unknown) => {
+      process.stderr.write(`load client failed: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+});

@@ -6,6 +6,7 @@ import { policyValidateCommand } from './policy-validate.js';
 import { keysRotateCommand } from './keys-rotate.js';
 import { approvalsCommand } from './approvals-commands.js';
 import { auditExportCommand, auditTailCommand, auditVerifyCommand } from './audit-commands.js';
+import { requestsSettleCommand, requestsUnfinishedCommand } from './requests-commands.js';
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')
@@ -19,6 +20,12 @@ const program = new Command('signer')
       .addCommand(auditVerifyCommand())
       .addCommand(auditExportCommand())
       .addCommand(auditTailCommand()),
+  )
+  .addCommand(
+    new Command('requests')
+      .description('find and settle sign requests a crash left unfinished (reads and writes the database directly)')
+      .addCommand(requestsUnfinishedCommand())
+      .addCommand(requestsSettleCommand()),
   );
 
 program.exitOverride();

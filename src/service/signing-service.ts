@@ -18,6 +18,7 @@ import type { PendingRequest } from '../domain/approval.js';
 import { describeForApprovers } from '../approvals/describe.js';
 import type { SignIntent } from '../domain/intent.js';
 import { randomUUID } from 'node:crypto';
+import { faults } from '../testing/faults.js';
 
 /**
  * The one signing path, the same for every scheme:
@@ -167,6 +168,7 @@ export class SigningService {
       this.audit.append(ctx, { decision: 'replay' });
       return { result: decodeResult<Result>(begun.replay) };
     }
+    faults.crashPoint('after-reservation');
 
     let result: Result;
     let hsmCalled = false;
@@ -176,6 +178,7 @@ export class SigningService {
         hsmCalled = true;
       });
       result = scheme.finish(prepared, raw, key);
+      faults.crashPoint('after-hsm-sign');
     } catch (error) {
       if (error instanceof SignerError && error.code === 'HSM_BAD_SIGNATURE') {
         this.log.error('HSM returned a signature that does not verify; not released', { requestId: ctx.requestId, key: key.name });
@@ -199,6 +202,7 @@ export class SigningService {
       this.markFailed(ctx.caller, id);
       throw error;
     }
+    faults.crashPoint('after-record');
     ctx.audited = true;
     return { result };
   }

@@ -36,6 +36,8 @@ export interface Store {
   liveVersions(): Array<KeyVersion & { algorithm: string }>;
   /** This database's random id, bound into every approval. */
   readonly instanceId: string;
+  /** Sign requests still 'reserved' that were created before `beforeMs`, oldest first. */
+  unfinishedSignRequests(beforeMs: number, limit: number): SignRequestRecord[];
   /** Parked requests with these statuses, oldest first. */
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[];
   close(): void;

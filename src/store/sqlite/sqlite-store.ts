@@ -100,6 +100,9 @@ export class SqliteStore implements Store {
         `INSERT OR REPLACE INTO sign_requests (caller, request_id, key_name, method, payload_hash, digest, policy_hash, status, result, created_at)
          VALUES (@caller, @requestId, @keyName, @method, @payloadHash, @digest, @policyHash, @status, @result, @createdAt)`,
       ),
+      unfinishedRequests: db.prepare<[number, number], Record<string, string | number | null>>(
+        "SELECT * FROM sign_requests WHERE status = 'reserved' AND created_at < ? ORDER BY created_at LIMIT ?",
+      ),
       finishRequest: db.prepare<[string, string | null, string, string]>('UPDATE sign_requests SET status = ?, result = ? WHERE caller = ? AND request_id = ?'),
       findNonce: db.prepare<[string, string, string], { digest: string; fee_cap: string; priority_fee: string }>(
         'SELECT digest, fee_cap, priority_fee FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ?',
@@ -185,19 +188,7 @@ export class SqliteStore implements Store {
       },
       findSignRequest(caller, requestId) {
         const row = sql.findRequest.get(caller, requestId);
-        if (!row) return undefined;
-        return {
-          caller: String(row.caller),
-          requestId: String(row.request_id),
-          keyName: String(row.key_name),
-          method: String(row.method),
-          payloadHash: String(row.payload_hash),
-          digest: String(row.digest),
-          policyHash: String(row.policy_hash),
-          status: row.status as SignRequestRecord['status'],
-          ...(row.result === null ? {} : { result: String(row.result) }),
-          createdAt: Number(row.created_at),
-        };
+        return row && toSignRequest(row);
       },
       putSignRequest(record) {
         sql.putRequest.run({ ...record, result: record.result ?? null });
@@ -383,6 +374,10 @@ export class SqliteStore implements Store {
     return this.sql.checkpoints.all().map(toCheckpoint);
   }
 
+  unfinishedSignRequests(beforeMs: number, limit: number): SignRequestRecord[] {
+    return this.sql.unfinishedRequests.all(beforeMs, limit).map(toSignRequest);
+  }
+
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[] {
     return this.sql.pendingByStatus.all(JSON.stringify(statuses), limit).map(toPending);
   }
@@ -441,6 +436,21 @@ function toKeyRecord(row: KeyRow): KeyRecord {
     ...(row.last_used_at === null ? {} : { lastUsedAt: new Date(row.last_used_at) }),
     useCount: row.use_count,
     ...(row.kid === null ? {} : { kid: row.kid }),
+  };
+}
+
+function toSignRequest(row: Record<string, string | number | null>): SignRequestRecord {
+  return {
+    caller: String(row.caller),
+    requestId: String(row.request_id),
+    keyName: String(row.key_name),
+    method: String(row.method),
+    payloadHash: String(row.payload_hash),
+    digest: String(row.digest),
+    policyHash: String(row.policy_hash),
+    status: row.status as SignRequestRecord['status'],
+    ...(row.result === null ? {} : { result: String(row.result) }),
+    createdAt: Number(row.created_at),
   };
 }
 

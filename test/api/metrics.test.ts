@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -197,6 +197,19 @@ test.serial('the endpoint serves /metrics only, in the Prometheus text format', 
   t.is((await fetch(metricsUrl(), { method: 'POST' })).status, 405);
   t.is(s.signer.metrics!.url, `http://127.0.0.1:${s.signer.metrics!.port}/metrics`);
   t.not(s.signer.metrics!.port, 0);
+});
+
+test.serial('the example dashboard and README name only metrics the endpoint serves', async (t) => {
+  const text = await (await fetch(metricsUrl())).text();
+  const served = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
+    type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`, name!] : [name!],
+  ));
+  const root = join(import.meta.dirname, '..', '..', '..');
+  for (const file of ['examples/grafana-dashboard.json', 'README.md']) {
+    const named = new Set(readFileSync(join(root, file), 'utf8').match(/\b(?:signer|nodejs_eventloop|process_resident)_[a-z0-9_]*[a-z0-9](?![a-z0-9_*])/g));
+    t.true(named.size > 5, file);
+    for (const name of named) t.true(served.has(name), `${file} names ${name}`);
+  }
 });
 
 test.serial('nothing secret in the metrics: no PIN, no key material, no request contents', async (t) => {

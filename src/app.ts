@@ -10,6 +10,8 @@ import { KeyService } from './service/key-service.js';
 import { JwtKeyService } from './service/jwt-keys.js';
 import { ApprovalService } from './approvals/approval-service.js';
 import { startJwksServer, type RunningJwksServer } from './api/jwks-http.js';
+import { startMetricsServer, type RunningMetricsServer } from './api/metrics-http.js';
+import { SignerMetrics } from './metrics/metrics.js';
 import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -33,6 +35,8 @@ export interface RunningSigner {
   jwks?: RunningJwksServer;
   /** Set when SIGNER_TEST_FAULTS injects faults (tests only): the warning, for the banner. */
   faultsWarning?: string;
+  /** Unset when the Prometheus listener is configured off. */
+  metrics?: RunningMetricsServer;
   /** Stops accepting calls, finishes in-flight ones, signs the audit head, closes sessions, C_Finalize, closes the database. */
   stop(): Promise<void>;
 }
@@ -55,7 +59,8 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     cleanups.push(() => store.close());
     // Invalid policies or access rules refuse start-up, before the HSM is touched.
     const policy = new PolicyGate(config.policyDir, store, log, clock);
-    const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions });
+    const metrics = new SignerMetrics();
+    const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions, observer: metrics.hsm });
     cleanups.push(() => hsm.close());
     const auditKeyPath = join(dirname(config.databasePath), 'audit-key.jwk');
     const audit = await AuditTrail.open(store, hsm, auditKeyPath, log);
@@ -69,9 +74,12 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     cleanups.push(() => jwt.stopSchedule());
     const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));
     if (jwks) cleanups.push(() => jwks.close());
+    metrics.watch({ store, policy, sessions: () => hsm.sessions });
+    const metricsServer = config.metrics && (await startMetricsServer(config.metrics, metrics, log));
+    if (metricsServer) cleanups.push(() => metricsServer.close());
     const server = await startGrpcServer(
       { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
-      { keys, signing, policy, audit, jwt, approvals, store, log },
+      { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
       () => hsm.isHealthy(),
     );
     return {
@@ -86,9 +94,10 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
       approvals,
       ...(jwks ? { jwks } : {}),
       ...(faultsWarning ? { faultsWarning } : {}),
+      ...(metricsServer ? { metrics: metricsServer } : {}),
       async stop() {
         jwt.stopSchedule();
-        await Promise.all([server.shutdown(), jwks?.close()]);
+        await Promise.all([server.shutdown(), jwks?.close(), metricsServer?.close()]);
         await audit.close().catch((error: unknown) => log.error('final audit checkpoint failed', { error: String(error) }));
         hsm.close();
         store.close();

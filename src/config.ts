@@ -26,6 +26,8 @@ export interface Config {
   /** host:port for the JWKS HTTP listener, or undefined when configured off. */
   jwks?: { host: string; port: number };
   jwtIssuer?: string;
+  /** host:port for the Prometheus /metrics listener, or undefined when configured off. */
+  metrics?: { host: string; port: number };
   /** How often JWT key versions are advanced (publish, activate, retire, scheduled rotation). */
   jwtScheduleSeconds: number;
 }
@@ -74,6 +76,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         .env('SIGNER_JWKS_ADDRESS')
         .default('127.0.0.1:50052'),
     )
+    .addOption(
+      new Option('--metrics-address <host:port|off>', 'HTTP listener for Prometheus /metrics ("off" disables it)')
+        .env('SIGNER_METRICS_ADDRESS')
+        .default('127.0.0.1:9464'),
+    )
     .addOption(new Option('--jwt-issuer <url>', 'issuer for /.well-known/openid-configuration').env('SIGNER_JWT_ISSUER'))
     .addOption(
       new Option('--jwt-schedule-seconds <n>', 'how often JWT key versions are published, activated and retired')
@@ -108,6 +115,7 @@ PIN (never on the command line):
     tlsKey?: string;
     auditCheckpointSeconds: number;
     jwksAddress: string;
+    metricsAddress: string;
     jwtIssuer?: string;
     jwtScheduleSeconds: number;
   }>();
@@ -129,7 +137,8 @@ PIN (never on the command line):
     insecure: options.insecure ?? false,
     ...(tlsGiven ? { tls: { caFile: resolve(options.tlsCa!), certFile: resolve(options.tlsCert!), keyFile: resolve(options.tlsKey!) } } : {}),
     auditCheckpointSeconds: options.auditCheckpointSeconds,
-    ...(options.jwksAddress === 'off' ? {} : { jwks: parseAddress(options.jwksAddress) }),
+    ...(options.jwksAddress === 'off' ? {} : { jwks: parseAddress(options.jwksAddress, '--jwks-address') }),
+    ...(options.metricsAddress === 'off' ? {} : { metrics: parseAddress(options.metricsAddress, '--metrics-address') }),
     ...(options.jwtIssuer ? { jwtIssuer: options.jwtIssuer } : {}),
     jwtScheduleSeconds: options.jwtScheduleSeconds,
   };
@@ -149,8 +158,8 @@ function readPin(env: NodeJS.ProcessEnv, devToken: boolean): string {
   throw new Error('SIGNER_HSM_PIN or SIGNER_HSM_PIN_FILE is required with --pkcs11-module');
 }
 
-function parseAddress(text: string): { host: string; port: number } {
+function parseAddress(text: string, flag: string): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
-  if (!match || Number(match[2]) > 65535) throw new Error(`--jwks-address must be host:port or "off" (got ${JSON.stringify(text)})`);
+  if (!match || Number(match[2]) > 65535) throw new Error(`${flag} must be host:port or "off" (got ${JSON.stringify(text)})`);
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) };
 }

@@ -19,7 +19,8 @@ async function main(): Promise<void> {
       `  database: ${config.databasePath}\n` +
       `  policies: ${config.policyDir} (${signer.policy.current.policies.length} files; SIGHUP reloads)\n` +
       `  audit:    checkpoint key pinned in ${signer.auditKeyPath}\n` +
-      `  JWKS:     ${signer.jwks ? signer.jwks.url : 'off'}\n`;
+      `  JWKS:     ${signer.jwks ? signer.jwks.url : 'off'}\n` +
+      `  metrics:  ${signer.metrics ? signer.metrics.url : 'off'}\n`;
   if (signer.devPki) {
     const admin = signer.devPki.client('admin');
     banner +=

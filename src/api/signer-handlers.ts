@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import type * as grpc from '@grpc/grpc-js';
 import { SignerError, invalidField } from '../domain/errors.js';
 import type { KeyRecord } from '../domain/key.js';
@@ -28,6 +29,7 @@ import type { EvaluatePolicyResponse } from './generated/signer/v1/EvaluatePolic
 import type { SigningService } from '../service/signing-service.js';
 import type { Key, ProtoKeyType, ProtoSignBytesAlgorithm, SignerHandlers } from './proto.js';
 import { toServiceError } from './status.js';
+import type { RpcObserver } from '../metrics/metrics.js';
 
 const KEY_TYPES_TO_PROTO: Readonly<Record<KeyType, ProtoKeyType>> = {
   secp256k1: 'KEY_TYPE_SECP256K1',
@@ -59,6 +61,7 @@ export interface Services {
   policy: PolicyGate;
   audit: AuditTrail;
   log: Logger;
+  metrics: RpcObserver;
   /** The caller identity of a call (from its client certificate); throws UNAUTHENTICATED. */
   authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => string;
 }
@@ -381,7 +384,7 @@ function toProtoEthereumSignature(result: EthereumSignature) {
  * (so a denied caller learns nothing about keys); errors through the status table; every call
  * audited exactly once; failures logged.
  */
-function handleUnary({ audit, policy, log, authenticate }: Services) {
+function handleUnary({ audit, policy, log, metrics, authenticate }: Services) {
   return <Request, Response>(
       method: string,
       keyOf: (request: Request) => string | undefined,
@@ -401,17 +404,22 @@ function handleUnary({ audit, policy, log, authenticate }: Services) {
           return response;
         })
         .then(
-          (response) => callback(null, response),
+          (response) => {
+            observe(metrics, log, ctx, false);
+            callback(null, response);
+          },
           (error: unknown) => {
             recordFailure(audit, log, ctx, error);
-            callback(toServiceError(error, ctx.requestId));
+            const failure = toServiceError(error, ctx.requestId);
+            observe(metrics, log, ctx, false, { error, failure });
+            callback(failure);
           },
         );
     };
 }
 
 /** Like handleUnary, for server-streaming calls: authenticated, access-checked, audited once at the end. */
-function handleStream({ audit, policy, log, authenticate }: Services) {
+function handleStream({ audit, policy, log, metrics, authenticate }: Services) {
   return <Request>(method: string, handle: (ctx: RequestContext, request: Request, call: grpc.ServerWritableStream<Request, unknown>) => Promise<void>) =>
     (call: grpc.ServerWritableStream<Request, unknown>): void => {
       const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
@@ -426,14 +434,41 @@ function handleStream({ audit, policy, log, authenticate }: Services) {
           } catch (error) {
             log.error('audit record could not be written', { requestId: ctx.requestId, method, error: String(error) });
           }
+          observe(metrics, log, ctx, true);
           call.end();
         },
         (error: unknown) => {
           recordFailure(audit, log, ctx, error);
-          call.destroy(Object.assign(new Error(), toServiceError(error, ctx.requestId)));
+          const failure = toServiceError(error, ctx.requestId);
+          observe(metrics, log, ctx, true, { error, failure });
+          call.destroy(Object.assign(new Error(), failure));
         },
       );
     };
+}
+
+/**
+ * Counts a finished call with the decision its audit record holds; a failure whose record could not
+ * be written counts with the decision that record would have held. Metrics never fail a call.
+ */
+function observe(
+  metrics: RpcObserver,
+  log: Logger,
+  ctx: RequestContext,
+  streaming: boolean,
+  failed?: { error: unknown; failure: Partial<grpc.ServiceError> },
+): void {
+  try {
+    metrics.rpcCompleted({
+      method: ctx.method,
+      ...(ctx.keyName ? { keyName: ctx.keyName } : {}),
+      decision: failed && !ctx.audited ? outcomeOf(failed.error).decision : (ctx.decision ?? 'ok'),
+      code: failed ? (status[failed.failure.code ?? status.INTERNAL] ?? 'UNKNOWN') : 'OK',
+      ...(streaming ? {} : { seconds: (performance.now() - ctx.startedAt) / 1000 }),
+    });
+  } catch (error) {
+    log.error('metrics could not record a call', { requestId: ctx.requestId, method: ctx.method, error: String(error) });
+  }
 }
 
 /** A failed call: its audit record (unless written already; best effort) and its log line. */

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { checkpointPayload, GENESIS_HASH, sha256Hex, type AuditFields } from '../domain/audit.js';
+import { checkpointPayload, GENESIS_HASH, sha256Hex, type AuditDecision, type AuditFields } from '../domain/audit.js';
 import { SignerError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { RequestContext } from '../domain/request-context.js';
@@ -12,7 +12,7 @@ import type { Ledger, Store } from '../store/store.js';
 export const AUDIT_KEY_LABEL = 'signer audit checkpoints';
 
 export interface AuditOutcome {
-  decision: 'allow' | 'deny' | 'approval_required' | 'error' | 'ok' | 'replay';
+  decision: AuditDecision;
   reason?: string;
   signatureHash?: string;
 }
@@ -56,6 +56,7 @@ export class AuditTrail {
    */
   appendInTx(tx: Ledger, ctx: RequestContext, outcome: AuditOutcome): void {
     tx.appendAudit(this.fields(ctx, outcome));
+    ctx.decision = outcome.decision;
   }
 
   /** Appends the record for `ctx` in its own transaction. */

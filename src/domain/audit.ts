@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 
+/** What came of a call: `ok` for reads and admin calls, `replay` for an idempotent retry. */
+export type AuditDecision = 'allow' | 'deny' | 'approval_required' | 'error' | 'ok' | 'replay';
+
 /** One audit record: what was asked, by whom, and what came of it. Never payloads or secrets. */
 export interface AuditFields {
   timeMs: number;

@@ -1,3 +1,5 @@
+import type { AuditDecision } from './audit.js';
+
 /** What the service knows about one RPC while it runs; the audit record is built from it. */
 export interface RequestContext {
   /** The server's id for this RPC: in logs, error metadata and the audit record. */
@@ -17,4 +19,6 @@ export interface RequestContext {
   approvals?: string[];
   /** Set once this RPC's audit record has been written. */
   audited: boolean;
+  /** The decision in the audit record written for this RPC (for metrics: it is final once `audited`). */
+  decision?: AuditDecision;
 }

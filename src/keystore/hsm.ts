@@ -21,6 +21,13 @@ export interface HsmConfig {
   pin: string;
   /** Sessions in the pool: how many signatures can be in the HSM at once. */
   sessions: number;
+  /** Told how long each signature took in the token; keeps the keystore free of any metrics library. */
+  observer?: HsmObserver;
+}
+
+export interface HsmObserver {
+  /** Seconds from C_SignInit to the signature, not counting the wait for a session. Successful signs only. */
+  signed(mechanism: SignMechanism, seconds: number): void;
 }
 
 export interface GeneratedKey {
@@ -51,6 +58,7 @@ export class Hsm {
     private readonly loginSession: Session,
     private readonly pin: string,
     private readonly pool: SessionPool,
+    private readonly observer?: HsmObserver,
   ) {}
 
   /** Loads the module, finds the token by label and logs in once. Never retries a refused PIN. */
@@ -74,15 +82,15 @@ export class Hsm {
         () => login(loginSession, config.pin),
         config.sessions,
       );
-      return new Hsm(module, slot, loginSession, config.pin, pool);
+      return new Hsm(module, slot, loginSession, config.pin, pool, config.observer);
     } catch (error) {
       module.finalize();
       throw toSignerError(error, 'login');
     }
   }
 
-  get sessions(): { size: number; busy: number } {
-    return { size: this.pool.size, busy: this.pool.busy };
+  get sessions(): { size: number; busy: number; waiting: number } {
+    return { size: this.pool.size, busy: this.pool.busy, waiting: this.pool.waiting };
   }
 
   /** Whether the token is present and we are logged in. */
@@ -151,9 +159,11 @@ export class Hsm {
         const key = this.privateKeyHandle(session, hsmId);
         // The last check before the HSM (e.g. "is the key still enabled?"), after waiting for a session.
         beforeSign?.();
+        const started = performance.now();
         lib.C_SignInit(session.handle, signMechanism(mechanism), key);
         const signature = await lib.C_SignAsync(session.handle, data, Buffer.alloc(MAX_SIGNATURE_BYTES));
         await slowHsmForTests();
+        this.observer?.signed(mechanism, (performance.now() - started) / 1000);
         return new Uint8Array(signature);
       });
     } catch (error) {

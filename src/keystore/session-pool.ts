@@ -27,6 +27,11 @@ export class SessionPool {
     return this.all.size - this.idle.length;
   }
 
+  /** Operations waiting for a session, for saturation metrics. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   /**
    * Runs `work` with exclusive use of a session and always gives the session back. A session the
    * token no longer knows is reopened, and a lost login is redone, then `work` is retried once.

@@ -30,6 +30,13 @@ export type DenyReason =
 /** Reasons that a window, not a rule, refused: RESOURCE_EXHAUSTED rather than PERMISSION_DENIED. */
 export type LimitReason = 'SPEND_WINDOW' | 'RATE_LIMIT';
 
+/** Ledger scopes: windows count per key and asset (and chain). Metrics read the same scopes. */
+export const spendScope = {
+  native: (keyName: string, chainId: bigint) => `${keyName}|native|${chainId}`,
+  token: (keyName: string, chainId: bigint, tokenAddress: string) => `${keyName}|token|${chainId}|${tokenAddress}`,
+  signatures: (keyName: string) => `${keyName}|signatures`,
+};
+
 /** An amount that counts against rolling windows once the request is signed. */
 export interface Spend {
   /** Ledger scope: key, asset and chain (`prod/hot|native|1`). */

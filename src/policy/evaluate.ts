@@ -1,6 +1,6 @@
 import { MAX_UINT256, formatAmount, formatEther } from '../domain/amount.js';
 import type { EthereumTransaction, SignIntent, TypedData } from '../domain/intent.js';
-import type { Decision, Denial, DenyReason, Spend } from './decision.js';
+import { spendScope, type Decision, type Denial, type DenyReason, type Spend } from './decision.js';
 import { decodeTokenCall, selectorOf, type TokenCall } from './erc20.js';
 import { permitGrants, type PermitGrant } from './permits.js';
 import type { ApprovalRule, Policy, Recipients, TokenRule, WindowRule } from './policy.js';
@@ -287,12 +287,12 @@ function decideJwt(policy: Policy, claims: Record<string, unknown>, tokenBytes: 
 }
 
 function nativeSpend(keyName: string, chainId: bigint, amount: bigint, windows: WindowRule[]): Spend {
-  return { scope: `${keyName}|native|${chainId}`, amount, windows, format: formatEther, reason: 'SPEND_WINDOW' };
+  return { scope: spendScope.native(keyName, chainId), amount, windows, format: formatEther, reason: 'SPEND_WINDOW' };
 }
 
 function tokenSpend(keyName: string, chainId: bigint, token: TokenRule, amount: bigint): Spend {
   return {
-    scope: `${keyName}|token|${chainId}|${token.address}`,
+    scope: spendScope.token(keyName, chainId, token.address),
     amount,
     windows: token.windows,
     format: (value) => formatAmount(value, token.decimals, token.symbol),
@@ -301,10 +301,10 @@ function tokenSpend(keyName: string, chainId: bigint, token: TokenRule, amount: 
 }
 
 function signatureCount(keyName: string, windows: WindowRule[]): Spend {
-  return { scope: `${keyName}|signatures`, amount: 1n, windows, format: (n) => `${n} signatures`, reason: 'RATE_LIMIT' };
+  return { scope: spendScope.signatures(keyName), amount: 1n, windows, format: (n) => `${n} signatures`, reason: 'RATE_LIMIT' };
 }
 
-function formatDuration(ms: number): string {
+export function formatDuration(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }

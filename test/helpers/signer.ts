@@ -67,6 +67,7 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     insecure: true,
     auditCheckpointSeconds: 3600,
     jwks: { host: '127.0.0.1', port: 0 },
+    metrics: { host: '127.0.0.1', port: 0 },
     jwtScheduleSeconds: 3600,
     ...overrides,
   };

@@ -1,0 +1,195 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { validateKeyName } from '../domain/key-name.js';
+import type { VersionState } from '../domain/jwt.js';
+import type { HsmObserver } from '../keystore/hsm.js';
+import { RESERVED_PREFIX } from '../service/key-service.js';
+import type { PolicyGate } from '../service/policy-gate.js';
+import type { Store } from '../store/store.js';
+import { spendWindowUsage } from './spend-windows.js';
+
+/** One finished RPC, as the API layer saw it. */
+export interface CompletedRpc {
+  method: string;
+  /** As the caller named it: labelled only if it is in the key inventory. */
+  keyName?: string;
+  /** The decision in its audit record (allow, deny, approval_required, error, ok, replay). */
+  decision: string;
+  /** gRPC status name: OK, PERMISSION_DENIED, ... */
+  code: string;
+  /** Unary calls only: a stream lasts as long as its client follows it, which says nothing about us. */
+  seconds?: number;
+}
+
+export interface RpcObserver {
+  rpcCompleted(call: CompletedRpc): void;
+}
+
+/** What the scrape-time gauges read. */
+export interface MetricSources {
+  store: Store;
+  policy: PolicyGate;
+  sessions(): { size: number; busy: number; waiting: number };
+}
+
+// Sign calls take milliseconds; key generation (RSA) and approval signing can take seconds.
+const RPC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// SoftHSM signs in tens of microseconds (P-256) to milliseconds (RSA-3072); network HSMs take longer.
+const HSM_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const VERSION_STATES: readonly VersionState[] = ['published', 'active', 'retiring', 'retired'];
+/** Scrapes read at most this many parked requests: the gauge saturates rather than the scrape stalling. */
+const PENDING_SCAN_LIMIT = 10_000;
+const KEY_PAGE = 500;
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (never prom-client's global one, so
+ * several signers in one process, as in tests, do not collide). Counters and histograms are updated
+ * as calls finish; gauges of state (sessions, parked requests, spend windows, JWT versions) are
+ * computed when scraped. Label values are method names, key names from the inventory, policy
+ * field paths, token symbols and chain ids: never key material, request contents or identities.
+ */
+export class SignerMetrics implements RpcObserver {
+  readonly registry = new Registry();
+  /** Given to the keystore: times each signature inside the token. */
+  readonly hsm: HsmObserver;
+  private sources?: MetricSources;
+  /** Key names already found in the inventory (keys are never deleted, so this only grows with it). */
+  private readonly knownKeys = new Set<string>();
+  private readonly requests: Counter<'method' | 'key' | 'decision' | 'code'>;
+  private readonly rpcSeconds: Histogram<'method'>;
+
+  constructor() {
+    // Process metrics, including process_resident_memory_bytes and nodejs_eventloop_lag_p99_seconds
+    // (monitorEventLoopDelay; prom-client resets that histogram on every scrape).
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'signer_requests_total',
+      help: 'Finished RPCs by method, key (empty when the call named no key in the inventory), audit decision and gRPC status.',
+      labelNames: ['method', 'key', 'decision', 'code'],
+      registers,
+    });
+    this.rpcSeconds = new Histogram({
+      name: 'signer_request_duration_seconds',
+      help: 'Latency of unary RPCs, from arrival to reply, by method.',
+      labelNames: ['method'],
+      buckets: RPC_BUCKETS,
+      registers,
+    });
+    const hsmSeconds = new Histogram({
+      name: 'signer_hsm_sign_duration_seconds',
+      help: 'Time inside the HSM per signature (C_SignInit to result, not the wait for a session), by mechanism.',
+      labelNames: ['mechanism'],
+      buckets: HSM_BUCKETS,
+      registers,
+    });
+    this.hsm = { signed: (mechanism, seconds) => hsmSeconds.observe({ mechanism }, seconds) };
+    this.defineStateGauges(registers);
+  }
+
+  /** Scrape-time gauges read these from now on; until then they have no series. */
+  watch(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  rpcCompleted(call: CompletedRpc): void {
+    this.requests.inc({ method: call.method, key: this.keyLabel(call.keyName), decision: call.decision, code: call.code });
+    if (call.seconds !== undefined) this.rpcSeconds.observe({ method: call.method }, call.seconds);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text: collects every scrape-time gauge. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** A key name only if the inventory has it: names callers make up must not create series. */
+  private keyLabel(name: string | undefined): string {
+    if (!name || name.startsWith(RESERVED_PREFIX)) return '';
+    if (this.knownKeys.has(name)) return name;
+    if (!isKeyName(name) || !this.sources?.store.findKey(name)) return '';
+    this.knownKeys.add(name);
+    return name;
+  }
+
+  private defineStateGauges(registers: Registry[]): void {
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[], read?: (g: Gauge<L>, sources: MetricSources) => void) => {
+      const g: Gauge<L> = new Gauge<L>({
+        name,
+        help,
+        labelNames,
+        registers,
+        ...(read && {
+          collect: () => {
+            g.reset(); // Series for keys or states that are gone must not linger.
+            if (this.sources) read(g, this.sources);
+          },
+        }),
+      });
+      return g;
+    };
+
+    gauge('signer_hsm_sessions', 'PKCS#11 sessions in the pool.', [], (g, s) => g.set(s.sessions().size));
+    gauge('signer_hsm_sessions_busy', 'PKCS#11 sessions in use by an operation.', [], (g, s) => g.set(s.sessions().busy));
+    gauge('signer_hsm_session_waiters', 'Operations waiting for a free PKCS#11 session.', [], (g, s) => g.set(s.sessions().waiting));
+
+    gauge('signer_pending_requests', 'Parked sign requests not yet final: pending (awaiting approvals) or approved (being signed).', ['status'], (g, s) => {
+      const now = s.policy.now();
+      let pending = 0;
+      let approved = 0;
+      for (const request of s.store.pendingRequests(['pending', 'approved'], PENDING_SCAN_LIMIT)) {
+        if (request.status === 'approved') approved++;
+        // Expiry and policy changes are applied lazily, when a request is next read; a scrape never
+        // writes, so it leaves out the requests that read would end.
+        else if (now < request.expiresAt && s.policy.current.find(request.keyName).policy?.hash === request.policyHash) pending++;
+      }
+      g.set({ status: 'pending' }, pending);
+      g.set({ status: 'approved' }, approved);
+    });
+
+    // One pass over the keys fills both window gauges. The registry collects metrics in the order they
+    // were registered, so the gauge that does the work comes first.
+    let windowLimit: Gauge<WindowLabel> | undefined;
+    gauge('signer_spend_window_used', 'What is counted in each spend window and rate limit now, in whole units of its asset.', WINDOW_LABELS, (g, s) => {
+      windowLimit!.reset();
+      const now = s.policy.now();
+      for (const row of spendWindowUsage(s.policy.current, inventory(s.store), (scope, perMs) => s.store.reader.used(scope, perMs, now))) {
+        const labels = { key: row.key, asset: row.asset, chain: row.chain, window: row.window, per: row.per };
+        g.set(labels, row.used);
+        windowLimit!.set(labels, row.limit);
+      }
+    });
+    windowLimit = gauge('signer_spend_window_limit', 'The max of each spend window and rate limit, in whole units of its asset.', WINDOW_LABELS);
+
+    gauge('signer_jwt_key_versions', 'Versions of each JWT key by state.', ['key', 'state'], (g, s) => {
+      for (const { keyName } of s.store.jwtKeys()) {
+        const versions = s.store.reader.versions(keyName);
+        for (const state of VERSION_STATES) g.set({ key: keyName, state }, versions.filter((v) => v.state === state).length);
+      }
+    });
+  }
+}
+
+type WindowLabel = 'key' | 'asset' | 'chain' | 'window' | 'per';
+const WINDOW_LABELS: WindowLabel[] = ['key', 'asset', 'chain', 'window', 'per'];
+
+function isKeyName(name: string): boolean {
+  try {
+    validateKeyName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every key name in the inventory, a page at a time, without the service's own keys. */
+function* inventory(store: Store): Generator<string> {
+  for (let after = ''; ; ) {
+    const page = store.listKeys(KEY_PAGE, after);
+    for (const key of page) if (!key.name.startsWith(RESERVED_PREFIX)) yield key.name;
+    if (page.length < KEY_PAGE) return;
+    after = page.at(-1)!.name;
+  }
+}

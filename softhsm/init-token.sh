@@ -25,6 +25,7 @@ conf="$dir/softhsm2.conf"
 sed "s|@TOKENDIR@|$dir/tokens|" "$here/softhsm2.conf.template" > "$conf"
 export SOFTHSM2_CONF="$conf"
 
+# ensureDevToken (src/keystore/dev-token.ts) tells the two outcomes apart by these messages.
 if softhsm2-util --show-slots | grep -q "Label:[[:space:]]*$label[[:space:]]*$"; then
   echo "token '$label' already initialised in $dir/tokens"
   exit 0

@@ -144,7 +144,8 @@ PIN (never on the command line):
   };
 }
 
-function readPin(env: NodeJS.ProcessEnv, devToken: boolean): string {
+/** The token's user PIN from SIGNER_HSM_PIN or SIGNER_HSM_PIN_FILE; the development PIN for the development token. */
+export function readPin(env: NodeJS.ProcessEnv, devToken: boolean): string {
   if (env.SIGNER_HSM_PIN) return env.SIGNER_HSM_PIN;
   const file = env.SIGNER_HSM_PIN_FILE;
   if (file) {

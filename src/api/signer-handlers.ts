@@ -208,7 +208,10 @@ export function signerHandlers(services: Services): SignerHandlers {
       return { token: signed.token, kid: signed.kid, expireTime: new Date(signed.expiresAtMs).toISOString() };
     }),
 
-    GetJwks: unary('GetJwks', () => undefined, () => ({ jwksJson: JSON.stringify({ keys: jwt.jwks().keys }) })),
+    GetJwks: unary('GetJwks', (request) => request.keyName || undefined, (_ctx, request) => {
+      const keyName = request.keyName ? visibleKey(keys, request.keyName, 'key_name').name : undefined;
+      return { jwksJson: JSON.stringify({ keys: jwt.jwks(keyName).keys }) };
+    }),
 
     EvaluatePolicy: unary('EvaluatePolicy', byKeyName, (ctx, request) => toProtoDecision(explain(ctx, signing, request))),
 
@@ -219,9 +222,9 @@ export function signerHandlers(services: Services): SignerHandlers {
 }
 
 /** The service's own keys are invisible through the API. */
-function visibleKey(keys: KeyService, name: string): KeyRecord {
-  if (name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, 'name');
-  return keys.get(name);
+function visibleKey(keys: KeyService, name: string, field = 'name'): KeyRecord {
+  if (name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, field);
+  return keys.get(name, field);
 }
 
 function withRequestId(ctx: RequestContext, requestId: string): void {

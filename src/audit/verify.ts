@@ -13,6 +13,15 @@ export interface VerifyReport {
   problem?: { seq?: number; checkpoint?: number; message: string };
 }
 
+/** How far verification has got: records checked so far, then checkpoints checked so far. */
+export interface VerifyProgress {
+  phase: 'records' | 'checkpoints';
+  done: number;
+}
+
+/** Checkpoints between two progress reports: each costs an Ed25519 verification. */
+const CHECKPOINTS_PER_REPORT = 1000;
+
 /**
  * Checks the whole audit log: every record's hash and link to the previous one, no gaps, and every
  * checkpoint's signature (by the pinned key), link to the previous checkpoint, and the record it
@@ -22,7 +31,8 @@ export function verifyAuditLog(
   readRecords: (afterSeq: number, limit: number) => AuditRecord[],
   checkpoints: AuditCheckpoint[],
   publicKey: PublicJwk,
-  onProgress?: (seq: number) => void,
+  /** Called once per page of records and every CHECKPOINTS_PER_REPORT checkpoints: cheap enough to ignore. */
+  onProgress?: (progress: VerifyProgress) => void,
 ): VerifyReport {
   const sealed = new Map(checkpoints.map((c) => [c.uptoSeq, c]));
   const hashes = new Map<number, string>();
@@ -43,11 +53,12 @@ export function verifyAuditLog(
       prevSeq = record.seq;
       prevHash = record.hash;
     }
-    onProgress?.(prevSeq);
+    onProgress?.({ phase: 'records', done: prevSeq });
   }
 
   let prevSignature: string | undefined;
-  for (const checkpoint of checkpoints) {
+  for (const [index, checkpoint] of checkpoints.entries()) {
+    if (index % CHECKPOINTS_PER_REPORT === 0) onProgress?.({ phase: 'checkpoints', done: index });
     const at = { checkpoint: checkpoint.id, seq: checkpoint.uptoSeq };
     const expectedPrev = prevSignature === undefined ? GENESIS_HASH : sha256Hex(prevSignature);
     if (checkpoint.prevSignatureHash !== expectedPrev) return fail({ ...at, message: `checkpoint ${checkpoint.id} does not link to the previous checkpoint` });
@@ -62,6 +73,7 @@ export function verifyAuditLog(
     }
     prevSignature = checkpoint.signature;
   }
+  onProgress?.({ phase: 'checkpoints', done: checkpoints.length });
   if (prevSeq > 0 && checkpoints.length === 0) {
     // Without a signed checkpoint, anyone who can write the database could have rewritten all of it.
     return fail({ message: `no signed checkpoint: the ${prevSeq} records cannot be vouched for` });

@@ -7,7 +7,10 @@ import type { SignRequest__Output } from '../api/generated/signer/v1/SignRequest
 import type { ListPendingRequestsResponse__Output } from '../api/generated/signer/v1/ListPendingRequestsResponse.js';
 import { approvalPayload, type Verdict } from '../domain/approval.js';
 import { formatEther, parseDuration } from '../domain/amount.js';
-import { call, connect, withConnectionOptions, type ConnectionOptions } from './connection.js';
+import { call, connect, withClient, withConnectionOptions, type ConnectionOptions } from './connection.js';
+import { withExamples } from './help.js';
+import { printJson, printJsonLine } from './json-output.js';
+import { formatRow, formatTable } from './table.js';
 
 const CHAINS: Record<string, string> = {
   '1': 'Ethereum mainnet',
@@ -37,7 +40,9 @@ export function approvalsCommand(): Command {
 }
 
 function keygen(): Command {
-  return new Command('keygen')
+  const command = new Command('keygen');
+  withExamples(command, ['signer approvals keygen --id alice --out alice.json']);
+  return command
     .description('create an approver key pair in a file only you can read (0600); prints the registry entry')
     .requiredOption('--id <approver-id>', 'your id in approvers.yaml')
     .option('--out <file>', 'where to write the private key', 'approver-key.json')
@@ -53,32 +58,32 @@ function keygen(): Command {
 }
 
 function pending(): Command {
-  return withConnectionOptions(new Command('pending').description('requests waiting for approval').option('--json', 'JSON lines'), 'approver').action(
-    async (options: ConnectionOptions & { json?: boolean }) => {
-      const client = connect(options);
-      try {
-        const { requests } = await call<ListPendingRequestsResponse__Output>(client, 'ListPendingRequests', {});
-        if (options.json) return requests.forEach((r) => console.log(JSON.stringify(r)));
-        if (requests.length === 0) return console.log('no requests waiting for approval');
-        console.log(['ID', 'KEY', 'WHAT', 'HOW MUCH', 'REQUESTER', 'AGE', 'APPROVALS'].join('\t'));
-        for (const r of requests) {
-          const { what, amount } = describe(r);
-          console.log([r.id, r.keyName, what, amount, r.requester, age(r.createTime), r.progress].join('\t'));
-        }
-      } finally {
-        client.close();
-      }
-    },
-  );
+  const command = new Command('pending').description('requests waiting for approval, oldest first').option('--json', 'print a JSON array of requests');
+  withExamples(command, ['signer approvals pending', 'signer approvals pending --json | jq -r \'.[].id\'']);
+  return withConnectionOptions(command, 'approver').action(async (options: ConnectionOptions & { json?: boolean }) => {
+    const { requests } = await withClient(options, (client) => call<ListPendingRequestsResponse__Output>(client, 'ListPendingRequests', {}));
+    if (options.json) return printJson(requests);
+    if (requests.length === 0) return console.log('no requests waiting for approval');
+    process.stdout.write(formatTable(PENDING_HEADER, requests.map(pendingRow)));
+  });
+}
+
+const PENDING_HEADER = ['ID', 'KEY', 'WHAT', 'HOW MUCH', 'REQUESTER', 'AGE', 'APPROVALS'];
+
+function pendingRow(r: SignRequest__Output): string[] {
+  const { what, amount } = describe(r);
+  return [r.id, r.keyName, what, amount, r.requester, age(r.createTime), r.progress];
 }
 
 function show(): Command {
-  return withConnectionOptions(new Command('show').description('one request, in words').argument('<id>').option('--json', 'JSON'), 'approver').action(
+  const command = new Command('show').description('one request, in words').argument('<id>').option('--json', 'print the request as JSON');
+  withExamples(command, ['signer approvals show 0c2f...']);
+  return withConnectionOptions(command, 'approver').action(
     async (id: string, options: ConnectionOptions & { json?: boolean }) => {
       const client = connect(options);
       try {
         const r = await call<SignRequest__Output>(client, 'GetSignRequest', { id });
-        if (options.json) return console.log(JSON.stringify(r));
+        if (options.json) return printJson(r);
         const { what, amount, details } = describe(r);
         console.log(`${r.id}  ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
         console.log(`  ${what} ${amount} with key ${r.keyName}, on ${CHAINS[r.chainId] ?? `chain ${r.chainId}`}`);
@@ -101,6 +106,12 @@ function verdict(kind: Verdict): Command {
     .option('--valid-for <duration>', 'how long this approval counts', '15m')
     .option('--json', 'print the request afterwards as JSON');
   if (kind === 'reject') command.requiredOption('--reason <text>', 'why');
+  withExamples(
+    command,
+    kind === 'approve'
+      ? ['signer approvals approve 0c2f... --key-file alice.json', 'signer approvals approve 0c2f... --key-file alice.json --valid-for 5m']
+      : ['signer approvals reject 0c2f... --key-file carol.json --reason "unknown recipient"'],
+  );
   return withConnectionOptions(command, 'approver').action(
     async (id: string, options: ConnectionOptions & { keyFile: string; validFor: string; reason?: string; json?: boolean }) => {
       const key = JSON.parse(readFileSync(options.keyFile, 'utf8')) as KeyFile;
@@ -119,7 +130,7 @@ function verdict(kind: Verdict): Command {
           signature,
           reason: options.reason ?? '',
         });
-        if (options.json) console.log(JSON.stringify(updated));
+        if (options.json) printJson(updated);
         else console.log(`${updated.id}: ${updated.status}${updated.reason ? ` (${updated.reason})` : ''}; approvals ${updated.progress}`);
       } finally {
         client.close();
@@ -129,15 +140,17 @@ function verdict(kind: Verdict): Command {
 }
 
 function watch(): Command {
-  return withConnectionOptions(new Command('watch').description('print each request as it starts waiting (Ctrl-C to stop)').option('--json', 'JSON lines'), 'approver').action(
+  const command = new Command('watch').description('print each request as it starts waiting (Ctrl-C to stop)').option('--json', 'JSON lines, one request per line');
+  withExamples(command, ['signer approvals watch', 'signer approvals watch --json']);
+  return withConnectionOptions(command, 'approver').action(
     async (options: ConnectionOptions & { json?: boolean }) => {
       const client = connect(options);
       const stream = (client.grpc as unknown as { WatchPending(request: object): grpc.ClientReadableStream<SignRequest__Output> }).WatchPending({});
+      if (!options.json) console.log(formatRow(WATCH_WIDTHS, PENDING_HEADER));
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (r: SignRequest__Output) => {
-          if (options.json) return console.log(JSON.stringify(r));
-          const { what, amount } = describe(r);
-          console.log(`${r.id}\t${r.keyName}\t${what}\t${amount}\t${r.requester}\t${r.progress}`);
+          if (options.json) return printJsonLine(r);
+          console.log(formatRow(WATCH_WIDTHS, pendingRow(r)));
         });
         stream.on('end', resolve);
         stream.on('error', reject);
@@ -149,6 +162,9 @@ function watch(): Command {
     },
   );
 }
+
+/** Rows are printed as requests arrive, so the columns have fixed widths. */
+const WATCH_WIDTHS = [36, 24, 52, 14, 36, 5, 0];
 
 /** The request in words, from the service's summary of what it decoded. */
 function describe(r: SignRequest__Output): { what: string; amount: string; details: string[] } {

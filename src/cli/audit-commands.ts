@@ -1,11 +1,24 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { AuditRecord } from '../domain/audit.js';
 import type { PublicJwk } from '../domain/key.js';
-import { verifyAuditLog } from '../audit/verify.js';
+import { verifyAuditLog, type VerifyProgress } from '../audit/verify.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { withExamples } from './help.js';
+import { printJson, printJsonLine, toJson } from './json-output.js';
+import { startProgress, type Progress } from './progress.js';
+import { formatRow } from './table.js';
 
 const databaseOption = () => new Option('--database <file>', 'the signer database').env('SIGNER_DATABASE').default('data/signer.db');
+const seqOption = (flag: string, description: string) =>
+  new Option(`${flag} <seq>`, description).argParser((text: string) => {
+    if (!/^(0|[1-9][0-9]*)$/.test(text)) throw new InvalidArgumentError('must be a record number (0 or more)');
+    return Number(text);
+  });
+
+/** Records read per query: enough to keep SQLite busy, few enough to keep memory small. */
+const PAGE = 10_000;
 
 function openReadOnly(database: string): SqliteStore {
   return new SqliteStore(resolve(database), { readonly: true });
@@ -13,80 +26,110 @@ function openReadOnly(database: string): SqliteStore {
 
 /** `signer audit verify`: the whole chain and every signed checkpoint; names the first bad record. */
 export function auditVerifyCommand(): Command {
-  return new Command('verify')
+  const command = new Command('verify')
     .description('check every audit record and signed checkpoint; exit 1 naming the first bad record')
     .addOption(databaseOption())
     .option('--public-key <file>', 'the pinned checkpoint key (default: audit-key.jwk beside the database)')
-    .option('--json', 'print the report as JSON')
-    .action((options: { database: string; publicKey?: string; json?: boolean }) => {
-      const publicKey = JSON.parse(readFileSync(options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk'), 'utf8')) as PublicJwk;
-      const store = openReadOnly(options.database);
-      try {
-        const report = verifyAuditLog((after, limit) => store.auditRecords(after, limit), store.auditCheckpoints(), publicKey);
-        if (options.json) console.log(JSON.stringify(report));
-        else if (report.ok) {
-          console.log(`audit log intact: ${report.records} records, ${report.checkpoints} signed checkpoints, ${report.unsealed} records after the last checkpoint`);
-        } else console.error(`audit log FAILED verification: ${report.problem!.message}`);
-        if (!report.ok) process.exitCode = 1;
-      } finally {
-        store.close();
+    .option('--json', 'print the report as JSON');
+  withExamples(command, ['signer audit verify', 'signer audit verify --database /backup/signer.db --public-key /etc/signer/audit-key.jwk --json']);
+  return command.action((options: { database: string; publicKey?: string; json?: boolean }) => {
+    const publicKey = JSON.parse(readFileSync(options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk'), 'utf8')) as PublicJwk;
+    const store = openReadOnly(options.database);
+    try {
+      const checkpoints = store.auditCheckpoints();
+      const progress = verifyProgress(store.lastAuditSeq(), checkpoints.length);
+      const report = verifyAuditLog((after, limit) => store.auditRecords(after, limit), checkpoints, publicKey, progress.update);
+      progress.finish();
+      if (options.json) printJson(report);
+      else if (report.ok) {
+        console.log(`audit log intact: ${report.records} records, ${report.checkpoints} signed checkpoints, ${report.unsealed} records after the last checkpoint`);
+      } else console.error(`audit log FAILED verification: ${report.problem!.message}`);
+      if (!report.ok) process.exitCode = 1;
+    } finally {
+      store.close();
+    }
+  });
+}
+
+/** One bar per phase: records, then checkpoints (each an Ed25519 verification). */
+function verifyProgress(records: number, checkpoints: number): { update: (p: VerifyProgress) => void; finish: () => void } {
+  let phase: VerifyProgress['phase'] | undefined;
+  let bar: Progress | undefined;
+  return {
+    update(p) {
+      if (p.phase !== phase) {
+        bar?.finish();
+        phase = p.phase;
+        bar = startProgress(p.phase === 'records' ? 'records    ' : 'checkpoints', p.phase === 'records' ? records : checkpoints);
       }
-    });
+      bar!.update(p.done);
+    },
+    finish: () => bar?.finish(),
+  };
 }
 
 /** `signer audit export`: JSON lines, one record per line. */
 export function auditExportCommand(): Command {
-  return new Command('export')
+  const command = new Command('export')
     .description('write audit records as JSON lines')
     .addOption(databaseOption())
-    .option('--from <seq>', 'start after this record', '0')
-    .option('--out <file>', 'write here instead of standard output')
-    .action(async (options: { database: string; from: string; out?: string }) => {
-      const store = openReadOnly(options.database);
-      const out: NodeJS.WritableStream = options.out ? createWriteStream(options.out) : process.stdout;
-      try {
-        let after = Number(options.from);
-        for (let page = store.auditRecords(after, 10_000); page.length; page = store.auditRecords(after, 10_000)) {
-          for (const record of page) {
-            if (!out.write(JSON.stringify(record) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
-            after = record.seq;
-          }
+    .addOption(seqOption('--from', 'start after this record').default(0))
+    .option('--out <file>', 'write here instead of standard output');
+  withExamples(command, ['signer audit export --out audit.jsonl', 'signer audit export --from 120000 | jq \'select(.decision == "deny")\'']);
+  return command.action(async (options: { database: string; from: number; out?: string }) => {
+    const store = openReadOnly(options.database);
+    const out: NodeJS.WritableStream = options.out ? createWriteStream(options.out) : process.stdout;
+    const progress = startProgress('exported', Math.max(0, store.lastAuditSeq() - options.from));
+    try {
+      let after = options.from;
+      for (let page = store.auditRecords(after, PAGE); page.length; page = store.auditRecords(after, PAGE)) {
+        for (const record of page) {
+          if (!out.write(toJson(record) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
+          after = record.seq;
         }
-      } finally {
-        store.close();
-        if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
+        progress.update(after - options.from);
       }
-    });
+      progress.finish();
+    } finally {
+      store.close();
+      if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
+    }
+  });
 }
+
+const TAIL_HEADER = ['SEQ', 'TIME', 'CALLER', 'METHOD', 'KEY', 'DECISION', 'REASON'];
+const TAIL_WIDTHS = [8, 24, 28, 24, 28, 9, 0];
 
 /** `signer audit tail`: prints new records as they are written. */
 export function auditTailCommand(): Command {
-  return new Command('tail')
-    .description('follow new audit records as JSON lines (Ctrl-C to stop)')
+  const command = new Command('tail')
+    .description('follow new audit records: one line each, or JSON lines with --json (Ctrl-C to stop)')
     .addOption(databaseOption())
-    .option('--from <seq>', 'start after this record (default: the current end)')
+    .addOption(seqOption('--from', 'start after this record (default: the current end)'))
     .option('--interval-ms <ms>', 'how often to look for new records', '500')
-    .action(async (options: { database: string; from?: string; intervalMs: string }) => {
-      const store = openReadOnly(options.database);
-      let after = options.from !== undefined ? Number(options.from) : lastSeq(store);
-      const stop = () => {
-        store.close();
-        process.exit(0);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      for (;;) {
-        for (const record of store.auditRecords(after, 1000)) {
-          console.log(JSON.stringify(record));
-          after = record.seq;
-        }
-        await new Promise((r) => setTimeout(r, Number(options.intervalMs)));
+    .option('--json', 'JSON lines, one record per line (as audit export)');
+  withExamples(command, ['signer audit tail', 'signer audit tail --from 0 --json | jq -c \'select(.decision != "ok")\'']);
+  return command.action(async (options: { database: string; from?: number; intervalMs: string; json?: boolean }) => {
+    const store = openReadOnly(options.database);
+    let after = options.from ?? store.lastAuditSeq();
+    const stop = () => {
+      store.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (!options.json) console.log(formatRow(TAIL_WIDTHS, TAIL_HEADER));
+    for (;;) {
+      for (const record of store.auditRecords(after, 1000)) {
+        if (options.json) printJsonLine(record);
+        else console.log(formatRow(TAIL_WIDTHS, tailRow(record)));
+        after = record.seq;
       }
-    });
+      await new Promise((r) => setTimeout(r, Number(options.intervalMs)));
+    }
+  });
 }
 
-function lastSeq(store: SqliteStore): number {
-  let after = 0;
-  for (let page = store.auditRecords(after, 10_000); page.length; page = store.auditRecords(after, 10_000)) after = page.at(-1)!.seq;
-  return after;
+function tailRow(record: AuditRecord): Array<string | number> {
+  return [record.seq, new Date(record.timeMs).toISOString(), record.caller, record.method, record.keyName, record.decision, record.reason];
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { RemoteSignerClient } from '../client/signer-client.js';
 
@@ -20,10 +21,26 @@ export function withConnectionOptions(command: Command, identity = 'admin'): Com
 }
 
 export function connect(options: ConnectionOptions): RemoteSignerClient {
+  if (!options.insecure) {
+    // Named here: the client library would only say ENOENT.
+    for (const [flag, file] of [['--ca', options.ca], ['--client-cert', options.clientCert], ['--client-key', options.clientKey]] as const) {
+      if (!file || !existsSync(file)) throw new Error(`${flag} ${file ?? ''}: no such file (give mTLS files, or --insecure for a service started with --insecure)`);
+    }
+  }
   return new RemoteSignerClient({
     address: options.server,
     tls: options.insecure ? 'insecure' : { ca: options.ca!, cert: options.clientCert!, key: options.clientKey! },
   });
+}
+
+/** Runs `work` with a connected client and closes it afterwards, whatever happens. */
+export async function withClient<T>(options: ConnectionOptions, work: (client: RemoteSignerClient) => Promise<T>): Promise<T> {
+  const client = connect(options);
+  try {
+    return await work(client);
+  } finally {
+    client.close();
+  }
 }
 
 /** One call through the client library (deadline, retries of idempotent calls). */

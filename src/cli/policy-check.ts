@@ -10,6 +10,8 @@ import { loadPolicyDirectory } from '../policy/load.js';
 import { decodeTypedData } from '../schemes/ethereum/eip712.js';
 import { decodeUnsignedTransaction } from '../schemes/ethereum/transaction.js';
 import { BYTES_ALGORITHMS } from '../schemes/raw-bytes.js';
+import { withExamples } from './help.js';
+import { printJson } from './json-output.js';
 
 interface CheckOptions extends ConnectionOptions {
   key: string;
@@ -37,7 +39,13 @@ const EXIT = { allow: 0, deny: 2, approval_required: 3 } as const;
 
 /** `signer policy check`: what would the policy decide for this request? Signs and reserves nothing. */
 export function policyCheckCommand(): Command {
-  return withConnectionOptions(new Command('check'))
+  const command = new Command('check');
+  withExamples(command, [
+    'signer policy check --key prod/relayer/hot-1 --tx 0x02f8...',
+    'signer policy check --policy-dir ./policies --key prod/relayer/hot-1 --message "gm"',
+    'signer policy check --key prod/treasury/cold --typed-data permit.json --json',
+  ]);
+  return withConnectionOptions(command)
     .description(
       'decide a request against the live policies (EvaluatePolicy on --server) or a candidate directory (--policy-dir, offline); ' +
         `exit ${EXIT.allow} allow, ${EXIT.deny} deny, ${EXIT.approval_required} approval required, 1 error`,
@@ -52,7 +60,7 @@ export function policyCheckCommand(): Command {
     .option('--json', 'print the decision as JSON')
     .action(async (options: CheckOptions) => {
       const verdict = options.policyDir ? checkOffline(options) : await checkLive(options);
-      if (options.json) console.log(JSON.stringify(verdict));
+      if (options.json) printJson(verdict);
       else {
         const where = verdict.policyFile ? ` (${verdict.policyFile}, sha256 ${verdict.policyHash!.slice(0, 16)})` : '';
         console.log(`${verdict.outcome.toUpperCase().replace('_', ' ')}${verdict.reason ? ` ${verdict.reason}` : ''}${where}`);

@@ -11,6 +11,8 @@ const INIT_SCRIPT = fileURLToPath(new URL('../../../softhsm/init-token.sh', impo
 export interface DevToken {
   modulePath: string;
   configPath: string;
+  /** False when the token already existed (nothing was changed). */
+  created: boolean;
 }
 
 /**
@@ -24,12 +26,14 @@ export function ensureDevToken(dir: string, label: string, pin: string): DevToke
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const soPinPath = join(dir, 'so-pin');
   if (!existsSync(soPinPath)) writeFileSync(soPinPath, randomBytes(16).toString('hex'), { mode: 0o600 });
-  execFileSync(INIT_SCRIPT, [dir, label], {
+  const said = execFileSync(INIT_SCRIPT, [dir, label], {
     env: { ...process.env, SIGNER_HSM_PIN: pin, SIGNER_HSM_SO_PIN: readFileSync(soPinPath, 'utf8').trim() },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
   });
   const configPath = join(dir, 'softhsm2.conf');
   // SoftHSM reads this at C_Initialize, which happens after this returns.
   process.env.SOFTHSM2_CONF = configPath;
-  return { modulePath: SOFTHSM_MODULE, configPath };
+  // The script says which it did (and nothing else: PINs are never echoed).
+  return { modulePath: SOFTHSM_MODULE, configPath, created: !said.includes('already initialised') };
 }

@@ -82,9 +82,12 @@ export class JwtKeyService {
     );
   }
 
-  /** Every published, active and retiring version of every JWT key. Never private members. */
-  jwks(): { keys: JwkEntry[]; maxAgeSeconds: number } {
-    const keys = this.store.liveVersions().map((v) => {
+  /** Every published, active and retiring version of every JWT key (or of `keyName`'s). Never private members. */
+  jwks(keyName?: string): { keys: JwkEntry[]; maxAgeSeconds: number } {
+    // Refuses a key that is not a JWT key (WRONG_KEY_TYPE) rather than returning an empty set.
+    if (keyName !== undefined) this.settingsOf(keyName);
+    const live = this.store.liveVersions().filter((v) => keyName === undefined || v.keyName === keyName);
+    const keys = live.map((v) => {
       const { kty, crv, x, y, n, e } = v.publicJwk;
       const publicOnly = Object.fromEntries(Object.entries({ kty, crv, x, y, n, e }).filter(([, value]) => value !== undefined)) as unknown as PublicJwk;
       return { ...publicOnly, kid: v.kid, alg: v.algorithm, use: 'sig' as const };

@@ -29,6 +29,8 @@ export interface Store {
   readonly reader: Reader;
   /** Audit records in order, from `afterSeq`. */
   auditRecords(afterSeq: number, limit: number): AuditRecord[];
+  /** The sequence number of the newest audit record; 0 when the log is empty. */
+  lastAuditSeq(): number;
   auditCheckpoints(): AuditCheckpoint[];
   /** Every JWT key with its settings. */
   jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }>;

@@ -105,7 +105,7 @@ test.serial('audit export writes every record as a JSON line; audit tail follows
   const exported = stdout.trim().split('\n').map((line) => JSON.parse(line) as AuditRecord);
   t.deepEqual(exported, records());
 
-  const tail = spawn(process.execPath, [CLI, 'audit', 'tail', '--database', database, '--from', String(exported.length), '--interval-ms', '50']);
+  const tail = spawn(process.execPath, [CLI, 'audit', 'tail', '--database', database, '--from', String(exported.length), '--interval-ms', '50', '--json']);
   t.teardown(() => tail.kill());
   let seen = '';
   const got = new Promise<AuditRecord>((resolve) =>

@@ -370,6 +370,10 @@ export class SqliteStore implements Store {
     }));
   }
 
+  lastAuditSeq(): number {
+    return this.sql.auditHead.get()?.seq ?? 0;
+  }
+
   auditCheckpoints(): AuditCheckpoint[] {
     return this.sql.checkpoints.all().map(toCheckpoint);
   }

@@ -1,0 +1,80 @@
+import type { Key__Output } from '../api/generated/signer/v1/Key.js';
+import type { KeyType } from '../domain/key-types.js';
+import { formatFields, formatTable } from './table.js';
+
+/** The key types as the CLI names them, and as the API does. */
+export const CLI_KEY_TYPES: Readonly<Record<KeyType, string>> = {
+  secp256k1: 'KEY_TYPE_SECP256K1',
+  ed25519: 'KEY_TYPE_ED25519',
+  p256: 'KEY_TYPE_P256',
+  rsa2048: 'KEY_TYPE_RSA_2048',
+  rsa3072: 'KEY_TYPE_RSA_3072',
+};
+
+/** A key as `--json` prints it: public material and metadata only (the service never sends more). */
+export interface KeyView {
+  name: string;
+  type: string;
+  state: 'enabled' | 'disabled';
+  /** EIP-55 address; secp256k1 keys only. */
+  ethereumAddress?: string;
+  labels: Record<string, string>;
+  createTime: string;
+  /** Absent if the key never signed. */
+  lastUsedTime?: string;
+  useCount: number;
+  publicKeyPem: string;
+  publicJwk: Record<string, unknown>;
+}
+
+export function keyView(key: Key__Output): KeyView {
+  const type = (Object.keys(CLI_KEY_TYPES) as KeyType[]).find((t) => CLI_KEY_TYPES[t] === key.type) ?? key.type;
+  return {
+    name: key.name,
+    type,
+    state: key.enabled ? 'enabled' : 'disabled',
+    ...(key.ethereumAddress ? { ethereumAddress: key.ethereumAddress } : {}),
+    labels: key.labels,
+    createTime: key.createTime,
+    ...(key.lastUsedTime ? { lastUsedTime: key.lastUsedTime } : {}),
+    useCount: Number(key.useCount),
+    publicKeyPem: pem(key.publicKeyDer),
+    publicJwk: JSON.parse(key.publicJwk || '{}') as Record<string, unknown>,
+  };
+}
+
+function pem(der: Uint8Array): string {
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return ['-----BEGIN PUBLIC KEY-----', ...lines, '-----END PUBLIC KEY-----'].join('\n');
+}
+
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** `keys list`: one row per key. */
+export function formatKeyTable(keys: KeyView[]): string {
+  return formatTable(
+    ['NAME', 'TYPE', 'STATE', 'ADDRESS', 'LABELS', 'CREATED', 'LAST USED', 'USES'],
+    keys.map((k) => [k.name, k.type, k.state, k.ethereumAddress, labelText(k.labels), k.createTime, k.lastUsedTime ?? 'never', k.useCount]),
+  );
+}
+
+/** `keys show`: every field, then the public key as PEM and JWK. */
+export function formatKeyDetails(key: KeyView): string {
+  const fields: Array<[string, string | number | undefined]> = [
+    ['type', key.type],
+    ['state', key.state === 'enabled' ? 'enabled' : 'disabled (frozen: signs nothing until enabled)'],
+  ];
+  if (key.ethereumAddress) fields.push(['address', key.ethereumAddress]);
+  fields.push(
+    ['labels', labelText(key.labels)],
+    ['created', key.createTime],
+    ['last used', key.lastUsedTime ?? 'never'],
+    ['signatures', key.useCount],
+    ['public JWK', JSON.stringify(key.publicJwk)],
+  );
+  return `${key.name}\n${formatFields(fields)}${key.publicKeyPem}\n`;
+}

@@ -2,6 +2,7 @@ import {
   AbstractSigner,
   Transaction,
   TypedDataEncoder,
+  copyRequest,
   getBytes,
   hexlify,
   resolveAddress,
@@ -16,7 +17,8 @@ import {
 import type { EthereumSignature__Output } from '../api/generated/signer/v1/EthereumSignature.js';
 import type { Key__Output } from '../api/generated/signer/v1/Key.js';
 import type { SignEthereumTransactionResponse__Output } from '../api/generated/signer/v1/SignEthereumTransactionResponse.js';
-import { SignRequestPendingError, type RemoteSignerClient } from './signer-client.js';
+import { waitUntilSigned } from './approval-wait.js';
+import type { RemoteSignerClient } from './signer-client.js';
 
 export interface RemoteSignerOptions {
   /**
@@ -55,16 +57,18 @@ export class RemoteEthersSigner extends AbstractSigner {
   }
 
   async signTransaction(request: TransactionRequest): Promise<string> {
-    const resolved = await resolveProperties({
-      ...request,
-      to: request.to ? resolveAddress(request.to, this.provider) : undefined,
-      from: request.from ? resolveAddress(request.from, this.provider) : undefined,
+    // copyRequest reads each field by name: ethers' sendTransaction passes a Transaction, whose fields
+    // are getters that a spread would drop.
+    const tx = copyRequest(request);
+    const { to, from } = await resolveProperties({
+      to: tx.to ? resolveAddress(tx.to, this.provider) : undefined,
+      from: tx.from ? resolveAddress(tx.from, this.provider) : undefined,
     });
-    if (resolved.from && resolved.from.toLowerCase() !== (await this.getAddress()).toLowerCase()) {
-      throw new Error(`transaction from ${resolved.from} does not match the signer's address`);
+    if (from && from.toLowerCase() !== (await this.getAddress()).toLowerCase()) {
+      throw new Error(`transaction from ${from} does not match the signer's address`);
     }
-    const { from: _from, ...fields } = resolved;
-    const unsigned = Transaction.from(fields as TransactionLike<string>);
+    delete tx.from;
+    const unsigned = Transaction.from({ ...tx, to } as TransactionLike<string>);
     const response = await this.client.call<SignEthereumTransactionResponse__Output>('SignEthereumTransaction', {
       keyName: this.keyName,
       unsignedTransaction: getBytes(unsigned.unsignedSerialized),
@@ -91,11 +95,7 @@ export class RemoteEthersSigner extends AbstractSigner {
     return hexlify(response.signature);
   }
 
-  private async awaitApproval(id: string) {
-    const timeoutMs = this.options.approvalTimeoutMs ?? 0;
-    if (timeoutMs <= 0) throw new SignRequestPendingError(id, '', `sign request ${id} is waiting for approval`);
-    const final = await this.client.waitForSignature(id, timeoutMs);
-    if (final.status !== 'signed') throw new Error(`sign request ${id} was ${final.status}${final.reason ? `: ${final.reason}` : ''}`);
-    return final;
+  private awaitApproval(id: string) {
+    return waitUntilSigned(this.client, id, this.options.approvalTimeoutMs);
   }
 }

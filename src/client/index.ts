@@ -1,3 +1,7 @@
-/** The client library: a typed gRPC client and an ethers v6 signer. */
-export { RemoteSignerClient, SignRequestPendingError, type ClientOptions } from './signer-client.js';
+/**
+ * The whole client library. It imports both ethers and viem (optional peer dependencies); with only one
+ * of them installed, import `hsm-remote-signer/client/core` and `hsm-remote-signer/client/ethers` or `.../viem`.
+ */
+export * from './core.js';
 export { RemoteEthersSigner, type RemoteSignerOptions } from './ethers-signer.js';
+export { createRemoteViemAccount, type RemoteViemAccount, type RemoteViemAccountOptions } from './viem-account.js';

@@ -20,6 +20,8 @@ const IDEMPOTENT = new Set(['GetKey', 'ListKeys', 'GetSignRequest', 'ListPending
 /** A promise-based client for every unary RPC, with deadlines and retries of idempotent calls. */
 export class RemoteSignerClient {
   readonly grpc: SignerClient;
+  /** host:port as given. */
+  readonly address: string;
   private readonly deadlineMs: number;
   private readonly attempts: number;
 
@@ -29,6 +31,7 @@ export class RemoteSignerClient {
       options.tls === 'insecure'
         ? grpc.credentials.createInsecure()
         : grpc.credentials.createSsl(readFileSync(options.tls.ca), readFileSync(options.tls.key), readFileSync(options.tls.cert));
+    this.address = options.address;
     this.grpc = new proto.signer.v1.Signer(options.address, credentials);
     this.deadlineMs = options.deadlineMs ?? 30_000;
     this.attempts = options.attempts ?? 3;

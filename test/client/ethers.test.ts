@@ -1,6 +1,7 @@
 import test from 'ava';
-import { Transaction, parseEther, verifyMessage, verifyTypedData } from 'ethers';
+import { JsonRpcProvider, Transaction, parseEther, parseUnits, verifyMessage, verifyTypedData } from 'ethers';
 import { RemoteEthersSigner, RemoteSignerClient, SignRequestPendingError } from '../../src/client/index.js';
+import { startJsonRpcNode } from '../helpers/json-rpc-node.js';
 import { PERMISSIVE_POLICY, startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 let t0: TestSigner;
@@ -50,6 +51,34 @@ test('signMessage and signTypedData verify with ethers', async (t) => {
   const types = { Person: [{ name: 'name', type: 'string' }, { name: 'wallet', type: 'address' }], Mail: [{ name: 'from', type: 'Person' }, { name: 'contents', type: 'string' }] };
   const value = { from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' }, contents: 'Hello' };
   t.is(verifyTypedData(domain, types, value, await signer.signTypedData(domain, types, value)), address);
+});
+
+test('sendTransaction: ethers populates it from the node (nonce, gas, chain id, fees), the service signs, the node receives it', async (t) => {
+  const address = await signer.getAddress();
+  const node = await startJsonRpcNode({ chainId: 11155111n, baseFeePerGas: parseUnits('3', 'gwei'), priorityFeePerGas: parseUnits('2', 'gwei'), nonces: { [address]: 7 } });
+  const provider = new JsonRpcProvider(node.url, undefined, { staticNetwork: true });
+  t.teardown(async () => {
+    provider.destroy();
+    await node.close();
+  });
+  const response = await signer.connect(provider).sendTransaction({ to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', value: parseEther('0.01') });
+  t.is(node.sent.length, 1);
+  const sent = node.sent[0]!;
+  t.is(response.hash, sent.hash);
+  t.is(sent.from, address);
+  t.is(sent.transaction.chainId, 11155111n);
+  t.is(sent.transaction.nonce, 7);
+  t.is(sent.transaction.type, 2);
+  t.is(sent.transaction.gasLimit, 21000n);
+  t.is(sent.transaction.maxPriorityFeePerGas, parseUnits('2', 'gwei'));
+  t.is(sent.transaction.maxFeePerGas, parseUnits('8', 'gwei')); // ethers: 2 * base fee + priority fee
+  t.is(sent.transaction.value, parseEther('0.01'));
+});
+
+test('signTransaction refuses a from that is not the key address', async (t) => {
+  await t.throwsAsync(signer.signTransaction({ from: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826', chainId: 1, nonce: 9, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', gasLimit: 21000, gasPrice: 1 }), {
+    message: "transaction from 0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826 does not match the signer's address",
+  });
 });
 
 test('a request parked for approval throws SignRequestPendingError with the request id', async (t) => {

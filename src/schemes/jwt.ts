@@ -58,6 +58,7 @@ export const jwtScheme: Scheme<JwtRequest, Decoded, SignedJwt> = {
       intent: { scheme: 'jwt', claims, tokenBytes },
       mechanism: info.mechanism,
       input: info.prehashSha256 ? sha256(input) : input,
+      fingerprint: `${request.algorithm}|${request.claimsJson}`,
     };
   },
   finish({ decoded }, raw, key) {

@@ -11,6 +11,11 @@ export interface Prepared<Decoded> {
   mechanism: SignMechanism;
   /** The 32-byte digest for `ecdsa-digest`; the whole message otherwise. */
   input: Uint8Array;
+  /**
+   * What makes a retry "the same request" when `input` holds values the service chose itself (a JWT's
+   * iat and jti): the request as received. Unset, `input` is the fingerprint.
+   */
+  fingerprint?: string;
 }
 
 /**

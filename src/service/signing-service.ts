@@ -100,8 +100,9 @@ export class SigningService {
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     // Server ids get a prefix a client id cannot have, so the two never collide.
     const id = ctx.clientRequestId ?? `server/${ctx.requestId}`;
-    // What makes two requests "the same": the scheme, the mechanism and exactly what gets signed.
-    const payloadHash = sha256Hex(`${scheme.name}|${prepared.mechanism}|${bytesToHex(prepared.input)}`);
+    // What makes two requests "the same": the scheme, the mechanism and exactly what gets signed (or,
+    // where the service adds values of its own, the request as received).
+    const payloadHash = sha256Hex(`${scheme.name}|${prepared.mechanism}|${prepared.fingerprint ?? bytesToHex(prepared.input)}`);
     const now = this.policy.now();
 
     let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;

@@ -177,3 +177,14 @@ test.serial('scheduled rotation publishes the next version publish-ahead before 
   const { maxAgeSeconds } = t0.signer.jwt.jwks();
   t.is(maxAgeSeconds, 0); // the smallest publish-ahead among all keys (the 0s ones above)
 });
+
+test.serial('a retry with the same request id returns the same token; the id with other claims is refused', async (t) => {
+  await t0.call('CreateJwtKey', { name: 'jwt/retry', algorithm: 'JWT_ALGORITHM_ES256', publishAhead: '0s' });
+  const first = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/retry', claimsJson: claims(), requestId: 'login-7' });
+  clock.now += 1000; // a later iat would change the token if it were signed again
+  const retried = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/retry', claimsJson: claims(), requestId: 'login-7' });
+  t.is(retried.token, first.token);
+  const reused = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/retry', claimsJson: claims({ sub: 'user:43' }), requestId: 'login-7' }));
+  t.is(reused.code, grpc.status.ALREADY_EXISTS);
+  t.is(reused.errorCode, 'REQUEST_ID_REUSED');
+});

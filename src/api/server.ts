@@ -44,7 +44,10 @@ export async function startGrpcServer(
   if (!config.tls && !LOOPBACK.has(config.host)) {
     throw new Error(`refusing to listen on ${config.host} in plaintext: --insecure is for loopback only; configure mTLS`);
   }
-  const { credentials, authenticate } = config.tls ? mutualTls(config.tls) : insecure();
+  const { credentials, authenticate, ready } = config.tls ? mutualTls(config.tls) : insecure();
+  // The certificate provider reads its files asynchronously: until it has, TLS handshakes fail, so
+  // the service is not "listening" before then.
+  await ready;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
@@ -85,7 +88,7 @@ export async function startGrpcServer(
 }
 
 function insecure() {
-  return { credentials: grpc.ServerCredentials.createInsecure(), authenticate: () => INSECURE_IDENTITY };
+  return { credentials: grpc.ServerCredentials.createInsecure(), authenticate: () => INSECURE_IDENTITY, ready: Promise.resolve() };
 }
 
 /**
@@ -123,5 +126,30 @@ function mutualTls(files: TlsFiles) {
   return {
     credentials,
     authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => identityFromCertificate(call.getAuthContext().sslPeerCertificate, cas),
+    ready: certificatesLoaded(provider, files),
   };
+}
+
+/** Resolves once the provider has loaded both the CA and the server's own certificate and key. */
+function certificatesLoaded(provider: grpc.experimental.CertificateProvider, files: TlsFiles): Promise<void> {
+  const loaded = (subscribe: (listener: (update: unknown) => void) => void, unsubscribe: (listener: (update: unknown) => void) => void) =>
+    new Promise<void>((resolve) => {
+      const listener = (update: unknown) => {
+        if (update === null) return;
+        unsubscribe(listener);
+        resolve();
+      };
+      subscribe(listener);
+    });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`TLS files could not be loaded: ${files.caFile}, ${files.certFile}, ${files.keyFile}`)), 10_000);
+  });
+  return Promise.race([
+    Promise.all([
+      loaded((l) => provider.addCaCertificateListener(l), (l) => provider.removeCaCertificateListener(l)),
+      loaded((l) => provider.addIdentityCertificateListener(l), (l) => provider.removeIdentityCertificateListener(l)),
+    ]).then(() => undefined),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
 }

@@ -37,26 +37,11 @@ const clientAs = (name: string) => {
   });
 };
 
-/**
- * The server's certificate provider loads its files asynchronously: a handshake in the first
- * milliseconds after start fails with UNAVAILABLE, and grpc-js then waits about a second to reconnect.
- */
-async function untilTlsIsUp(client: RemoteSignerClient): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return void (await client.call('ListKeys', {}));
-    } catch (error) {
-      if (attempt >= 10) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-  }
-}
-
 test.before(async () => {
   const registry = `approvers:\n  - { id: alice, public_key: "${Buffer.from(ed25519.getPublicKey(alice)).toString('hex')}", groups: [treasury] }\n`;
   t0 = await startTestSigner({ insecure: false }, { 'access.yaml': ACCESS, 'approvers.yaml': registry, 'gated.yaml': GATED });
   const admin = clientAs('admin');
-  await untilTlsIsUp(admin);
+  // No waiting: the service reports it is up only once its TLS files are loaded.
   key = await admin.call<Key__Output>('CreateKey', { name: 'gated/relayer', type: 'KEY_TYPE_SECP256K1' });
   admin.close();
   relayer = clientAs('relayer');

@@ -5,11 +5,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadSignerPackage } from '../src/api/proto.js';
-import { benchRequest, type BenchRpc } from './lib/requests.js';
+import { loadCall, type LoadKind } from './lib/requests.js';
 
 export interface LoadJob {
   port: number;
-  rpc: BenchRpc;
+  rpc: LoadKind;
   /** Closed loop: this many calls in flight. Open loop (`ratePerSecond`): calls start on schedule. */
   inFlight: number;
   ratePerSecond?: number;
@@ -28,27 +28,32 @@ export interface LoadResult {
   seconds: number;
   latenciesMs: number[];
   errors: Record<string, number>;
+  /** Every measured call by part of the load and outcome (`OK` or the gRPC status name). */
+  outcomes: Record<string, Record<string, number>>;
 }
 
 async function run(job: LoadJob): Promise<LoadResult> {
   const { proto } = loadSignerPackage();
   const client = new proto.signer.v1.Signer(`127.0.0.1:${job.port}`, grpc.credentials.createInsecure());
   let sequence = job.sequenceStart;
-  const errors: Record<string, number> = {};
+  let errors: Record<string, number> = {};
+  let outcomes: Record<string, Record<string, number>> = {};
   const call = () =>
     new Promise<boolean>((resolve) => {
-      const method = (client as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null) => void) => void>)[job.rpc]!.bind(client);
-      method(benchRequest(job.rpc, sequence++), (error) => {
-        if (error) {
-          const name = grpc.status[error.code] ?? String(error.code);
-          errors[name] = (errors[name] ?? 0) + 1;
-        }
+      const { method, request, label } = loadCall(job.rpc, sequence++);
+      const rpc = (client as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null) => void) => void>)[method]!.bind(client);
+      rpc(request, (error) => {
+        const outcome = error ? (grpc.status[error.code] ?? String(error.code)) : 'OK';
+        if (error) errors[outcome] = (errors[outcome] ?? 0) + 1;
+        const byOutcome = (outcomes[label] ??= {});
+        byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
         resolve(!error);
       });
     });
 
   for (let i = 0; i < job.warmupCalls; i++) await call();
-  for (const key of Object.keys(errors)) delete errors[key];
+  errors = {};
+  outcomes = {};
 
   const latenciesMs: number[] = [];
   const started = performance.now();
@@ -76,7 +81,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   }
   const seconds = (performance.now() - started) / 1000;
   client.close();
-  return { completed: latenciesMs.length, seconds, latenciesMs, errors };
+  return { completed: latenciesMs.length, seconds, latenciesMs, errors, outcomes };
 }
 
 process.once('message', (job: LoadJob) => {

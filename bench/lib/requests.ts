@@ -58,10 +58,39 @@ function toBytes(value: bigint): Uint8Array {
 }
 
 /** An unsigned EIP-1559 transfer with this nonce: built with RLP directly, so the client spends little CPU. */
-export function unsignedTransfer(nonce: number): Uint8Array {
+export function unsignedTransfer(nonce: number, to = RECIPIENT, value = 1n): Uint8Array {
   const fields = [1n, BigInt(nonce), 1n, 10n, 21000n].map(toBytes);
-  const body = RLP.encode([...fields, Buffer.from(RECIPIENT.slice(2), 'hex'), toBytes(1n), new Uint8Array(), []]);
+  const body = RLP.encode([...fields, Buffer.from(to.slice(2), 'hex'), toBytes(value), new Uint8Array(), []]);
   return new Uint8Array([0x02, ...body]);
+}
+
+/** What a load client sends: one RPC over and over, or the soak test's mix. */
+export type LoadKind = BenchRpc | 'Mixed';
+
+/** Parts of the soak mix, by `sequence % 10`. */
+const MIX = ['valid', 'valid', 'valid', 'valid', 'valid', 'valid', 'denied', 'malformed', 'approval', 'bytes'] as const;
+export type MixLabel = (typeof MIX)[number];
+/** Soak transfers are 1 wei; the approval-required ones are above the policy's 10-wei threshold. */
+export const APPROVAL_VALUE = 20n;
+const STRANGER = '0xdbf03b407c01e7cd3cbea99509d93f8dddc8c6fb';
+
+/** One call: the RPC, its request, and what part of the load it belongs to. */
+export function loadCall(kind: LoadKind, sequence: number): { method: string; request: object; label: string } {
+  if (kind !== 'Mixed') return { method: kind, request: benchRequest(kind, sequence), label: kind };
+  const label = MIX[sequence % MIX.length]!;
+  const keyName = BENCH_KEYS.SignEthereumTransaction.name;
+  switch (label) {
+    case 'valid':
+      return { method: 'SignEthereumTransaction', request: { keyName, unsignedTransaction: unsignedTransfer(sequence) }, label };
+    case 'denied':
+      return { method: 'SignEthereumTransaction', request: { keyName, unsignedTransaction: unsignedTransfer(sequence, STRANGER) }, label };
+    case 'malformed':
+      return { method: 'SignEthereumTransaction', request: { keyName, unsignedTransaction: randomBytes(1 + (sequence % 200)) }, label };
+    case 'approval':
+      return { method: 'SignEthereumTransaction', request: { keyName, unsignedTransaction: unsignedTransfer(sequence, RECIPIENT, APPROVAL_VALUE) }, label };
+    case 'bytes':
+      return { method: 'SignBytes', request: benchRequest('SignBytes', sequence), label };
+  }
 }
 
 /** The request for one call of `rpc`; `sequence` is unique per call across every client process. */

@@ -13,12 +13,14 @@ export interface BenchService {
   metricsUrl?: string;
   /** Milliseconds from spawn to the "listening" banner. */
   startupMs: number;
+  /** How many times `options.watchStderr` appeared in the service's log so far. */
+  stderrMatches(): number;
   call<T = unknown>(method: string, request: object): Promise<T>;
   stop(): Promise<void>;
 }
 
 /** The real service, as `npm start` runs it (plaintext on loopback), in its own process. */
-export async function startService(dataDir: string, policyDir: string, sessions: number): Promise<BenchService> {
+export async function startService(dataDir: string, policyDir: string, sessions: number, options: { watchStderr?: RegExp } = {}): Promise<BenchService> {
   const started = performance.now();
   const args = [MAIN, '--insecure', '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir, '--sessions', String(sessions)];
   const child = spawn(process.execPath, [...args, '--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'], {
@@ -26,6 +28,11 @@ export async function startService(dataDir: string, policyDir: string, sessions:
   });
   let stdout = '';
   let stderr = '';
+  let matches = 0;
+  const watch = options.watchStderr && new RegExp(options.watchStderr.source, 'g');
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (watch) matches += chunk.toString().match(watch)?.length ?? 0;
+  });
   const banner = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
@@ -50,6 +57,7 @@ export async function startService(dataDir: string, policyDir: string, sessions:
     port,
     ...(metricsUrl ? { metricsUrl } : {}),
     startupMs,
+    stderrMatches: () => matches,
     call,
     stop: () => {
       client.close();

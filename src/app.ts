@@ -14,6 +14,7 @@ import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Config } from './config.js';
+import { faults } from './testing/faults.js';
 
 export interface RunningSigner {
   port: number;
@@ -30,6 +31,8 @@ export interface RunningSigner {
   approvals: ApprovalService;
   /** Unset when the JWKS listener is configured off. */
   jwks?: RunningJwksServer;
+  /** Set when SIGNER_TEST_FAULTS injects faults (tests only): the warning, for the banner. */
+  faultsWarning?: string;
   /** Stops accepting calls, finishes in-flight ones, signs the audit head, closes sessions, C_Finalize, closes the database. */
   stop(): Promise<void>;
 }
@@ -37,6 +40,8 @@ export interface RunningSigner {
 /** The only place that wires concrete pieces together. */
 export async function startSigner(config: Config, log: Logger, options: { clock?: () => number } = {}): Promise<RunningSigner> {
   const clock = options.clock ?? Date.now;
+  // Before anything else: an invalid SIGNER_TEST_FAULTS refuses start-up, a valid one is shouted about.
+  const faultsWarning = faults.announce((message, fields) => log.warn(message, fields));
   const modulePath =
     config.pkcs11Module ?? ensureDevToken(join(config.dataDir, 'softhsm'), config.tokenLabel, config.pin).modulePath;
   mkdirSync(dirname(config.databasePath), { recursive: true, mode: 0o700 });
@@ -80,6 +85,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
       jwt,
       approvals,
       ...(jwks ? { jwks } : {}),
+      ...(faultsWarning ? { faultsWarning } : {}),
       async stop() {
         jwt.stopSchedule();
         await Promise.all([server.shutdown(), jwks?.close()]);

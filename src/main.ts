@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   const address = `${config.host}:${signer.port}`;
   const mode = config.insecure ? 'plaintext, loopback only; every caller is "local"' : signer.devPki ? `mTLS, development CA in ${signer.devPki.dir}` : 'mTLS';
   let banner =
+    (signer.faultsWarning ? `WARNING: ${signer.faultsWarning}\n` : '') +
     `signer listening on ${address} (${mode})\n` +
       `  HSM:      ${token} via ${signer.modulePath} (${config.sessions} sessions)\n` +
       `  database: ${config.databasePath}\n` +

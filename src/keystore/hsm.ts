@@ -10,6 +10,8 @@ import { isPkcs11Error, toSignerError } from './pkcs11-errors.js';
 import { CKK_EC_EDWARDS, keyPairTemplates, signMechanism } from './key-templates.js';
 import { SessionPool } from './session-pool.js';
 import { Mutex } from './mutex.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { faults } from '../testing/faults.js';
 
 export interface HsmConfig {
   /** Path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so. */
@@ -151,6 +153,7 @@ export class Hsm {
         beforeSign?.();
         lib.C_SignInit(session.handle, signMechanism(mechanism), key);
         const signature = await lib.C_SignAsync(session.handle, data, Buffer.alloc(MAX_SIGNATURE_BYTES));
+        await slowHsmForTests();
         return new Uint8Array(signature);
       });
     } catch (error) {
@@ -189,6 +192,12 @@ export class Hsm {
     this.keyHandles.set(hsmId, handle);
     return handle;
   }
+}
+
+/** Tests only (SIGNER_TEST_FAULTS=hsm-delay-ms=N): an HSM that answers late, holding its session meanwhile. */
+async function slowHsmForTests(): Promise<void> {
+  const delayMs = faults.hsmDelayMs();
+  if (delayMs > 0) await sleep(delayMs);
 }
 
 function findSlotByTokenLabel(module: Module, label: string): Slot {

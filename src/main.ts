@@ -29,7 +29,6 @@ async function main(): Promise<void> {
         `      -d '{"name":"dev/relayer/hot-1","type":"KEY_TYPE_SECP256K1"}' localhost:${signer.port} signer.v1.Signer/CreateKey\n`;
   }
   banner += '  stop with SIGTERM or Ctrl-C (in-flight requests finish); SIGHUP reloads policies and access\n';
-  process.stdout.write(banner);
 
   process.on('SIGHUP', () => {
     try {
@@ -54,6 +53,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Only now: a pipe write is synchronous, and whoever reads the banner may signal at once.
+  process.stdout.write(banner);
 }
 
 main().catch((error: unknown) => {

@@ -476,7 +476,11 @@ function observe(
 
 /** A failed call: its audit record (unless written already; best effort) and its log line. */
 function recordFailure(audit: AuditTrail, log: Logger, ctx: RequestContext, error: unknown): void {
-  if (!ctx.audited) {
+  if (!ctx.audited && error instanceof SignerError && error.code === 'STORE_UNAVAILABLE') {
+    // The database has just refused a write (locked past the busy timeout, read-only, full): another
+    // attempt would block the event loop for one more busy timeout per failed request, and fail too.
+    log.error('audit record not written: the database cannot be written', { requestId: ctx.requestId, method: ctx.method });
+  } else if (!ctx.audited) {
     try {
       audit.append(ctx, outcomeOf(error));
     } catch (auditError) {

@@ -6,9 +6,10 @@ import { SignerError } from '../domain/errors.js';
 import type { PublicJwk } from '../domain/key.js';
 import { KEY_TYPE_INFO, type KeyType, type SignMechanism } from '../domain/key-types.js';
 import { ecPublicJwk, ed25519PublicJwk, rsaPublicJwk } from '../domain/public-key.js';
-import { isPkcs11Error, toSignerError } from './pkcs11-errors.js';
+import { isPkcs11Error, LoginLostError, toSignerError } from './pkcs11-errors.js';
 import { CKK_EC_EDWARDS, keyPairTemplates, signMechanism } from './key-templates.js';
 import { SessionPool } from './session-pool.js';
+import { sessionIsLoggedIn, TokenLogin } from './token-login.js';
 import { Mutex } from './mutex.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { faults } from '../testing/faults.js';
@@ -39,9 +40,6 @@ export interface GeneratedKey {
 const SESSION_FLAGS = graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION;
 const MAX_SIGNATURE_BYTES = 512; // RSA-4096; everything we generate is smaller.
 const KEY_ID_BYTES = 16;
-// Session states with the user logged in (PKCS#11 2.40, 5.6); pkcs11js does not export them.
-const CKS_RO_USER_FUNCTIONS = 1;
-const CKS_RW_USER_FUNCTIONS = 3;
 
 /**
  * The only code that talks PKCS#11. graphene-pk11 handles the module, slots, sessions and templates;
@@ -51,15 +49,17 @@ export class Hsm {
   private readonly keyHandles = new Map<string, Buffer>();
   private readonly generation = new Mutex();
 
+  private readonly pool: SessionPool;
+
   private constructor(
     private readonly module: Module,
-    private readonly slot: Slot,
-    /** Holds the login: PKCS#11 logs the whole application in while any session is open. */
-    private readonly loginSession: Session,
-    private readonly pin: string,
-    private readonly pool: SessionPool,
+    slot: Slot,
+    private readonly login: TokenLogin,
+    sessions: number,
     private readonly observer?: HsmObserver,
-  ) {}
+  ) {
+    this.pool = new SessionPool(() => slot.open(SESSION_FLAGS), () => this.restoreLogin(), sessions);
+  }
 
   /** Loads the module, finds the token by label and logs in once. Never retries a refused PIN. */
   static open(config: HsmConfig): Hsm {
@@ -75,14 +75,8 @@ export class Hsm {
     }
     try {
       const slot = findSlotByTokenLabel(module, config.tokenLabel);
-      const loginSession = slot.open(SESSION_FLAGS);
-      login(loginSession, config.pin);
-      const pool = new SessionPool(
-        () => slot.open(SESSION_FLAGS),
-        () => login(loginSession, config.pin),
-        config.sessions,
-      );
-      return new Hsm(module, slot, loginSession, config.pin, pool, config.observer);
+      const login = TokenLogin.open(() => slot.open(SESSION_FLAGS), config.pin);
+      return new Hsm(module, slot, login, config.sessions, config.observer);
     } catch (error) {
       module.finalize();
       throw toSignerError(error, 'login');
@@ -93,11 +87,15 @@ export class Hsm {
     return { size: this.pool.size, busy: this.pool.busy, waiting: this.pool.waiting };
   }
 
-  /** Whether the token is present and we are logged in. */
+  /**
+   * Whether the token is present and we are logged in. A login the token forgot (a reset) is
+   * restored here too, so an idle service heals without waiting for a request; a refused PIN is not
+   * tried again.
+   */
   isHealthy(): boolean {
     try {
-      const info = this.module.lib.C_GetSessionInfo(this.loginSession.handle);
-      return info.state === CKS_RO_USER_FUNCTIONS || info.state === CKS_RW_USER_FUNCTIONS;
+      this.restoreLogin();
+      return true;
     } catch {
       return false;
     }
@@ -177,17 +175,13 @@ export class Hsm {
   /** Closes every session, logs out and finalises the module. */
   close(): void {
     this.pool.close();
-    try {
-      this.loginSession.logout();
-    } catch {
-      // Already logged out or token gone.
-    }
-    try {
-      this.loginSession.close();
-    } catch {
-      // Token gone.
-    }
+    this.login.close();
     this.module.finalize();
+  }
+
+  /** After a token reset: log in again if needed; object handles from before may name nothing now. */
+  private restoreLogin(): void {
+    if (this.login.restore()) this.keyHandles.clear();
   }
 
   /** Object handles are valid in every session of this application, so they are cached per key. */
@@ -195,6 +189,8 @@ export class Hsm {
     const cached = this.keyHandles.get(hsmId);
     if (cached) return cached;
     const found = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, id: Buffer.from(hsmId, 'hex') });
+    // Private objects are invisible without a login: that is a lost login, not a missing key.
+    if (found.length === 0 && !sessionIsLoggedIn(session)) throw new LoginLostError();
     if (found.length !== 1) {
       throw new SignerError('HSM_UNAVAILABLE', `private key ${hsmId} is not on the token (found ${found.length})`);
     }
@@ -217,14 +213,6 @@ function findSlotByTokenLabel(module: Module, label: string): Slot {
     if (slot.getToken().label.trim() === label) return slot;
   }
   throw new SignerError('HSM_UNAVAILABLE', `no token labelled "${label}" in the PKCS#11 module`);
-}
-
-function login(session: Session, pin: string): void {
-  try {
-    session.login(pin, graphene.UserType.USER);
-  } catch (error) {
-    if (!isPkcs11Error(error, pkcs11js.CKR_USER_ALREADY_LOGGED_IN)) throw toSignerError(error, 'login');
-  }
 }
 
 function readPublicJwk(type: KeyType, publicKey: Key): PublicJwk {

@@ -17,8 +17,25 @@ export function isSessionLost(error: unknown): boolean {
   return isPkcs11Error(error, pkcs11js.CKR_SESSION_HANDLE_INVALID, pkcs11js.CKR_SESSION_CLOSED);
 }
 
+/** The token forgot our login: a private key looked up without it is simply not found. */
+export class LoginLostError extends Error {
+  constructor() {
+    super('the token no longer has this application logged in');
+  }
+}
+
 export function isNotLoggedIn(error: unknown): boolean {
-  return isPkcs11Error(error, pkcs11js.CKR_USER_NOT_LOGGED_IN);
+  return error instanceof LoginLostError || isPkcs11Error(error, pkcs11js.CKR_USER_NOT_LOGGED_IN);
+}
+
+/**
+ * Failures a token reset causes (sessions closed underneath, login forgotten, object handles gone):
+ * reopen the session, log in again, look the key up again, and retry once.
+ */
+export function isRecoverable(error: unknown): boolean {
+  return (
+    isSessionLost(error) || isNotLoggedIn(error) || isPkcs11Error(error, pkcs11js.CKR_OBJECT_HANDLE_INVALID, pkcs11js.CKR_KEY_HANDLE_INVALID)
+  );
 }
 
 /** Maps a PKCS#11 failure to the error a caller sees. PIN problems are never retried. */

@@ -1,6 +1,7 @@
 import type { Session } from 'graphene-pk11';
 import { SignerError } from '../domain/errors.js';
-import { isNotLoggedIn, isSessionLost } from './pkcs11-errors.js';
+import { isRecoverable } from './pkcs11-errors.js';
+import { sessionIsOpen } from './token-login.js';
 
 /**
  * A fixed set of PKCS#11 sessions, each used by one operation at a time: a session with an
@@ -15,8 +16,8 @@ export class SessionPool {
   constructor(
     /** Opens one new session on the token (login is per application, so it is logged in too). */
     private readonly openSession: () => Session,
-    /** Logs the application in again after the token forgot the login. */
-    private readonly relogin: () => void,
+    /** Logs the application in again if the token forgot, and forgets cached object handles. */
+    private readonly restoreLogin: () => void,
     readonly size: number,
   ) {
     for (let i = 0; i < size; i++) this.add(openSession());
@@ -33,8 +34,9 @@ export class SessionPool {
   }
 
   /**
-   * Runs `work` with exclusive use of a session and always gives the session back. A session the
-   * token no longer knows is reopened, and a lost login is redone, then `work` is retried once.
+   * Runs `work` with exclusive use of a session and always gives the session back. After a token
+   * reset (the session gone, the login forgotten, object handles invalid) the session is reopened
+   * if it is gone, the login restored, and `work` retried once.
    */
   async use<T>(work: (session: Session) => Promise<T>): Promise<T> {
     let session = await this.acquire();
@@ -42,29 +44,25 @@ export class SessionPool {
       try {
         return await work(session);
       } catch (error) {
-        if (isSessionLost(error)) {
-          session = this.replace(session);
-          return await work(session);
-        }
-        if (isNotLoggedIn(error)) {
-          this.relogin();
-          return await work(session);
-        }
-        throw error;
+        if (!isRecoverable(error)) throw error;
+        if (!sessionIsOpen(session)) session = this.replace(session);
+        this.restoreLogin();
+        return await work(session);
       }
     } finally {
       this.release(session);
     }
   }
 
+  /** Opens a session in place of a lost one. If that fails, the lost one stays, to be replaced next time. */
   private replace(lost: Session): Session {
+    const fresh = this.openSession();
     this.all.delete(lost);
     try {
       lost.close();
     } catch {
       // Already invalid: nothing to close.
     }
-    const fresh = this.openSession();
     this.all.add(fresh);
     return fresh;
   }

@@ -8,6 +8,8 @@ export interface Started {
   child: ChildProcess;
   port: number;
   stdout: string;
+  /** Everything the process wrote to stderr so far (its JSON log lines). */
+  stderr(): string;
 }
 
 /** Runs the service as `npm start` does and waits for its "listening" line. */
@@ -24,7 +26,7 @@ export function startMain(dataDir: string, policyDir: string, env: NodeJS.Proces
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
       const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
-      if (match && stdout.includes('stop with SIGTERM')) resolve({ child, port: Number(match[1]), stdout });
+      if (match && stdout.includes('stop with SIGTERM')) resolve({ child, port: Number(match[1]), stdout, stderr: () => stderr });
     });
     child.stderr!.on('data', (chunk) => (stderr += chunk));
     child.on('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)));

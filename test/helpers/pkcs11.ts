@@ -1,0 +1,41 @@
+import pkcs11js from 'pkcs11js';
+import { SOFTHSM_MODULE } from '../../src/keystore/dev-token.js';
+
+/**
+ * A second handle on the SoftHSM module this process already uses (dlopen shares its state), to
+ * do things to the service's token from underneath it, as a token reset or another tool would.
+ */
+function sameModule(): pkcs11js.PKCS11 {
+  const lib = new pkcs11js.PKCS11();
+  lib.load(SOFTHSM_MODULE);
+  try {
+    lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  } catch (error) {
+    // Expected: the service initialised it. Never C_Finalize here: that would pull it from under the service.
+    if ((error as pkcs11js.Pkcs11Error).code !== pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED) throw error;
+  }
+  return lib;
+}
+
+function slotOf(lib: pkcs11js.PKCS11, label: string): Buffer {
+  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === label);
+  if (!slot) throw new Error(`no token labelled ${label}`);
+  return slot;
+}
+
+/** C_CloseAllSessions on the token: every session of this process ends, and with them the login. */
+export function closeAllSessions(label: string): void {
+  const lib = sameModule();
+  lib.C_CloseAllSessions(slotOf(lib, label));
+}
+
+/** Changes the user PIN while this process is logged in (as an operator might, behind the service's back). */
+export function changeUserPin(label: string, oldPin: string, newPin: string): void {
+  const lib = sameModule();
+  const session = lib.C_OpenSession(slotOf(lib, label), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  try {
+    lib.C_SetPIN(session, oldPin, newPin);
+  } finally {
+    lib.C_CloseSession(session);
+  }
+}

@@ -128,6 +128,11 @@ export class SigningService {
           if (decision.policy.hash !== approved.parked.policyHash || names(decision.approvals) !== names(approved.parked.rules)) {
             throw new SignerError('APPROVAL_INVALID', 'the policy changed since the request was parked: its approvals no longer count');
           }
+          // The approvers signed the digest; the payload is re-decoded from the database, which must
+          // not be able to swap what gets signed.
+          if (bytesToHex(prepared.input) !== approved.parked.digest) {
+            throw new SignerError('APPROVAL_INVALID', 'the parked request no longer matches the digest its approvers signed');
+          }
           approved.recheck(tx);
         } else if (park) {
           const pending = parkRequest(ctx, key.name, prepared, bytesToHex(prepared.input), decision, park.payload, now);
@@ -228,17 +233,27 @@ export class SigningService {
     return { key, prepared: scheme.prepare(request, key) };
   }
 
-  private markFailed(caller: string, id: string, unusedNonce?: { keyName: string; chainId: bigint; nonce: bigint; digest: string }): void {
-    try {
-      this.store.exclusive((tx) => {
+  /**
+   * Marks the request failed so that a retry with its id can proceed, and drops a nonce claim nothing
+   * was signed for. Not awaited: the caller's error goes out at once. If the database cannot be written
+   * (the very fault that often brought us here), it tries again a few times; the reservation stays
+   * either way (fail closed), and `signer requests settle` covers what is still left.
+   */
+  private markFailed(caller: string, id: string, unusedNonce?: { keyName: string; chainId: bigint; nonce: bigint; digest: string }, attempt = 1): void {
+    this.store
+      .exclusiveBatched((tx) => {
         tx.finishSignRequest(caller, id, 'failed');
         if (unusedNonce) tx.releaseNonce(unusedNonce.keyName, unusedNonce.chainId, unusedNonce.nonce, unusedNonce.digest);
+      })
+      .catch((error: unknown) => {
+        if (attempt >= MARK_FAILED_ATTEMPTS) {
+          this.log.warn('could not mark a failed sign request; `signer requests settle` can', { requestId: id, error: String(error) });
+          return;
+        }
+        setTimeout(() => this.markFailed(caller, id, unusedNonce, attempt + 1), MARK_FAILED_RETRY_MS * attempt).unref();
       });
-    } catch (error) {
-      // The reservation stays either way (fail closed); this only lets a retry with the same id proceed.
-      this.log.warn('could not mark a failed sign request', { requestId: id, error: String(error) });
-    }
   }
+
 }
 
 function parkRequest(
@@ -274,6 +289,9 @@ function parkRequest(
     reason: '',
   };
 }
+
+const MARK_FAILED_ATTEMPTS = 5;
+const MARK_FAILED_RETRY_MS = 1000;
 
 function disabled(name: string): SignerError {
   return new SignerError('KEY_DISABLED', `key "${name}" is disabled: nothing is signed with it until an operator enables it`, 'key_name');

@@ -236,3 +236,15 @@ test.serial('a policy change invalidates collected approvals; an expired request
   t.is(expired.code, grpc.status.FAILED_PRECONDITION);
   t.regex(expired.details, /is expired/);
 });
+
+test.serial('a payload swapped in the database after parking is not signed with the approvals given for the digest', async (t) => {
+  const approved = await park(40, parseEther('6'));
+  const other = await park(41, parseEther('60'));
+  const database = join(dir, 'signer.db');
+  execFileSync('sqlite3', [database, `UPDATE pending_requests SET payload = (SELECT payload FROM pending_requests WHERE id = '${other}') WHERE id = '${approved}'`]);
+  await submit(approver, 'alice', approved);
+  const outcome = await submit(approver, 'bob', approved);
+  t.is(outcome.status, 'invalidated');
+  t.regex(outcome.reason, /^APPROVAL_INVALID: the parked request no longer matches the digest its approvers signed/);
+  t.is(outcome.transactionResult, null);
+});

@@ -28,6 +28,7 @@ import type { EvaluatePolicyResponse } from './generated/signer/v1/EvaluatePolic
 import type { SigningService } from '../service/signing-service.js';
 import type { Key, ProtoKeyType, ProtoSignBytesAlgorithm, SignerHandlers } from './proto.js';
 import { toServiceError } from './status.js';
+import { refusalOf } from './strict-request.js';
 
 const KEY_TYPES_TO_PROTO: Readonly<Record<KeyType, ProtoKeyType>> = {
   secp256k1: 'KEY_TYPE_SECP256K1',
@@ -391,6 +392,7 @@ function handleUnary({ audit, policy, log, authenticate }: Services) {
       const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
       new Promise<Response>((resolve) => {
         ctx.caller = authenticate(call as grpc.ServerUnaryCall<unknown, unknown>);
+        throwIfRefused(call.request);
         const keyName = keyOf(call.request);
         if (keyName) ctx.keyName = keyName;
         policy.access.check(ctx.caller, method, keyName);
@@ -417,6 +419,7 @@ function handleStream({ audit, policy, log, authenticate }: Services) {
       const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
       new Promise<void>((resolve) => {
         ctx.caller = authenticate(call as unknown as grpc.ServerUnaryCall<unknown, unknown>);
+        throwIfRefused(call.request);
         policy.access.check(ctx.caller, method);
         resolve(handle(ctx, call.request, call));
       }).then(
@@ -434,6 +437,12 @@ function handleStream({ audit, policy, log, authenticate }: Services) {
         },
       );
     };
+}
+
+/** A request the strict deserializer refused (not UTF-8, wrong wire type, not protobuf) fails here, audited. */
+function throwIfRefused(request: unknown): void {
+  const refusal = refusalOf(request);
+  if (refusal) throw refusal;
 }
 
 /** A failed call: its audit record (unless written already; best effort) and its log line. */

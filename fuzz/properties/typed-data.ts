@@ -15,7 +15,7 @@ import { FUZZ_POLICIES, FUZZ_PRIMARY_TYPES, FUZZ_TOKEN } from './fuzz-policy.js'
  */
 
 type Types = Record<string, TypedDataField[]>;
-interface TypedDataDoc {
+export interface TypedDataDoc {
   types: Types;
   primaryType: string;
   domain: Record<string, unknown>;
@@ -101,7 +101,7 @@ export const validTypedData: fc.Arbitrary<TypedDataDoc> = fc
   );
 
 /** The digest computed by ethers, with types reachable from each root (ethers wants one root per call). */
-function ethersDigest(doc: TypedDataDoc): string {
+export function ethersDigest(doc: TypedDataDoc): string {
   const declaredDomain = doc.types.EIP712Domain;
   const domainSeparator = declaredDomain
     ? TypedDataEncoder.hashStruct('EIP712Domain', reachable(doc.types, 'EIP712Domain'), doc.domain)
@@ -116,7 +116,7 @@ function numbersIn(json: string): string {
   return literals.map((n) => (n === '-0' ? '0' : n)).sort().join(' ');
 }
 
-function isRecursive(types: Types, root: string): boolean {
+export function isRecursive(types: Types, root: string): boolean {
   const visiting = new Set<string>();
   const visit = (name: string): boolean => {
     if (!Object.hasOwn(types, name)) return false;

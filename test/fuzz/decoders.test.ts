@@ -8,7 +8,7 @@ const SAMPLE_RUNS = 150;
 for (const { decoder, properties } of DECODERS) {
   for (const [name, property] of Object.entries(properties)) {
     test(`${decoder}: ${name}`, async (t) => {
-      await fc.assert(property, { numRuns: SAMPLE_RUNS });
+      await fc.assert(property, { numRuns: SAMPLE_RUNS, includeErrorInReport: true });
       t.pass();
     });
   }

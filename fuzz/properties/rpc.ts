@@ -12,7 +12,7 @@ import { ethersDigest, isRecursive, mutatedTypedData, validTypedData, type Typed
 import { FUZZ_PRIMARY_TYPES } from './fuzz-policy.js';
 
 /**
- * Every field of the signing RPCs, through the real gRPC server on a real SoftHSM token: key names,
+ * Every field of the signing RPCs (and EvaluatePolicy, which decodes the same payloads), through the real gRPC server on a real SoftHSM token: key names,
  * request ids, payloads (valid, mutated, empty, huge), enum values, and raw protobuf with wrong wire
  * types and strings that are not UTF-8. Each call must fail with a status the caller can act on (never
  * INTERNAL; INVALID_ARGUMENT names its field) or return a signature that a library we did not write
@@ -106,7 +106,8 @@ function tally(property: string, outcome: string): void {
 async function replyOrRefusal<T>(property: string, call: Promise<T>): Promise<T | undefined> {
   try {
     const reply = await call;
-    tally(property, (reply as { pendingRequestId?: string }).pendingRequestId ? 'parked' : 'signed');
+    const { pendingRequestId, outcome } = reply as { pendingRequestId?: string; outcome?: string };
+    tally(property, pendingRequestId ? 'parked' : outcome ? 'answered' : 'signed');
     return reply;
   } catch (error) {
     const e = error as grpc.ServiceError;
@@ -359,6 +360,7 @@ export const MESSAGE = 'SignPersonalMessage: every field';
 export const TYPED_DATA = 'SignTypedData: every field';
 export const BYTES = 'SignBytes: every field';
 export const JWT = 'SignJwt: every field';
+export const EVALUATE = 'EvaluatePolicy: every field';
 export const WIRE = 'raw protobuf: wire-level edits';
 export const NOT_UTF8_FIELD = 'raw protobuf: string fields that are not UTF-8';
 
@@ -405,6 +407,20 @@ export function rpcProperties(env: () => RpcEnv): Record<string, fc.IAsyncProper
       const reply = await replyOrRefusal(JWT, env().signer.call<JwtReply>('SignJwt', { keyName: name, claimsJson, requestId: id }));
       if (reply) await checkJwtReply(env(), claimsJson, reply);
     }),
+    [EVALUATE]: fc.asyncProperty(
+      keyName(KEYS.ethereum),
+      fc.oneof(
+        fc.record({ unsignedTransaction: bytesField(fc.oneof(signableTransaction, fieldMutatedTransaction)) }),
+        fc.record({ personalMessage: bytesField(fc.uint8Array({ maxLength: 100 })) }),
+        fc.record({ typedDataJson: fc.oneof(validTypedData.map((doc) => JSON.stringify(doc)), mutatedTypedData) }),
+        fc.record({ rawMessage: bytesField(fc.uint8Array({ maxLength: 100 })), algorithm: bytesAlgorithm }),
+        fc.constant({}),
+      ),
+      async (name, request) => {
+        const reply = await replyOrRefusal(EVALUATE, env().signer.call<{ outcome: string }>('EvaluatePolicy', { keyName: name, ...request }));
+        if (reply) check(['POLICY_OUTCOME_ALLOW', 'POLICY_OUTCOME_DENY', 'POLICY_OUTCOME_APPROVAL_REQUIRED'].includes(reply.outcome), `outcome ${reply.outcome}`);
+      },
+    ),
     [WIRE]: fc.asyncProperty(mutatedWireRequest, async ({ method, bytes }) => {
       await replyOrRefusal(WIRE, callRaw(env(), method, bytes));
     }),

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { identityFromCertificate, INSECURE_IDENTITY } from './identity.js';
 import { loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
 import { signerHandlers, type Services } from './signer-handlers.js';
+import { withStrictRequests } from './strict-request.js';
 
 export interface TlsFiles {
   /** PEM file of the CAs whose client certificates are accepted (one or more certificates). */
@@ -53,7 +54,7 @@ export async function startGrpcServer(
     'grpc.max_send_message_length': config.maxMessageBytes,
   });
   const { definition, proto } = loadSignerPackage();
-  server.addService(proto.signer.v1.Signer.service, signerHandlers({ ...services, authenticate }));
+  server.addService(withStrictRequests(proto.signer.v1.Signer.service), signerHandlers({ ...services, authenticate }));
   new ReflectionService(definition).addToServer(server);
 
   const health = new HealthImplementation();

@@ -30,6 +30,7 @@ import type { SigningService } from '../service/signing-service.js';
 import type { Key, ProtoKeyType, ProtoSignBytesAlgorithm, SignerHandlers } from './proto.js';
 import { toServiceError } from './status.js';
 import type { RpcObserver } from '../metrics/metrics.js';
+import { refusalOf } from './strict-request.js';
 
 const KEY_TYPES_TO_PROTO: Readonly<Record<KeyType, ProtoKeyType>> = {
   secp256k1: 'KEY_TYPE_SECP256K1',
@@ -397,6 +398,7 @@ function handleUnary({ audit, policy, log, metrics, authenticate }: Services) {
       const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
       new Promise<Response>((resolve) => {
         ctx.caller = authenticate(call as grpc.ServerUnaryCall<unknown, unknown>);
+        throwIfRefused(call.request);
         const keyName = keyOf(call.request);
         if (keyName) ctx.keyName = keyName;
         policy.access.check(ctx.caller, method, keyName);
@@ -428,6 +430,7 @@ function handleStream({ audit, policy, log, metrics, authenticate }: Services) {
       const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
       new Promise<void>((resolve) => {
         ctx.caller = authenticate(call as unknown as grpc.ServerUnaryCall<unknown, unknown>);
+        throwIfRefused(call.request);
         policy.access.check(ctx.caller, method);
         resolve(handle(ctx, call.request, call));
       }).then(
@@ -472,6 +475,12 @@ function observe(
   } catch (error) {
     log.error('metrics could not record a call', { requestId: ctx.requestId, method: ctx.method, error: String(error) });
   }
+}
+
+/** A request the strict deserializer refused (not UTF-8, wrong wire type, not protobuf) fails here, audited. */
+function throwIfRefused(request: unknown): void {
+  const refusal = refusalOf(request);
+  if (refusal) throw refusal;
 }
 
 /** A failed call: its audit record (unless written already; best effort) and its log line. */

@@ -43,8 +43,20 @@ export function toServiceError(error: unknown, requestId: string): Partial<Servi
   const metadata = new Metadata();
   metadata.set(ERROR_CODE_KEY, code);
   metadata.set(REQUEST_ID_KEY, requestId);
-  if (known?.field) metadata.set(ERROR_FIELD_KEY, known.field);
+  if (known?.field) metadata.set(ERROR_FIELD_KEY, metadataValue(known.field));
   if (known?.reason) metadata.set(DECISION_REASON_KEY, known.reason);
-  const details = known ? known.message : `internal error (request id ${requestId})`;
+  // Messages can quote a request's JSON keys and values. grpc-js percent-encodes details with
+  // encodeURI, which throws on a lone surrogate: that crashed the process. U+FFFD stands in.
+  const details = known ? known.message.replace(/\p{Surrogate}/gu, '\uFFFD') : `internal error (request id ${requestId})`;
   return { code: GRPC_STATUS[code], details, metadata };
+}
+
+/**
+ * A field name as a metadata value: printable ASCII stays, anything else (a field name can hold a
+ * request's own JSON keys) and "%" are percent-encoded as UTF-8, like grpc-message; decode it with
+ * decodeURIComponent. grpc-js throws on other characters, which here crashed the process, and
+ * HTTP/2 drops spaces at either end, so spaces are encoded too.
+ */
+export function metadataValue(text: string): string {
+  return text.replace(/[^\x21-\x7e]|%/gu, (char) => [...Buffer.from(char)].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
 }

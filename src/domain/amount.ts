@@ -9,18 +9,20 @@ export const NATIVE_UNITS: Readonly<Record<string, number>> = { wei: 0, gwei: 9,
 const AMOUNT = /^(0|[1-9][0-9]*)(?:\.([0-9]+))? ([A-Za-z][A-Za-z0-9]*)$/;
 export const MAX_UINT256 = (1n << 256n) - 1n;
 
-/** Parses "<decimal> <unit>". Throws a message (without the field name) if it is not one. */
+/**
+ * Parses "<decimal> <unit>". Throws a message (without the field name) if it is not one; every
+ * message quotes the text, so that the problem is plain even where the field is not named.
+ */
 export function parseAmount(text: string, units: Readonly<Record<string, number>>): bigint {
+  const got = `(got ${JSON.stringify(text)})`;
   const match = AMOUNT.exec(text);
-  if (!match) {
-    throw new Error(`must be a decimal amount and a unit, like "1.5 ether" or "20 gwei" (got ${JSON.stringify(text)})`);
-  }
+  if (!match) throw new Error(`must be a decimal amount and a unit, like "1.5 ether" or "20 gwei" ${got}`);
   const [, whole, fraction = '', unit] = match;
-  const decimals = units[unit!];
-  if (decimals === undefined) throw new Error(`has unknown unit "${unit}" (known: ${Object.keys(units).join(', ')})`);
-  if (fraction.length > decimals) throw new Error(`has more decimal places than ${unit} allows (${decimals})`);
+  const decimals = Object.hasOwn(units, unit!) ? units[unit!] : undefined;
+  if (decimals === undefined) throw new Error(`has unknown unit "${unit}" (known: ${Object.keys(units).join(', ')}) ${got}`);
+  if (fraction.length > decimals) throw new Error(`has more decimal places than ${unit} allows (${decimals}) ${got}`);
   const value = BigInt(whole!) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, '0') || '0');
-  if (value > MAX_UINT256) throw new Error('is larger than 2^256 - 1');
+  if (value > MAX_UINT256) throw new Error(`is larger than 2^256 - 1 ${got}`);
   return value;
 }
 

@@ -6,6 +6,7 @@ import { JWT_ALGORITHM_INFO, type JwtAlgorithm } from '../domain/jwt.js';
 import { KEY_TYPE_INFO } from '../domain/key-types.js';
 import { publicKeyObject } from '../domain/public-key.js';
 import { lowSFromRaw, scalarBytes } from './ecdsa.js';
+import { parseStrictJson } from './strict-json.js';
 import type { Scheme } from './scheme.js';
 
 export interface JwtRequest {
@@ -32,7 +33,11 @@ interface Decoded {
 }
 
 const MAX_CLAIMS_BYTES = 16 * 1024;
+const MAX_CLAIMS_DEPTH = 32;
 const NUMERIC_DATES = ['exp', 'nbf', 'iat'] as const;
+// 9999-12-31T23:59:59Z. Later dates have no ISO 8601 time for the reply, and an exp that far
+// out would keep the key version in the JWKS forever.
+const MAX_NUMERIC_DATE = 253_402_300_799;
 const b64u = (data: string | Uint8Array) => Buffer.from(data).toString('base64url');
 
 /** Compact JWS (RFC 7515) with alg and kid set by the service, never by the caller. */
@@ -78,19 +83,14 @@ export const jwtScheme: Scheme<JwtRequest, Decoded, SignedJwt> = {
 
 function parseClaims(json: string): Record<string, unknown> {
   if (json.length === 0) throw invalidField('claims_json', 'is required');
-  if (json.length > MAX_CLAIMS_BYTES) throw invalidField('claims_json', `must be at most ${MAX_CLAIMS_BYTES} bytes`);
-  let claims: unknown;
-  try {
-    claims = JSON.parse(json);
-  } catch (error) {
-    throw invalidField('claims_json', `is not valid JSON: ${(error as Error).message}`);
-  }
+  if (Buffer.byteLength(json) > MAX_CLAIMS_BYTES) throw invalidField('claims_json', `must be at most ${MAX_CLAIMS_BYTES} bytes`);
+  const claims = parseStrictJson(json, 'claims_json', { maxDepth: MAX_CLAIMS_DEPTH });
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw invalidField('claims_json', 'must be a JSON object');
   const record = claims as Record<string, unknown>;
   for (const name of NUMERIC_DATES) {
     const value = record[name];
-    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) {
-      throw invalidField(`claims_json.${name}`, 'must be a NumericDate: whole seconds since the epoch');
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_NUMERIC_DATE)) {
+      throw invalidField(`claims_json.${name}`, 'must be a NumericDate: whole seconds since the epoch, at most 253402300799 (the end of 9999)');
     }
   }
   for (const name of ['iss', 'sub', 'jti'] as const) {

@@ -137,7 +137,8 @@ export async function rpcFailure(promise: Promise<unknown>): Promise<RpcFailure>
   } catch (error) {
     const e = error as grpc.ServiceError;
     const errorCode = e.metadata?.get(ERROR_CODE_KEY)[0]?.toString();
-    const field = e.metadata?.get(ERROR_FIELD_KEY)[0]?.toString();
+    const encoded = e.metadata?.get(ERROR_FIELD_KEY)[0]?.toString();
+    const field = encoded === undefined ? undefined : decodeURIComponent(encoded);
     return { code: e.code, details: e.details, ...(errorCode ? { errorCode } : {}), ...(field ? { field } : {}) };
   }
   throw new Error('expected the call to fail, but it succeeded');

@@ -85,7 +85,7 @@ test('primaryType EIP712Domain is refused', (t) => {
 test('out-of-range integers, floats and loose types are refused', (t) => {
   refusal(t, { ...permit, message: { ...permit.message, value: '-1' } }, 'typed_data.message.value', /out of range/);
   refusal(t, { ...permit, message: { ...permit.message, value: (2n ** 256n).toString() } }, 'typed_data.message.value', /out of range/);
-  refusal(t, { ...permit, message: { ...permit.message, nonce: 1.5 } }, 'typed_data.message.nonce', /integer/);
+  refusal(t, { ...permit, message: { ...permit.message, nonce: 1.5 } }, 'typed_data.message.nonce', /whole number/);
   refusal(t, { ...permit, message: { ...permit.message, nonce: '1e3' } }, 'typed_data.message.nonce', /integer/);
   refusal(t, { ...nested, message: { ...nested.message, urgent: 'true' } }, 'typed_data.message.urgent');
   refusal(t, { ...nested, message: { ...nested.message, id: '0x01' } }, 'typed_data.message.id', /32 bytes/);
@@ -110,4 +110,51 @@ test('deeply recursive values are refused, not a stack overflow', (t) => {
   t.is(error?.code, 'INVALID_FIELD');
   t.regex(error?.message ?? '', /nests deeper than 32/);
   t.true(error?.field?.startsWith('typed_data.message.next[0].next[0]'));
+});
+
+test('a duplicate JSON key is refused naming it (regression: JSON.parse kept the last one)', (t) => {
+  const text = JSON.stringify(permit);
+  const twice = (member: string, extra: string) => text.replace(`"${member}":`, `${extra},"${member}":`);
+  refusal(t, twice('spender', '"spender":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"'), 'typed_data.message.spender', /duplicate JSON key: "spender"/);
+  // Written differently, the same key: JSON.parse reads both as "value".
+  refusal(t, twice('value', '"\\u0076alue":"1"'), 'typed_data.message.value', /duplicate JSON key/);
+  refusal(t, text.replace('"primaryType":', '"primaryType":"Mail","primaryType":'), 'typed_data.primaryType', /duplicate JSON key/);
+  refusal(t, text.replace('{"name":"owner",', '{"name":"x","name":"owner",'), 'typed_data.types.Permit[0].name', /duplicate JSON key/);
+});
+
+test('numbers with a fraction or an exponent are refused (regression: 1e2 and 1.0 were read as integers)', (t) => {
+  const text = JSON.stringify(permit);
+  for (const number of ['1e2', '1E2', '1.0', '100.00000000000000001', '0.1e1']) {
+    refusal(t, text.replace('"nonce":0', `"nonce":${number}`), 'typed_data.message.nonce', /whole number without a fraction or exponent/);
+  }
+  t.notThrows(() => decodeTypedData(text.replace('"nonce":0', '"nonce":100')));
+});
+
+test('a string with a lone surrogate is refused (regression: it was hashed as U+FFFD)', (t) => {
+  refusal(t, { ...permit, domain: { ...permit.domain, name: 'USD \ud800Coin' } }, 'typed_data.domain.name', /lone surrogate/);
+  refusal(t, { ...nested, message: { ...nested.message, items: [{ sku: '\udc00', tags: [] }] } }, 'typed_data.message.items[0].sku', /lone surrogate/);
+  // A pair is one code point: fine.
+  t.notThrows(() => decodeTypedData(JSON.stringify({ ...permit, domain: { ...permit.domain, name: 'USD \u{1F600}' } })));
+});
+
+test('a declared EIP712Domain keeps the standard types of standard fields (regression: chainId "abc" crashed policy)', (t) => {
+  const domainTypes = (chainIdType: string) => ({
+    ...permit.types,
+    EIP712Domain: [
+      { name: 'name', type: 'string' },
+      { name: 'chainId', type: chainIdType },
+    ],
+  });
+  refusal(t, { ...permit, types: domainTypes('string'), domain: { name: 'x', chainId: 'abc' } }, 'typed_data.types.EIP712Domain[1].type', /must be uint256/);
+  refusal(t, { ...permit, types: domainTypes('uint256[]'), domain: { name: 'x', chainId: [1] } }, 'typed_data.types.EIP712Domain[1].type', /must be uint256/);
+  // Extra domain fields are allowed (EIP-712 lets protocols add them).
+  const extended = { ...permit, types: { ...domainTypes('uint256'), EIP712Domain: [...domainTypes('uint256').EIP712Domain, { name: 'extra', type: 'string' }] } };
+  t.notThrows(() => decodeTypedData(JSON.stringify({ ...extended, domain: { name: 'x', chainId: 1, extra: 'y' } })));
+});
+
+test('type strings longer than 256 characters are refused (regression: 80 kB of "[]" took 10 s in a regex)', (t) => {
+  const type = 'uint8' + '[]'.repeat(40_000) + '!';
+  const started = performance.now();
+  refusal(t, { ...permit, types: { Permit: [{ name: 'x', type }] }, message: { x: [] } }, 'typed_data.types.Permit[0].type', /at most 256 characters/);
+  t.log(`refused in ${(performance.now() - started).toFixed(1)} ms`);
 });

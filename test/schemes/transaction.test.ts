@@ -103,6 +103,26 @@ test('deep nesting is INVALID_FIELD, not a crash', (t) => {
   t.is(error?.code, 'INVALID_FIELD');
 });
 
+test('lists nested deeper than 16 are refused before decoding (regression: 64000 levels took 2 s of CPU)', (t) => {
+  // 64000 canonically nested empty lists, 234 kB: under the default gRPC message limit.
+  const depth = 64_000;
+  const headers: number[][] = [];
+  for (let length = 0, i = 0; i < depth; i++) {
+    const header = length < 56 ? [0xc0 + length] : [0xf7 + 3, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff];
+    headers.push(header);
+    length += header.length;
+  }
+  for (const payload of [Uint8Array.from(headers.reverse().flat()), Uint8Array.of(0x02, ...RLP.encode([[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]))]) {
+    refusal(t, payload, 'unsigned_transaction', /lists nest deeper than 16/);
+  }
+});
+
+test('an access list (lists four deep) still decodes', (t) => {
+  const accessList = [{ address: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', storageKeys: ['0x' + '01'.repeat(32)] }];
+  const { transaction } = decodeUnsignedTransaction(unsigned({ ...eip1559, accessList }));
+  t.deepEqual(transaction.accessList, [{ address: accessList[0]!.address.toLowerCase(), storageKeys: accessList[0]!.storageKeys }]);
+});
+
 const uint = (max: bigint) => fc.bigInt({ min: 0n, max });
 const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => hexlify(b));
 

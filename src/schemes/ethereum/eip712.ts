@@ -2,6 +2,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { invalidField } from '../../domain/errors.js';
 import { toChecksumAddress } from '../../domain/public-key.js';
+import { parseStrictJson } from '../strict-json.js';
 import type { TypedData, TypedDataField } from '../../domain/intent.js';
 
 /**
@@ -19,10 +20,14 @@ export interface DecodedTypedData {
 
 const FIELD = 'typed_data';
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const LONE_SURROGATE = /\p{Surrogate}/u;
 const MAX_DEPTH = 32;
 const MAX_TYPES = 256;
+// Longer type strings serve no purpose, and the array-suffix patterns below are quadratic in length.
+const MAX_TYPE_LENGTH = 256;
 
 // EIP-712 says the domain holds any of these fields, in this order, when the types do not declare it.
+// A declared EIP712Domain may add fields, but these keep their types: policy reads them.
 const DOMAIN_FIELDS: TypedDataField[] = [
   { name: 'name', type: 'string' },
   { name: 'version', type: 'string' },
@@ -33,13 +38,8 @@ const DOMAIN_FIELDS: TypedDataField[] = [
 
 /** Parses and hashes EIP-712 JSON (`types`, `primaryType`, `domain`, `message`). */
 export function decodeTypedData(json: string): DecodedTypedData {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (error) {
-    throw invalidField(FIELD, `is not valid JSON: ${(error as Error).message}`);
-  }
-  const typedData = checkShape(parsed);
+  // EIP-712 has no fractional numbers: 1e2 or 1.0 would be read as integers the text does not spell.
+  const typedData = checkShape(parseStrictJson(json, FIELD, { integersOnly: true }));
   const types = withDomainType(typedData);
   checkTypes(types);
   if (typedData.primaryType === 'EIP712Domain') throw invalidField(`${FIELD}.primaryType`, 'must not be EIP712Domain');
@@ -95,6 +95,9 @@ function checkTypes(types: Record<string, unknown>): void {
       if (seen.has(member.name)) throw invalidField(`${at}.name`, `"${member.name}" is declared twice`);
       seen.add(member.name);
       if (typeof member.type !== 'string') throw invalidField(`${at}.type`, 'must be a string');
+      if (member.type.length > MAX_TYPE_LENGTH) throw invalidField(`${at}.type`, `must be at most ${MAX_TYPE_LENGTH} characters`);
+      const standard = name === 'EIP712Domain' && DOMAIN_FIELDS.find((f) => f.name === member.name);
+      if (standard && member.type !== standard.type) throw invalidField(`${at}.type`, `must be ${standard.type} for the domain's ${standard.name}`);
       const base = member.type.replace(/(\[\d*\])+$/, '');
       if (!isAtomic(base) && !isDynamic(base) && !Object.hasOwn(types, base)) {
         throw invalidField(`${at}.type`, `"${member.type}" is not a known type`);
@@ -145,6 +148,8 @@ class Encoder {
     if (this.types[type]) return this.hashStruct(type, value, field, depth);
     if (type === 'string') {
       if (typeof value !== 'string') throw invalidField(field, 'must be a string');
+      // UTF-8 has no lone surrogates: the encoder would hash U+FFFD instead of what the JSON says.
+      if (LONE_SURROGATE.test(value)) throw invalidField(field, 'must be valid Unicode (it has a lone surrogate)');
       return keccak_256(utf8ToBytes(value));
     }
     if (type === 'bytes') return keccak_256(hexValue(value, field));

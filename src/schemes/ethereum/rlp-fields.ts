@@ -9,6 +9,7 @@ export type RlpItem = Uint8Array | NestedUint8Array;
  * canonical lengths, single-byte prefixes and leading zeros in lengths).
  */
 export function decodeRlp(bytes: Uint8Array, field: string): RlpItem {
+  if (listDepth(bytes, MAX_RLP_DEPTH) > MAX_RLP_DEPTH) throw invalidField(field, `is not valid canonical RLP: lists nest deeper than ${MAX_RLP_DEPTH}`);
   try {
     return RLP.decode(bytes);
   } catch (error) {
@@ -16,6 +17,46 @@ export function decodeRlp(bytes: Uint8Array, field: string): RlpItem {
     const reason = error instanceof RangeError ? 'nesting is too deep' : (error as Error).message;
     throw invalidField(field, `is not valid canonical RLP: ${reason}`);
   }
+}
+
+/** Transactions nest lists 4 deep (transaction, access list, entry, storage keys); this leaves room. */
+export const MAX_RLP_DEPTH = 16;
+
+/**
+ * How deep lists nest, reading only headers, without recursion, stopping past `limit`. The decoder
+ * copies each list's payload once per level, so deep nesting would cost time quadratic in the input
+ * (about 2 s for 230 kB) before its stack ran out. Malformed headers are left to the decoder.
+ */
+function listDepth(bytes: Uint8Array, limit: number): number {
+  const ends: number[] = [];
+  let deepest = 0;
+  for (let at = 0; at < bytes.length; ) {
+    while (ends.length && at >= ends[ends.length - 1]!) ends.pop();
+    const first = bytes[at]!;
+    if (first < 0x80) {
+      at += 1;
+      continue;
+    }
+    const isList = first >= 0xc0;
+    const base = isList ? 0xc0 : 0x80;
+    let headerLength = 1;
+    let payloadLength = first - base;
+    if (payloadLength > 55) {
+      const lengthBytes = payloadLength - 55;
+      headerLength += lengthBytes;
+      payloadLength = 0;
+      for (let i = 1; i <= lengthBytes; i++) payloadLength = payloadLength * 256 + (bytes[at + i] ?? 0);
+    }
+    if (!isList) {
+      at += headerLength + payloadLength;
+      continue;
+    }
+    ends.push(at + headerLength + payloadLength);
+    deepest = Math.max(deepest, ends.length);
+    if (deepest > limit) break;
+    at += headerLength;
+  }
+  return deepest;
 }
 
 export function asList(item: RlpItem | undefined, field: string): NestedUint8Array {

@@ -1,0 +1,78 @@
+import { invalidField } from '../domain/errors.js';
+
+export interface StrictJsonOptions {
+  /** Refuse numbers with a fraction or an exponent. */
+  integersOnly?: boolean;
+  /** Refuse objects and arrays nested deeper: JSON.stringify overflows the stack near 5000 levels. */
+  maxDepth?: number;
+}
+
+/**
+ * JSON.parse, refusing what it would silently resolve: a key written twice in one object (it keeps
+ * the last, so a person reading the text and the signer could see different values) and, with
+ * `integersOnly`, numbers with a fraction or an exponent (`1e2`, `1.0`, `1.00000000000000001`
+ * all become integers on the way in). The refusal names the member at fault: `field.path.to.key`.
+ */
+export function parseStrictJson(text: string, field: string, options: StrictJsonOptions = {}): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw invalidField(field, `is not valid JSON: ${(error as Error).message}`);
+  }
+  checkMembers(text, field, options);
+  return value;
+}
+
+const NUMBER = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
+
+type Container = { kind: 'object'; path: string; keys: Set<string>; key: string; awaitingKey: boolean } | { kind: 'array'; path: string; index: number };
+
+/** One pass over text that JSON.parse accepted, without recursion (nesting depth is unbounded). */
+function checkMembers(text: string, field: string, { integersOnly = false, maxDepth = Infinity }: StrictJsonOptions): void {
+  const stack: Container[] = [];
+  const pathOfNextValue = () => {
+    const top = stack[stack.length - 1];
+    if (!top) return field;
+    return top.kind === 'object' ? `${top.path}.${top.key}` : `${top.path}[${top.index}]`;
+  };
+  for (let at = 0; at < text.length; ) {
+    const char = text[at]!;
+    if (char === '"') {
+      const end = endOfString(text, at);
+      const top = stack[stack.length - 1];
+      if (top?.kind === 'object' && top.awaitingKey) {
+        const raw = text.slice(at + 1, end - 1);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(at, end)) as string) : raw;
+        if (top.keys.has(key)) throw invalidField(`${top.path}.${key}`, `is a duplicate JSON key: ${JSON.stringify(key)} appears twice in one object`);
+        top.keys.add(key);
+        top.key = key;
+        top.awaitingKey = false;
+      }
+      at = end;
+      continue;
+    }
+    if (char === '-' || (char >= '0' && char <= '9')) {
+      NUMBER.lastIndex = at;
+      const number = NUMBER.exec(text)![0];
+      if (integersOnly && /[.eE]/.test(number)) throw invalidField(pathOfNextValue(), `must be a whole number without a fraction or exponent (got ${number})`);
+      at += number.length;
+      continue;
+    }
+    const top = stack[stack.length - 1];
+    if ((char === '{' || char === '[') && stack.length >= maxDepth) throw invalidField(pathOfNextValue(), `nests deeper than ${maxDepth} levels`);
+    if (char === '{') stack.push({ kind: 'object', path: pathOfNextValue(), keys: new Set(), key: '', awaitingKey: true });
+    else if (char === '[') stack.push({ kind: 'array', path: pathOfNextValue(), index: 0 });
+    else if (char === '}' || char === ']') stack.pop();
+    else if (char === ',' && top?.kind === 'object') top.awaitingKey = true;
+    else if (char === ',' && top?.kind === 'array') top.index++;
+    at++;
+  }
+}
+
+/** The index just past the closing quote of the string that opens at `start`. */
+function endOfString(text: string, start: number): number {
+  let at = start + 1;
+  while (text[at] !== '"') at += text[at] === '\\' ? 2 : 1;
+  return at + 1;
+}

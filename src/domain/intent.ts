@@ -47,6 +47,7 @@ export type SignIntent =
   | { scheme: 'eip712'; typedData: TypedData }
   | { scheme: 'bytes'; message: Uint8Array; algorithm: string }
   /** `claims` as they will be signed (iat, exp and jti already filled); `tokenBytes` is the compact JWS length. */
-  | { scheme: 'jwt'; claims: Record<string, unknown>; tokenBytes: number };
+  /** `now`: the service's clock when the token was prepared, in seconds (lifetimes are measured from it too). */
+  | { scheme: 'jwt'; claims: Record<string, unknown>; tokenBytes: number; now: number };
 
 export type SchemeName = SignIntent['scheme'];

@@ -84,7 +84,7 @@ function decideScheme(policy: Policy, keyName: string, intent: SignIntent): Outc
       return { spends: [], approvals: [] };
     }
     case 'jwt':
-      decideJwt(policy, intent.claims, intent.tokenBytes);
+      decideJwt(policy, intent.claims, intent.tokenBytes, intent.now);
       return { spends: [], approvals: [] };
     case 'bytes': {
       const rules = policy.rawBytes;
@@ -256,7 +256,7 @@ function decideTypedData(policy: Policy, keyName: string, typedData: TypedData):
 }
 
 /** Claim rules. Every denial names the claim. */
-function decideJwt(policy: Policy, claims: Record<string, unknown>, tokenBytes: number): void {
+function decideJwt(policy: Policy, claims: Record<string, unknown>, tokenBytes: number, now: number): void {
   const rules = policy.jwt;
   if (!rules) throw new Deny('SCHEME_DISABLED', 'jwt', 'JWT signing is not enabled for this key');
   for (const claim of rules.requiredClaims) {
@@ -277,7 +277,8 @@ function decideJwt(policy: Policy, claims: Record<string, unknown>, tokenBytes: 
   if (rules.subjects && !(typeof claims.sub === 'string' && rules.subjects.some((pattern) => pattern.test(claims.sub as string)))) {
     throw new Deny('CLAIM_NOT_ALLOWED', 'jwt.subjects', `claim "sub" ${JSON.stringify(claims.sub ?? null)} matches no allowed pattern`);
   }
-  const ttlMs = (Number(claims.exp) - Number(claims.iat)) * 1000;
+  // From the earlier of iat and now: a future iat must not stretch a token (and its key version's life).
+  const ttlMs = (Number(claims.exp) - Math.min(Number(claims.iat), now)) * 1000;
   if (!(ttlMs <= rules.maxTtlMs)) {
     throw new Deny('TTL_TOO_LONG', 'jwt.max_ttl', `claim "exp" gives a lifetime of ${ttlMs / 1000}s, the limit is ${rules.maxTtlMs / 1000}s`);
   }

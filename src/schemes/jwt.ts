@@ -60,7 +60,7 @@ export const jwtScheme: Scheme<JwtRequest, Decoded, SignedJwt> = {
     const tokenBytes = signingInput.length + 1 + Math.ceil((signatureBytes(request.algorithm, key.type) * 4) / 3);
     return {
       decoded: { signingInput, algorithm: request.algorithm, kid: key.kid, expMs: (claims.exp as number) * 1000 },
-      intent: { scheme: 'jwt', claims, tokenBytes },
+      intent: { scheme: 'jwt', claims, tokenBytes, now },
       mechanism: info.mechanism,
       input: info.prehashSha256 ? sha256(input) : input,
       fingerprint: `${request.algorithm}|${request.claimsJson}`,

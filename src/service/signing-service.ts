@@ -230,6 +230,10 @@ export class SigningService {
         'key_name',
       );
     }
+    // A JWT key signs only JWTs: raw bytes with the same algorithm would be a token that skipped the claim rules.
+    if (scheme.name !== 'jwt' && this.store.reader.jwtSettings(key.name)) {
+      throw new SignerError('WRONG_KEY_TYPE', `key "${key.name}" is a JWT key: it signs only with SignJwt`, 'key_name');
+    }
     return { key, prepared: scheme.prepare(request, key) };
   }
 

@@ -188,3 +188,22 @@ test.serial('a retry with the same request id returns the same token; the id wit
   t.is(reused.code, grpc.status.ALREADY_EXISTS);
   t.is(reused.errorCode, 'REQUEST_ID_REUSED');
 });
+
+test.serial('a JWT key signs nothing but JWTs: raw bytes with its algorithm would skip the claim rules', async (t) => {
+  await t0.call('CreateJwtKey', { name: 'jwt/only', algorithm: 'JWT_ALGORITHM_EDDSA', publishAhead: '0s' });
+  const refused = await rpcFailure(t0.call('SignBytes', { keyName: 'jwt/only', message: Buffer.from('{"alg":"EdDSA"}.{"admin":true}'), algorithm: 'SIGN_BYTES_ALGORITHM_ED25519' }));
+  t.is(refused.code, grpc.status.FAILED_PRECONDITION);
+  t.is(refused.errorCode, 'WRONG_KEY_TYPE');
+  t.regex(refused.details, /is a JWT key: it signs only with SignJwt/);
+});
+
+test.serial('a lifetime counts from now when iat is in the future: a far-future iat cannot stretch a token', async (t) => {
+  await t0.call('CreateJwtKey', { name: 'jwt/future', algorithm: 'JWT_ALGORITHM_ES256', publishAhead: '0s' });
+  const now = Math.floor(clock.now / 1000);
+  const far = now + 10 * 365 * 86_400;
+  const refused = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/future', claimsJson: claims({ iat: far, exp: far + 60 }) }));
+  t.is(refused.code, grpc.status.PERMISSION_DENIED);
+  t.regex(refused.details, /lifetime/);
+  const fine = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/future', claimsJson: claims({ iat: now + 60, exp: now + 600 }) });
+  t.truthy(fine.token);
+});

@@ -164,9 +164,14 @@ export class SigningService {
         createdAt: now,
       });
       return { decision };
-    });
+      // Not durable on its own: the record of the signature commits durably before any signature
+      // leaves, and that fsync covers this commit too. A parked request is made durable just below.
+    }, { durable: false });
 
     if ('parked' in begun) {
+      // The caller hears of the parked request only once it is on disk (rewriting its status is a
+      // durable commit, which makes the earlier one durable too).
+      await this.store.exclusiveBatched((tx) => tx.setPendingStatus(begun.parked.id, 'pending'));
       ctx.audited = true;
       return { pending: begun.parked };
     }

@@ -24,7 +24,7 @@ export interface Store {
    * same turn of the event loop (group commit). Each work still commits all or nothing (a savepoint),
    * in queue order, and its promise settles only once the shared transaction is durable.
    */
-  exclusiveBatched<T>(work: (tx: Ledger) => T): Promise<T>;
+  exclusiveBatched<T>(work: (tx: Ledger) => T, options?: BatchOptions): Promise<T>;
   /** For read-only questions outside a transaction (EvaluatePolicy, checks just before signing, lookups). */
   readonly reader: Reader;
   /** Audit records in order, from `afterSeq`. */
@@ -43,6 +43,16 @@ export interface Store {
   /** Parked requests with these statuses, oldest first. */
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[];
   close(): void;
+}
+
+export interface BatchOptions {
+  /**
+   * false: the commit does not wait for the disk (no fsync). It is visible to every process at once
+   * and survives the process being killed; a power cut can lose it until the next durable commit,
+   * which makes everything before it durable too. Only for writes that a durable commit always
+   * follows before anything depending on them leaves the service. Default true.
+   */
+  durable?: boolean;
 }
 
 export interface SignRequestRecord {

@@ -77,3 +77,15 @@ test('work still queued when the store closes is committed, not dropped', async 
   t.is(reopened.reader.used('s', DAY, Date.now()), 7n);
   reopened.close();
 });
+
+test('a commit that does not wait for the disk is still visible to other connections at once', async (t) => {
+  const { path, store } = openStore();
+  await store.exclusiveBatched((tx) => tx.recordSpends([{ scope: 's', amount: 4n }], Date.now(), 'policy'), { durable: false });
+  const other = new Database(path, { readonly: true });
+  t.is((other.prepare('SELECT COUNT(*) AS n FROM reservations').get() as { n: number }).n, 1);
+  other.close();
+  // And a durable commit after it keeps working (the safety level switches back between batches).
+  await store.exclusiveBatched((tx) => tx.recordSpends([{ scope: 's', amount: 5n }], Date.now(), 'policy'));
+  t.is(store.reader.used('s', DAY, Date.now()), 9n);
+  store.close();
+});

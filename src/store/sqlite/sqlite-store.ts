@@ -6,7 +6,7 @@ import type { KeyType } from '../../domain/key-types.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
 import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
 import { randomUUID } from 'node:crypto';
-import type { Ledger, Reader, SignRequestRecord, Store } from '../store.js';
+import type { BatchOptions, Ledger, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -66,7 +66,8 @@ export class SqliteStore implements Store {
   readonly reader: Reader;
   readonly instanceId: string;
   /** Work waiting for the next group commit. */
-  private readonly batch: Array<{ work: (tx: Ledger) => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
+  private readonly batch: Array<{ work: (tx: Ledger) => unknown; durable: boolean; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
+  private synchronous: 'FULL' | 'NORMAL' = 'FULL';
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -308,15 +309,16 @@ export class SqliteStore implements Store {
 
   exclusive<T>(work: (tx: Ledger) => T): T {
     try {
+      this.setSynchronous('FULL');
       return this.db.transaction(() => work(this.ledger)).immediate();
     } catch (error) {
       throw storeError(error);
     }
   }
 
-  exclusiveBatched<T>(work: (tx: Ledger) => T): Promise<T> {
+  exclusiveBatched<T>(work: (tx: Ledger) => T, options: BatchOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.batch.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.batch.push({ work, durable: options.durable ?? true, resolve: resolve as (value: unknown) => void, reject });
       // setImmediate runs after this turn's I/O callbacks: requests and HSM replies that arrived
       // together, or while the previous commit's fsync blocked the loop, share the next commit.
       if (this.batch.length === 1) setImmediate(() => this.commitBatch());
@@ -327,6 +329,8 @@ export class SqliteStore implements Store {
     const batch = this.batch.splice(0);
     const outcomes: Array<{ value: unknown } | { error: unknown }> = [];
     try {
+      // The safety level cannot change inside a transaction; a batch is durable if any of its work asks.
+      this.setSynchronous(batch.some((item) => item.durable) ? 'FULL' : 'NORMAL');
       this.db
         .transaction(() => {
           for (const { work } of batch) {
@@ -348,6 +352,12 @@ export class SqliteStore implements Store {
       if ('error' in outcome) reject(outcome.error);
       else resolve(outcome.value);
     });
+  }
+
+  private setSynchronous(level: 'FULL' | 'NORMAL'): void {
+    if (this.synchronous === level) return;
+    this.db.pragma(`synchronous = ${level}`);
+    this.synchronous = level;
   }
 
   auditRecords(afterSeq: number, limit: number): AuditRecord[] {

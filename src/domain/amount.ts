@@ -43,5 +43,10 @@ export function parseDuration(text: string): number {
   const match = /^([1-9][0-9]*)(ms|s|m|h|d)$/.exec(text);
   if (!match) throw new Error(`must be a duration like "30s", "15m", "1h" or "7d" (got ${JSON.stringify(text)})`);
   const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unitMs;
+  const ms = Number(match[1]) * unitMs;
+  // Longer would overflow dates (a JWT version's retirement, a window's start) and means nothing here.
+  if (!(ms <= MAX_DURATION_MS)) throw new Error(`must be at most 100 years, "36500d" (got ${JSON.stringify(text)})`);
+  return ms;
 }
+
+const MAX_DURATION_MS = 36_500 * 86_400_000;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { MAX_UINT256, parseAmount } from '../../src/domain/amount.js';
+import { MAX_UINT256, parseAmount, parseDuration } from '../../src/domain/amount.js';
 
 const UNITS = { wei: 0, gwei: 9, ether: 18, USDC: 6 };
 
@@ -53,4 +53,12 @@ test('unknown units are refused, Object members included (regression: "1 constru
   refusal(t, '1 ETHER', /unknown unit "ETHER"/);
   refusal(t, '1 DAI', /unknown unit "DAI"/);
   for (const unit of ['constructor', 'toString', 'valueOf', 'hasOwnProperty']) refusal(t, `1 ${unit}`, new RegExp(`unknown unit "${unit}"`));
+});
+
+test('durations: units, and nothing past 100 years (a date must not overflow)', (t) => {
+  t.is(parseDuration('90s'), 90_000);
+  t.is(parseDuration('36500d'), 36_500 * 86_400_000);
+  for (const text of ['36501d', '99999999999d', '999999999999999999999ms', '0s', '1.5h', '1 h', '']) {
+    t.throws(() => parseDuration(text), { message: new RegExp(JSON.stringify(text).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }, text);
+  }
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadSignerPackage, type SignerClient } from '../api/proto.js';
@@ -37,8 +38,12 @@ export class RemoteSignerClient {
     this.attempts = options.attempts ?? 3;
   }
 
-  /** Calls `method`; retries UNAVAILABLE with backoff when the call is idempotent. */
+  /**
+   * Calls `method`; retries UNAVAILABLE with backoff when the call is idempotent. A sign call without a
+   * `requestId` gets one, so that a retry is answered with the stored signature, never a second one.
+   */
   async call<Response>(method: string, request: object): Promise<Response> {
+    if (method.startsWith('Sign') && !(request as { requestId?: string }).requestId) request = { ...request, requestId: `client-${randomUUID()}` };
     const retriable = IDEMPOTENT.has(method) || (typeof (request as { requestId?: unknown }).requestId === 'string' && (request as { requestId: string }).requestId !== '');
     for (let attempt = 1; ; attempt++) {
       try {

@@ -2,6 +2,8 @@ import test from 'ava';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { RemoteJwtSigner, RemoteSignerClient, defaultJwksUrl } from '../../src/client/index.js';
 import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 
 const ISSUER = 'https://auth.example.com';
 const POLICY = `
@@ -75,4 +77,20 @@ test('the token header carries the kid the JWKS lists', async (t) => {
   const signed = await jwt.signJwt({ iss: ISSUER, sub: 'user:1', aud: 'api' });
   const { keys } = (await (await fetch(jwt.jwksUrl)).json()) as { keys: Array<{ kid: string }> };
   t.true(keys.some((key) => key.kid === decodeProtectedHeader(signed.token).kid));
+});
+
+test.serial('every sign call carries a request id, so a retry after UNAVAILABLE cannot sign twice', async (t) => {
+  const requestIds = () => {
+    const db = new Database(join(t0.dir, 'signer.db'), { readonly: true });
+    const ids = (db.prepare("SELECT request_id FROM sign_requests WHERE method = 'SignJwt'").all() as Array<{ request_id: string }>).map((r) => r.request_id);
+    db.close();
+    return new Set(ids);
+  };
+  const before = requestIds();
+  await jwt.signJwt({ iss: ISSUER, sub: 'user:7', aud: 'api' });
+  await client.call('SignJwt', { keyName: 'jwt/es256', claimsJson: JSON.stringify({ iss: ISSUER, sub: 'user:8', aud: 'api' }), requestId: 'mine-1' });
+  const added = [...requestIds()].filter((id) => !before.has(id));
+  t.is(added.length, 2);
+  t.true(added.some((id) => /^client-[0-9a-f-]{36}$/.test(id)), 'an id of the client\'s own');
+  t.true(added.includes('mine-1'), 'an id the caller chose is kept');
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { jwtScheme, type JwtRequest } from '../../src/schemes/jwt.js';
-import type { KeyRecord } from '../../src/domain/key.js';
+import { jwtKeyRecord } from '../../test/helpers/jwt-key-record.js';
 import { evaluate } from '../../src/policy/evaluate.js';
 import { summarizeIntent } from '../../src/audit/intent-summary.js';
 import { assertClearRefusal, check, decodedOrRefused } from './refusal.js';
@@ -18,17 +18,7 @@ const NOW = NOW_MS / 1000;
 const MAX_CLAIMS_BYTES = 16 * 1024;
 
 /** A JWT key as the scheme sees it; the HSM is not involved before `finish`. */
-const KEY: KeyRecord = {
-  name: 'fuzz/backend/jwt-1',
-  type: 'p256',
-  hsmId: '00',
-  publicJwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' },
-  labels: {},
-  createdAt: new Date(0),
-  enabled: true,
-  useCount: 0,
-  kid: 'fuzz-kid',
-};
+const KEY = jwtKeyRecord('fuzz/backend/jwt-1', 'fuzz-kid');
 
 const request = (claimsJson: string): JwtRequest => ({ claimsJson, algorithm: 'ES256', nowMs: NOW_MS, defaultTtlMs: 15 * 60_000 });
 

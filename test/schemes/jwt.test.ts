@@ -1,20 +1,10 @@
 import test from 'ava';
 import { SignerError } from '../../src/domain/errors.js';
-import type { KeyRecord } from '../../src/domain/key.js';
+import { jwtKeyRecord } from '../helpers/jwt-key-record.js';
 import { jwtScheme } from '../../src/schemes/jwt.js';
 
 const NOW_MS = 1_750_000_000_000;
-const key: KeyRecord = {
-  name: 'test/backend/jwt-1',
-  type: 'p256',
-  hsmId: '00',
-  publicJwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' },
-  labels: {},
-  createdAt: new Date(0),
-  enabled: true,
-  useCount: 0,
-  kid: 'kid-1',
-};
+const key = jwtKeyRecord('test/backend/jwt-1', 'kid-1');
 const prepare = (claimsJson: string) => jwtScheme.prepare({ claimsJson, algorithm: 'ES256', nowMs: NOW_MS, defaultTtlMs: 900_000 }, key);
 
 function refusal(t: import('ava').ExecutionContext, claimsJson: string, field: string, message: RegExp): void {

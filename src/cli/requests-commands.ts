@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseDuration } from '../domain/amount.js';
@@ -65,19 +66,21 @@ export function requestsSettleCommand(): Command {
       if (options.all && ids.length > 0) throw new Error('pass either request ids or --all, not both');
       const store = new SqliteStore(resolve(options.database));
       try {
-        const chosen = unfinished(store, options.olderThan).filter((r) => options.all || ids.includes(r.requestId));
-        const missing = ids.filter((id) => !chosen.some((r) => r.requestId === id));
-        if (missing.length) throw new Error(`not unfinished (or younger than ${options.olderThan}): ${missing.join(', ')}`);
-        store.exclusive((tx) => {
-          for (const r of chosen) {
-            tx.finishSignRequest(r.caller, r.requestId, 'failed');
+        // Chosen and settled in one transaction, and only while still 'reserved': a request that has
+        // finished meanwhile keeps its outcome.
+        const settled = store.exclusive((tx) => {
+          const chosen = unfinished(store, options.olderThan).filter((r) => options.all || ids.includes(r.requestId));
+          const missing = ids.filter((id) => !chosen.some((r) => r.requestId === id));
+          if (missing.length) throw new Error(`not unfinished (or younger than ${options.olderThan}): ${missing.join(', ')}`);
+          return chosen.filter((r) => {
+            if (!tx.finishSignRequest(r.caller, r.requestId, 'failed')) return false;
             tx.appendAudit({
               timeMs: Date.now(),
-              requestId: r.requestId,
+              requestId: randomUUID(),
               caller: r.caller,
               method: 'SettleUnfinished',
               keyName: r.keyName,
-              intent: JSON.stringify({ method: r.method, digest: r.digest, reservedAt: r.createdAt }),
+              intent: JSON.stringify({ requestId: r.requestId, method: r.method, digest: r.digest, reservedAt: r.createdAt }),
               decision: 'error',
               reason: 'SETTLED_UNFINISHED',
               policyHash: r.policyHash,
@@ -85,9 +88,10 @@ export function requestsSettleCommand(): Command {
               signatureHash: '',
               latencyMs: 0,
             });
-          }
+            return true;
+          });
         });
-        console.log(`settled ${chosen.length} unfinished sign request${chosen.length === 1 ? '' : 's'}`);
+        console.log(`settled ${settled.length} unfinished sign request${settled.length === 1 ? '' : 's'}`);
       } finally {
         store.close();
       }

@@ -41,9 +41,12 @@ export class RemoteSignerClient {
   /**
    * Calls `method`; retries UNAVAILABLE with backoff when the call is idempotent. A sign call without a
    * `requestId` gets one, so that a retry is answered with the stored signature, never a second one.
+   * Not SignJwt: a second token is harmless, and the service would keep every token for replays.
    */
   async call<Response>(method: string, request: object): Promise<Response> {
-    if (method.startsWith('Sign') && !(request as { requestId?: string }).requestId) request = { ...request, requestId: `client-${randomUUID()}` };
+    if (method.startsWith('Sign') && method !== 'SignJwt' && !(request as { requestId?: string }).requestId) {
+      request = { ...request, requestId: `client-${randomUUID()}` };
+    }
     const retriable = IDEMPOTENT.has(method) || (typeof (request as { requestId?: unknown }).requestId === 'string' && (request as { requestId: string }).requestId !== '');
     for (let attempt = 1; ; attempt++) {
       try {

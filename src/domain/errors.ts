@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'REQUEST_ID_REUSED',
   /** A request with this id is still being processed: retry later. */
   'REQUEST_IN_PROGRESS',
+  /** An operator settled the request (`signer requests settle`) while it was being signed: nothing is released. */
+  'REQUEST_SETTLED',
   /** A different transaction was already signed for this key, chain and nonce. */
   'NONCE_REUSED',
   /** An approval was refused: unknown approver, bad signature, the requester's own, expired, counted already. */

@@ -106,6 +106,8 @@ export class SigningService {
     const now = this.policy.now();
 
     let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;
+    // Not durable on its own: the record of the signature commits durably before any signature leaves,
+    // and that fsync covers this commit too. A parked request is made durable just below.
     const begun = await this.store.exclusiveBatched((tx): { replay: string } | { decision: Decision } | { parked: PendingRequest } => {
       if (ctx.clientRequestId) {
         const earlier = tx.findSignRequest(ctx.caller, ctx.clientRequestId);
@@ -118,6 +120,11 @@ export class SigningService {
         }
       }
       if (!tx.keyEnabled(key.name)) throw disabled(key.name);
+      // The payload of an approved request is re-decoded from the database: it must still be what the
+      // approvers' signatures name (a swapped payload alone is caught; see the README's threat model).
+      if (options.approved && bytesToHex(prepared.input) !== options.approved.parked.digest) {
+        throw new SignerError('APPROVAL_INVALID', 'the parked request no longer matches the digest its approvers signed');
+      }
       const decision = this.policy.decide(tx, key.name, prepared.intent, now);
       ctx.policyHash = decision.policy.hash;
       if (decision.outcome === 'approval_required') {
@@ -127,11 +134,6 @@ export class SigningService {
           const names = (rules: Array<{ name: string }>) => rules.map((r) => r.name).sort().join(',');
           if (decision.policy.hash !== approved.parked.policyHash || names(decision.approvals) !== names(approved.parked.rules)) {
             throw new SignerError('APPROVAL_INVALID', 'the policy changed since the request was parked: its approvals no longer count');
-          }
-          // The approvers signed the digest; the payload is re-decoded from the database, which must
-          // not be able to swap what gets signed.
-          if (bytesToHex(prepared.input) !== approved.parked.digest) {
-            throw new SignerError('APPROVAL_INVALID', 'the parked request no longer matches the digest its approvers signed');
           }
           approved.recheck(tx);
         } else if (park) {
@@ -164,14 +166,12 @@ export class SigningService {
         createdAt: now,
       });
       return { decision };
-      // Not durable on its own: the record of the signature commits durably before any signature
-      // leaves, and that fsync covers this commit too. A parked request is made durable just below.
     }, { durable: false });
 
     if ('parked' in begun) {
-      // The caller hears of the parked request only once it is on disk (rewriting its status is a
-      // durable commit, which makes the earlier one durable too).
-      await this.store.exclusiveBatched((tx) => tx.setPendingStatus(begun.parked.id, 'pending'));
+      // The caller hears of the parked request only once it is on disk: rewriting its row unchanged in a
+      // durable commit makes the earlier commit durable too.
+      await this.store.exclusiveBatched((tx) => tx.rewritePending(begun.parked.id));
       ctx.audited = true;
       return { pending: begun.parked };
     }
@@ -204,7 +204,9 @@ export class SigningService {
     try {
       await this.store.exclusiveBatched((tx) => {
         if (!tx.keyEnabled(key.name)) throw disabled(key.name);
-        tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined);
+        if (!tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined)) {
+          throw new SignerError('REQUEST_SETTLED', `request "${id}" was settled by an operator while it was being signed; nothing was released`);
+        }
         tx.touchKey(key.name, now);
         inFinalTx?.(tx, result);
         this.audit.appendInTx(tx, ctx, { decision: 'allow', signatureHash: sha256Hex(scheme.signatureOf(result)) });

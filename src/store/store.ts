@@ -86,14 +86,18 @@ export interface Ledger {
   findSignRequest(caller: string, requestId: string): SignRequestRecord | undefined;
   /** Inserts or replaces the request's intent record. */
   putSignRequest(record: SignRequestRecord): void;
-  finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): void;
+  /** Moves a 'reserved' request to its outcome; false (and nothing written) if it is no longer 'reserved'. */
+  finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): boolean;
   findNonce(keyName: string, chainId: bigint, nonce: bigint): NonceRecord | undefined;
   putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): void;
   /** Counts a signature in the key's inventory (last used, use count). */
   touchKey(name: string, now: number): void;
   /** Freezes or unfreezes a key; false if there is no such key. */
   setKeyEnabled(name: string, enabled: boolean): boolean;
-  /** Drops a nonce claim that nothing was signed for. */
+  /**
+   * Drops a nonce claim that nothing was signed for, unless another request that has not failed
+   * depends on it (the same transaction, under another request id).
+   */
   releaseNonce(keyName: string, chainId: bigint, nonce: bigint, digest: string): void;
   jwtSettings(keyName: string): JwtKeySettings | undefined;
   putJwtKey(keyName: string, settings: JwtKeySettings): void;
@@ -108,6 +112,8 @@ export interface Ledger {
   putPending(request: PendingRequest): void;
   getPending(id: string): PendingRequest | undefined;
   setPendingStatus(id: string, status: PendingStatus, reason?: string, result?: string): void;
+  /** Rewrites a parked request unchanged: something for a durable commit to fsync (which makes earlier commits durable too). */
+  rewritePending(id: string): void;
   /** False if this approver already has an approval on the request (each counts once). */
   putApproval(approval: Approval): boolean;
   approvals(requestId: string): Approval[];

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { JsonRpcProvider, Transaction, parseEther, parseUnits, verifyMessage, verifyTypedData } from 'ethers';
 import { RemoteEthersSigner, RemoteSignerClient, SignRequestPendingError } from '../../src/client/index.js';
 import { startJsonRpcNode } from '../helpers/json-rpc-node.js';
@@ -93,4 +95,15 @@ test('a request parked for approval throws SignRequestPendingError with the requ
     withTimeout.signTransaction({ type: 2, chainId: 1, nonce: 1, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', value: parseEther('2'), gasLimit: 21000, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }),
     { instanceOf: SignRequestPendingError, message: /still waiting for approval after 300 ms/ },
   );
+});
+
+test.serial('every signature through the signer carries a request id of the client\'s own, so a retry after UNAVAILABLE cannot sign twice', async (t) => {
+  const db = new Database(join(t0.dir, 'signer.db'), { readonly: true });
+  t.teardown(() => db.close());
+  const ids = () => new Set((db.prepare("SELECT request_id FROM sign_requests WHERE method = 'SignPersonalMessage'").all() as Array<{ request_id: string }>).map((r) => r.request_id));
+  const before = ids();
+  await signer.signMessage('request ids');
+  const added = [...ids()].filter((id) => !before.has(id));
+  t.is(added.length, 1);
+  t.regex(added[0]!, /^client-[0-9a-f-]{36}$/);
 });

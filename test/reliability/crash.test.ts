@@ -152,3 +152,32 @@ test('SIGKILL after-record: the signature was recorded before the crash; the ret
   t.is(await signUntilRefused(signer, 2), 2);
   t.regex((await cli(['audit', 'verify', '--database', database])).stdout, /audit log intact/);
 });
+
+test('a request settled while the HSM is still signing it is never released', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'settle-race-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const policyDir = writePolicies(dir, { 'access.yaml': ACCESS, 'approvers.yaml': APPROVERS, 'crash.yaml': POLICY });
+  const database = join(dir, 'signer.db');
+  const service = await startMain(dir, policyDir, { SIGNER_TEST_FAULTS: 'hsm-delay-ms=3000' });
+  const signer = client(service.port);
+  t.teardown(async () => {
+    signer.close();
+    await stop(service);
+  });
+  await callUnary<Key__Output>(signer, 'CreateKey', { name: 'crash/hot', type: 'KEY_TYPE_SECP256K1' });
+  const signing = rpcFailure(callUnary(signer, 'SignEthereumTransaction', { keyName: 'crash/hot', unsignedTransaction: transfer(0, '1'), requestId: 'slow-1' }));
+  // Settled while the signature is in the (slowed) HSM.
+  for (let tries = 0; ; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const settled = await cli(['requests', 'settle', 'slow-1', '--database', database, '--older-than', '1ms']).catch(() => undefined);
+    if (settled) break;
+    if (tries > 20) throw new Error('the request never showed up as unfinished');
+  }
+  const failure = await signing;
+  t.is(failure.code, grpc.status.ABORTED);
+  t.is(failure.errorCode, 'REQUEST_SETTLED');
+  const exported = await cli(['audit', 'export', '--database', database]);
+  const records = exported.stdout.trim().split('\n').map((line) => JSON.parse(line) as { method: string; decision: string });
+  t.false(records.some((r) => r.method === 'SignEthereumTransaction' && r.decision === 'allow'), 'no signature released');
+  t.true(records.some((r) => r.method === 'SettleUnfinished'));
+});

@@ -135,4 +135,6 @@ export const MIGRATIONS: readonly string[] = [
    ) STRICT;`,
   // 6: sign requests a crash left unfinished are found without scanning every request ever made.
   `CREATE INDEX sign_requests_unfinished ON sign_requests (created_at) WHERE status = 'reserved';`,
+  // 7: a failed request's nonce claim is kept while another live request signs the same transaction.
+  `CREATE INDEX sign_requests_by_digest ON sign_requests (key_name, digest);`,
 ];

@@ -104,14 +104,20 @@ export class SqliteStore implements Store {
       unfinishedRequests: db.prepare<[number, number], Record<string, string | number | null>>(
         "SELECT * FROM sign_requests WHERE status = 'reserved' AND created_at < ? ORDER BY created_at LIMIT ?",
       ),
-      finishRequest: db.prepare<[string, string | null, string, string]>('UPDATE sign_requests SET status = ?, result = ? WHERE caller = ? AND request_id = ?'),
+      finishRequest: db.prepare<[string, string | null, string, string]>(
+        "UPDATE sign_requests SET status = ?, result = ? WHERE caller = ? AND request_id = ? AND status = 'reserved'",
+      ),
       findNonce: db.prepare<[string, string, string], { digest: string; fee_cap: string; priority_fee: string }>(
         'SELECT digest, fee_cap, priority_fee FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ?',
       ),
       putNonce: db.prepare<[string, string, string, string, string, string]>(
         'INSERT OR REPLACE INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      releaseNonce: db.prepare<[string, string, string, string]>('DELETE FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ? AND digest = ?'),
+      releaseNonce: db.prepare(
+        `DELETE FROM eth_nonces WHERE key_name = @keyName AND chain_id = @chainId AND nonce = @nonce AND digest = @digest
+           AND NOT EXISTS (SELECT 1 FROM sign_requests WHERE key_name = @keyName AND digest = @digest AND status IN ('reserved', 'signed'))`,
+      ),
+      rewritePending: db.prepare<[string]>('UPDATE pending_requests SET status = status WHERE id = ?'),
       jwtSettings: db.prepare<[string], Record<string, string | number>>('SELECT * FROM jwt_keys WHERE key_name = ?'),
       jwtKeys: db.prepare<[], Record<string, string | number>>('SELECT * FROM jwt_keys ORDER BY key_name'),
       putJwtKey: db.prepare(
@@ -195,7 +201,7 @@ export class SqliteStore implements Store {
         sql.putRequest.run({ ...record, result: record.result ?? null });
       },
       finishSignRequest(caller, requestId, status, result) {
-        sql.finishRequest.run(status, result ?? null, caller, requestId);
+        return sql.finishRequest.run(status, result ?? null, caller, requestId).changes === 1;
       },
       findNonce(keyName, chainId, nonce) {
         const row = sql.findNonce.get(keyName, chainId.toString(), nonce.toString());
@@ -211,7 +217,7 @@ export class SqliteStore implements Store {
         return sql.setEnabled.run(enabled ? 1 : 0, name).changes === 1;
       },
       releaseNonce(keyName, chainId, nonce, digest) {
-        sql.releaseNonce.run(keyName, chainId.toString(), nonce.toString(), digest);
+        sql.releaseNonce.run({ keyName, chainId: chainId.toString(), nonce: nonce.toString(), digest });
       },
       auditHead() {
         return sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
@@ -254,6 +260,9 @@ export class SqliteStore implements Store {
       },
       setPendingStatus(id, status, reason = '', result) {
         sql.setPending.run(status, reason, result ?? null, id);
+      },
+      rewritePending(id) {
+        sql.rewritePending.run(id);
       },
       putApproval(approval) {
         return sql.putApproval.run(approval).changes === 1;
@@ -317,6 +326,7 @@ export class SqliteStore implements Store {
   }
 
   exclusiveBatched<T>(work: (tx: Ledger) => T, options: BatchOptions = {}): Promise<T> {
+    if (!this.db.open) return Promise.reject(new SignerError('STORE_UNAVAILABLE', 'the database is closed; nothing was signed'));
     return new Promise<T>((resolve, reject) => {
       this.batch.push({ work, durable: options.durable ?? true, resolve: resolve as (value: unknown) => void, reject });
       // setImmediate runs after this turn's I/O callbacks: requests and HSM replies that arrived
@@ -338,6 +348,8 @@ export class SqliteStore implements Store {
               // A nested transaction is a savepoint: a failing work leaves no rows and spoils no other.
               outcomes.push({ value: this.db.transaction(() => work(this.ledger))() });
             } catch (error) {
+              // SQLITE_FULL, IOERR or NOMEM can roll the whole transaction back: then nothing of the batch stands.
+              if (!this.db.inTransaction) throw error;
               outcomes.push({ error: storeError(error) });
             }
           }

@@ -1,0 +1,41 @@
+import test from 'ava';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { SignRequestRecord } from '../../src/store/store.js';
+
+const request = (requestId: string): SignRequestRecord => ({
+  caller: 'relayer',
+  requestId,
+  keyName: 'k',
+  method: 'SignEthereumTransaction',
+  payloadHash: 'p',
+  digest: 'd1',
+  policyHash: 'h',
+  status: 'reserved',
+  createdAt: Date.now(),
+});
+
+test('a nonce claim stays while another live request signs the same transaction', (t) => {
+  const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'nonces-')), 'signer.db'));
+  store.exclusive((tx) => {
+    tx.putNonce('k', 1n, 7n, { digest: 'd1', feeCap: 1n, priorityFee: 1n });
+    tx.putSignRequest(request('a'));
+    tx.putSignRequest(request('b'));
+  });
+  // A fails before the HSM and gives its claim back; B, the same transaction, still depends on it.
+  store.exclusive((tx) => {
+    t.true(tx.finishSignRequest('relayer', 'a', 'failed'));
+    tx.releaseNonce('k', 1n, 7n, 'd1');
+  });
+  t.is(store.exclusive((tx) => tx.findNonce('k', 1n, 7n))?.digest, 'd1');
+  store.exclusive((tx) => {
+    t.true(tx.finishSignRequest('relayer', 'b', 'failed'));
+    tx.releaseNonce('k', 1n, 7n, 'd1');
+  });
+  t.is(store.exclusive((tx) => tx.findNonce('k', 1n, 7n)), undefined);
+  // An outcome is final: a failed request does not become signed.
+  t.false(store.exclusive((tx) => tx.finishSignRequest('relayer', 'a', 'signed', 'result')));
+  store.close();
+});

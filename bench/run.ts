@@ -6,7 +6,6 @@
  *   npm run bench                          # everything, about 8 minutes on 2 cores
  *   BENCH_SECONDS=2 BENCH_QUICK=1 npm run bench   # a smoke run
  */
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,8 @@ import { DEV_PIN } from '../src/config.js';
 import { ensureDevToken, SOFTHSM_MODULE } from '../src/keystore/dev-token.js';
 import { Hsm } from '../src/keystore/hsm.js';
 import { writePolicies } from '../test/helpers/signer.js';
-import type { LoadJob, LoadResult } from './load-client.js';
+import type { LoadJob } from './load-client.js';
+import { runLoadClient } from './lib/load.js';
 import { rawSignRate } from './lib/raw-hsm.js';
 import { BENCH_KEYS, BENCH_POLICIES, BENCH_RPCS, type BenchRpc } from './lib/requests.js';
 import { rssBytes, scrape, startService, type BenchService } from './lib/service.js';
@@ -30,7 +30,6 @@ const MEMORY_CALLS = Array.from({ length: 10 }, (_, i) => ((i + 1) * MEMORY_TOTA
 const STARTUP_KEYS = QUICK ? 1_000 : 10_000;
 const RAW_FOR: Readonly<Record<BenchRpc, 'secp256k1' | 'p256' | 'ed25519'>> = { SignEthereumTransaction: 'secp256k1', SignJwt: 'p256', SignBytes: 'ed25519' };
 const TARGET_RATIO: Readonly<Record<BenchRpc, number | undefined>> = { SignEthereumTransaction: 0.8, SignJwt: 0.5, SignBytes: undefined };
-const LOAD_CLIENT = join(import.meta.dirname, 'load-client.js');
 const EVENT_LOOP_RESOLUTION_MS = 10; // prom-client's default eventLoopMonitoringPrecision
 
 let nextSequence = 1;
@@ -52,12 +51,7 @@ async function load(service: BenchService, rpc: BenchRpc, step: { inFlight: numb
         sequenceStart: nextSequence,
       };
       nextSequence += 10_000_000;
-      const child = fork(LOAD_CLIENT, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      child.send(job);
-      return new Promise<LoadResult>((resolve, reject) => {
-        child.once('message', (result) => resolve(result as LoadResult));
-        child.once('exit', (code) => code !== 0 && reject(new Error(`load client exited with ${code}`)));
-      });
+      return runLoadClient(job);
     }),
   );
   // prom-client samples the loop with a 10 ms timer and reports the whole interval: the delay is what is beyond it.

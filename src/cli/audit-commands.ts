@@ -5,12 +5,12 @@ import type { AuditRecord } from '../domain/audit.js';
 import type { PublicJwk } from '../domain/key.js';
 import { verifyAuditLog, type VerifyProgress } from '../audit/verify.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { databaseOption } from './database-option.js';
 import { withExamples } from './help.js';
 import { printJson, printJsonLine, toJson } from './json-output.js';
 import { startProgress, type Progress } from './progress.js';
 import { formatRow } from './table.js';
 
-const databaseOption = () => new Option('--database <file>', 'the signer database').env('SIGNER_DATABASE').default('data/signer.db');
 const seqOption = (flag: string, description: string) =>
   new Option(`${flag} <seq>`, description).argParser((text: string) => {
     if (!/^(0|[1-9][0-9]*)$/.test(text)) throw new InvalidArgumentError('must be a record number (0 or more)');

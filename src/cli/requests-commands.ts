@@ -4,8 +4,8 @@ import { Command, Option } from 'commander';
 import { parseDuration } from '../domain/amount.js';
 import type { SignRequestRecord } from '../store/store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { databaseOption } from './database-option.js';
 
-const databaseOption = () => new Option('--database <file>', 'the signer database').env('SIGNER_DATABASE').default('data/signer.db');
 // Younger requests may still be in flight in a running service; only a crash leaves one this old.
 const olderThanOption = () => new Option('--older-than <duration>', 'only requests at least this old (e.g. 30s, 5m)').default('1m');
 

@@ -23,9 +23,9 @@ import { faults } from '../testing/faults.js';
 /**
  * The one signing path, the same for every scheme:
  * resolve key -> decode the request into an intent (the digest comes from exactly the decoded bytes)
- * -> one exclusive transaction (group-committed with concurrent requests): idempotency, key enabled, policy and spend reservation, nonce,
- *    the request's intent record -> sign in the HSM, off the event loop (the key is checked once more
- *    just before) -> finish (low-s, recovery id, verify) -> one transaction: the audit record and the
+ * -> one exclusive transaction, group-committed with concurrent requests: idempotency, key enabled,
+ *    policy and spend reservation, nonce, the request's intent record -> sign in the HSM, off the event
+ *    loop (the key is checked once more just before) -> finish (low-s, recovery id, verify) -> one transaction: the audit record and the
  *    stored result -> reply. If that last write fails, the signature is never released.
  */
 export class SigningService {
@@ -264,7 +264,6 @@ export class SigningService {
         setTimeout(() => this.markFailed(caller, id, unusedNonce, attempt + 1), MARK_FAILED_RETRY_MS * attempt).unref();
       });
   }
-
 }
 
 function parkRequest(

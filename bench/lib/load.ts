@@ -1,0 +1,15 @@
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
+import type { LoadJob, LoadResult } from '../load-client.js';
+
+const LOAD_CLIENT = join(import.meta.dirname, '..', 'load-client.js');
+
+/** Runs one load client in its own process and returns what it measured. */
+export function runLoadClient(job: LoadJob): Promise<LoadResult> {
+  const child = fork(LOAD_CLIENT, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.send(job);
+  return new Promise<LoadResult>((resolve, reject) => {
+    child.once('message', (result) => resolve(result as LoadResult));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`load client exited with ${code}`)));
+  });
+}

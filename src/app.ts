@@ -63,7 +63,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions, observer: metrics.hsm });
     cleanups.push(() => hsm.close());
     const auditKeyPath = join(dirname(config.databasePath), 'audit-key.jwk');
-    const audit = await AuditTrail.open(store, hsm, auditKeyPath, log);
+    const audit = await AuditTrail.open(store, hsm, auditKeyPath, log, metrics.audit);
     audit.startCheckpoints(config.auditCheckpointSeconds * 1000);
     cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);

@@ -37,7 +37,8 @@ interface VersionRow {
   algorithm?: string;
 }
 
-interface AuditRow {
+/** A row of audit_log, as SQLite returns it. */
+export interface AuditRow {
   seq: number;
   time_ms: number;
   request_id: string;
@@ -68,6 +69,9 @@ export class SqliteStore implements Store {
   /** Work waiting for the next group commit. */
   private readonly batch: Array<{ work: (tx: Ledger) => unknown; durable: boolean; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
   private synchronous: 'FULL' | 'NORMAL' = 'FULL';
+  /** Audit records appended in the open transaction, announced once it commits. */
+  private readonly uncommittedAudit: AuditRecord[] = [];
+  private auditListener?: (records: readonly AuditRecord[]) => void;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -162,6 +166,7 @@ export class SqliteStore implements Store {
       auditRecords: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?'),
       checkpoints: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id'),
       lastCheckpoint: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id DESC LIMIT 1'),
+      firstCheckpoint: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id LIMIT 1'),
       insertCheckpoint: db.prepare(
         'INSERT INTO audit_checkpoints (upto_seq, head_hash, prev_sig_hash, time_ms, signature) VALUES (@uptoSeq, @headHash, @prevSignatureHash, @timeMs, @signature)',
       ),
@@ -174,6 +179,7 @@ export class SqliteStore implements Store {
       return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
     };
     const keyEnabled = (name: string) => sql.keyEnabled.get(name)?.enabled === 1;
+    const uncommittedAudit = this.uncommittedAudit;
     this.reader = {
       used,
       keyEnabled,
@@ -227,6 +233,7 @@ export class SqliteStore implements Store {
         const seq = head.seq + 1;
         const record: AuditRecord = { ...fields, seq, prevHash: head.hash, hash: auditRecordHash(seq, fields, head.hash) };
         sql.insertAudit.run(record);
+        uncommittedAudit.push(record);
         return record;
       },
       jwtSettings(keyName) {
@@ -274,6 +281,10 @@ export class SqliteStore implements Store {
         const row = sql.lastCheckpoint.get();
         return row && toCheckpoint(row);
       },
+      firstCheckpoint() {
+        const row = sql.firstCheckpoint.get();
+        return row && toCheckpoint(row);
+      },
       putCheckpoint(checkpoint) {
         sql.insertCheckpoint.run(checkpoint);
       },
@@ -317,12 +328,25 @@ export class SqliteStore implements Store {
   }
 
   exclusive<T>(work: (tx: Ledger) => T): T {
+    let value: T;
     try {
       this.setSynchronous('FULL');
-      return this.db.transaction(() => work(this.ledger)).immediate();
+      value = this.db.transaction(() => work(this.ledger)).immediate();
     } catch (error) {
+      this.uncommittedAudit.length = 0;
       throw storeError(error);
     }
+    this.announceAudit();
+    return value;
+  }
+
+  onAuditCommitted(listener: (records: readonly AuditRecord[]) => void): void {
+    this.auditListener = listener;
+  }
+
+  private announceAudit(): void {
+    if (this.uncommittedAudit.length === 0) return;
+    this.auditListener?.(this.uncommittedAudit.splice(0));
   }
 
   exclusiveBatched<T>(work: (tx: Ledger) => T, options: BatchOptions = {}): Promise<T> {
@@ -344,10 +368,12 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() => {
           for (const { work } of batch) {
+            const auditMark = this.uncommittedAudit.length;
             try {
               // A nested transaction is a savepoint: a failing work leaves no rows and spoils no other.
               outcomes.push({ value: this.db.transaction(() => work(this.ledger))() });
             } catch (error) {
+              this.uncommittedAudit.length = auditMark;
               // SQLITE_FULL, IOERR or NOMEM can roll the whole transaction back: then nothing of the batch stands.
               if (!this.db.inTransaction) throw error;
               outcomes.push({ error: storeError(error) });
@@ -356,9 +382,11 @@ export class SqliteStore implements Store {
         })
         .immediate();
     } catch (error) {
+      this.uncommittedAudit.length = 0;
       for (const { reject } of batch) reject(storeError(error));
       return;
     }
+    this.announceAudit();
     batch.forEach(({ resolve, reject }, i) => {
       const outcome = outcomes[i]!;
       if ('error' in outcome) reject(outcome.error);
@@ -373,23 +401,7 @@ export class SqliteStore implements Store {
   }
 
   auditRecords(afterSeq: number, limit: number): AuditRecord[] {
-    return this.sql.auditRecords.all(afterSeq, limit).map((row) => ({
-      seq: row.seq,
-      timeMs: row.time_ms,
-      requestId: row.request_id,
-      caller: row.caller,
-      method: row.method,
-      keyName: row.key_name,
-      intent: row.intent,
-      decision: row.decision,
-      reason: row.reason,
-      policyHash: row.policy_hash,
-      approvals: row.approvals,
-      signatureHash: row.signature_hash,
-      latencyMs: row.latency_ms,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }));
+    return this.sql.auditRecords.all(afterSeq, limit).map(toAuditRecord);
   }
 
   lastAuditSeq(): number {
@@ -448,6 +460,26 @@ function migrate(db: Database.Database): void {
     for (const sql of MIGRATIONS.slice(applied)) db.exec(sql);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
+}
+
+export function toAuditRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    timeMs: row.time_ms,
+    requestId: row.request_id,
+    caller: row.caller,
+    method: row.method,
+    keyName: row.key_name,
+    intent: row.intent,
+    decision: row.decision,
+    reason: row.reason,
+    policyHash: row.policy_hash,
+    approvals: row.approvals,
+    signatureHash: row.signature_hash,
+    latencyMs: row.latency_ms,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }
 
 function toKeyRecord(row: KeyRow): KeyRecord {

@@ -3,6 +3,7 @@ import type { SignIntent } from '../domain/intent.js';
 import { decodeTokenCall } from '../policy/erc20.js';
 import { permitGrants } from '../policy/permits.js';
 import type { Policy } from '../policy/policy.js';
+import { clip, summarizeDomain } from '../audit/intent-summary.js';
 
 /**
  * The request in words for approvers, using the policy's token table for symbols and decimals:
@@ -36,7 +37,8 @@ export function describeForApprovers(intent: SignIntent, policy: Policy): string
     } catch {
       // Not a decodable permit: the domain and type below say what it is.
     }
-    return [`sign ${intent.typedData.primaryType} for ${JSON.stringify(intent.typedData.domain)}`];
+    // Bounded like the audit summary: a domain can be as large as the request.
+    return [`sign ${clip(intent.typedData.primaryType)} for ${JSON.stringify(summarizeDomain(intent.typedData.domain))}`];
   }
   return [];
 }

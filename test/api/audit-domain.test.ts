@@ -37,20 +37,16 @@ const expectedDomainHash = (domain: Record<string, unknown>) =>
   createHash('sha256')
     .update(JSON.stringify(Object.fromEntries(Object.entries(domain).sort(([a], [b]) => (a < b ? -1 : 1)))))
     .digest('hex');
+/** EIP-712 members from "name:type" strings. */
+const members = (...specs: string[]) => specs.map((spec) => ({ name: spec.split(':')[0]!, type: spec.split(':')[1]! }));
 const lastRecord = () => t0.signer.store.auditRecords(t0.signer.store.lastAuditSeq() - 1, 1)[0]!;
 
 test.serial('a typed-data domain is kept in the audit record as a bounded summary and its hash, never verbatim', async (t) => {
   const domain = { name: HUGE, version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC', memo: 'M'.repeat(20_000) };
   const mail = {
     types: {
-      EIP712Domain: [
-        { name: 'name', type: 'string' },
-        { name: 'version', type: 'string' },
-        { name: 'chainId', type: 'uint256' },
-        { name: 'verifyingContract', type: 'address' },
-        { name: 'memo', type: 'string' },
-      ],
-      Mail: [{ name: 'contents', type: 'string' }],
+      EIP712Domain: members('name:string', 'version:string', 'chainId:uint256', 'verifyingContract:address', 'memo:string'),
+      Mail: members('contents:string'),
     },
     primaryType: 'Mail',
     domain,
@@ -69,13 +65,7 @@ test.serial('a parked request keeps the same bounded summary, in its intent and 
   const domain = { name: `USD Coin ${HUGE}`, version: '2', chainId: 1, verifyingContract: USDC };
   const permit = {
     types: {
-      Permit: [
-        { name: 'owner', type: 'address' },
-        { name: 'spender', type: 'address' },
-        { name: 'value', type: 'uint256' },
-        { name: 'nonce', type: 'uint256' },
-        { name: 'deadline', type: 'uint256' },
-      ],
+      Permit: members('owner:address', 'spender:address', 'value:uint256', 'nonce:uint256', 'deadline:uint256'),
     },
     primaryType: 'Permit',
     domain,

@@ -18,7 +18,9 @@ if ! command -v softhsm2-util >/dev/null; then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mkdir -p "$dir/tokens"
+# umask 077: parents created here (the data directory, on a fresh clone) are private too; the
+# service refuses to start on a data directory that group or others can read.
+(umask 077 && mkdir -p "$dir/tokens")
 chmod 700 "$dir" "$dir/tokens"
 dir="$(cd "$dir" && pwd)"
 conf="$dir/softhsm2.conf"

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AuditTrail } from './audit/audit-trail.js';
 import { ensureDevPki, type DevPki } from './api/dev-pki.js';
@@ -15,6 +14,7 @@ import { SignerMetrics } from './metrics/metrics.js';
 import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { ensurePrivateDirectory } from './store/private-paths.js';
 import type { Config } from './config.js';
 import { faults } from './testing/faults.js';
 
@@ -46,9 +46,12 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
   const clock = options.clock ?? Date.now;
   // Before anything else: an invalid SIGNER_TEST_FAULTS refuses start-up, a valid one is shouted about.
   const faultsWarning = faults.announce((message, fields) => log.warn(message, fields));
+  // Before anything is written there: refused if group or others may read or write them. Missing ones
+  // are created 0700 (the development token and PKI create theirs under the data directory 0700 too).
+  ensurePrivateDirectory(config.dataDir, 'data directory', { create: false });
+  ensurePrivateDirectory(dirname(config.databasePath), 'database directory', { create: true });
   const modulePath =
     config.pkcs11Module ?? ensureDevToken(join(config.dataDir, 'softhsm'), config.tokenLabel, config.pin).modulePath;
-  mkdirSync(dirname(config.databasePath), { recursive: true, mode: 0o700 });
   const devPki = !config.tls && !config.insecure ? await ensureDevPki(join(config.dataDir, 'pki')) : undefined;
   const tls: TlsFiles | undefined = config.tls ?? (devPki && { caFile: devPki.caCert, certFile: devPki.serverCert, keyFile: devPki.serverKey });
 

@@ -48,7 +48,8 @@ grants:
 export function writePolicies(dir: string, files: Record<string, string>): string {
   const policyDir = join(dir, 'policies');
   rmSync(policyDir, { recursive: true, force: true });
-  mkdirSync(policyDir, { recursive: true });
+  // 0700: `dir` may not exist yet, and the service refuses a data directory that others can read.
+  mkdirSync(policyDir, { recursive: true, mode: 0o700 });
   for (const [name, text] of Object.entries({ 'access.yaml': PERMISSIVE_ACCESS, ...files })) writeFileSync(join(policyDir, name), text);
   return policyDir;
 }

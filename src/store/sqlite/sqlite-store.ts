@@ -8,6 +8,7 @@ import type { Approval, PendingRequest, PendingStatus } from '../../domain/appro
 import { randomUUID } from 'node:crypto';
 import type { BatchOptions, Ledger, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import { createPrivateFile } from '../private-paths.js';
 
 interface KeyRow {
   name: string;
@@ -74,6 +75,8 @@ export class SqliteStore implements Store {
   private auditListener?: (records: readonly AuditRecord[]) => void;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
+    // The database holds every signature's record and the stored results: owner only, -wal and -shm too.
+    if (!options.readonly) createPrivateFile(path, [`${path}-wal`, `${path}-shm`]);
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (!options.readonly) {

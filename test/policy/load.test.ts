@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { parse } from 'yaml';
+import { APPROVERS_FILE, ApproverRegistry } from '../../src/policy/approvers.js';
 import { loadPolicyDirectory, PolicyLoadError } from '../../src/policy/load.js';
 import { writePolicies } from '../helpers/signer.js';
 
@@ -21,8 +23,23 @@ function problems(t: import('ava').ExecutionContext, files: Record<string, strin
 
 test('the example policies in policies/ are valid', (t) => {
   const set = loadPolicyDirectory(join(import.meta.dirname, '..', '..', '..', 'policies'));
-  t.deepEqual(set.policies.map((p) => p.file), ['backend-jwt.yaml', 'relayer-hot.yaml', 'treasury.yaml']);
+  t.deepEqual(set.policies.map((p) => p.file), ['backend-bytes.yaml', 'backend-jwt.yaml', 'relayer-hot.yaml', 'treasury.yaml']);
   for (const policy of set.policies) t.regex(policy.hash, /^[0-9a-f]{64}$/);
+});
+
+test('examples/approvers.yaml is a registry that meets every quorum of the example policies', (t) => {
+  const root = join(import.meta.dirname, '..', '..', '..');
+  const dir = mkdtempSync(join(tmpdir(), 'policy-examples-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(join(root, 'policies'), dir, { recursive: true });
+  cpSync(join(root, 'examples', 'approvers.yaml'), join(dir, APPROVERS_FILE));
+  t.notThrows(() => ApproverRegistry.load(dir));
+  const { approvers } = parse(readFileSync(join(dir, APPROVERS_FILE), 'utf8')) as { approvers: Array<{ groups: string[] }> };
+  const rules = loadPolicyDirectory(dir).policies.flatMap((policy) => policy.approvals);
+  t.true(rules.length >= 2);
+  for (const { group, count } of rules.flatMap((rule) => rule.quorum)) {
+    t.true(approvers.filter((a) => a.groups.includes(group)).length >= count, `group ${group} needs ${count}`);
+  }
 });
 
 test('an unknown field names the file, the line and the field', (t) => {

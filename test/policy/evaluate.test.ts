@@ -8,6 +8,7 @@ import { checkWindows, evaluate } from '../../src/policy/evaluate.js';
 import { loadPolicyText, policySet, type PolicySet } from '../../src/policy/load.js';
 import { decodeUnsignedTransaction, serializeSigned } from '../../src/schemes/ethereum/transaction.js';
 import { decodeTypedData } from '../../src/schemes/ethereum/eip712.js';
+import { AUTHORIZATION, PERMIT, PERMIT_BATCH_TRANSFER_FROM, PERMIT_DETAILS, PERMIT_SINGLE, TOKEN_PERMISSIONS } from '../helpers/permit-types.js';
 
 const USDC = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48';
 const FRIEND = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
@@ -144,15 +145,7 @@ const permit = (spender: string, value: bigint, overrides: object = {}): SignInt
   scheme: 'eip712',
   typedData: decodeTypedData(
     JSON.stringify({
-      types: {
-        Permit: [
-          { name: 'owner', type: 'address' },
-          { name: 'spender', type: 'address' },
-          { name: 'value', type: 'uint256' },
-          { name: 'nonce', type: 'uint256' },
-          { name: 'deadline', type: 'uint256' },
-        ],
-      },
+      types: { Permit: PERMIT },
       primaryType: 'Permit',
       domain: { name: 'USD Coin', version: '2', chainId: 1, verifyingContract: USDC },
       message: { owner: FRIEND, spender, value: value.toString(), nonce: 0, deadline: 1e9 },
@@ -180,29 +173,6 @@ test('typed data outside the allowed domains or primary types is denied', (t) =>
 });
 
 const PERMIT2 = '0x000000000022D473030F116dDEE9F6B43aC78BA3';
-const PERMIT2_TYPES = {
-  PermitDetails: [
-    { name: 'token', type: 'address' },
-    { name: 'amount', type: 'uint160' },
-    { name: 'expiration', type: 'uint48' },
-    { name: 'nonce', type: 'uint48' },
-  ],
-  PermitSingle: [
-    { name: 'details', type: 'PermitDetails' },
-    { name: 'spender', type: 'address' },
-    { name: 'sigDeadline', type: 'uint256' },
-  ],
-  TokenPermissions: [
-    { name: 'token', type: 'address' },
-    { name: 'amount', type: 'uint256' },
-  ],
-  PermitBatchTransferFrom: [
-    { name: 'permitted', type: 'TokenPermissions[]' },
-    { name: 'spender', type: 'address' },
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
-  ],
-};
 /** Decoded as the service decodes it, with only the types the primary type references. */
 const typed = (primaryType: string, types: Record<string, Array<{ name: string; type: string }>>, message: object, domain: object): SignIntent => ({
   scheme: 'eip712',
@@ -212,14 +182,14 @@ const PERMIT2_DOMAIN = { name: 'Permit2', chainId: 1, verifyingContract: PERMIT2
 const single = (amount: bigint, spender = DEX, domain: object = PERMIT2_DOMAIN, token = USDC): SignIntent =>
   typed(
     'PermitSingle',
-    { PermitDetails: PERMIT2_TYPES.PermitDetails, PermitSingle: PERMIT2_TYPES.PermitSingle },
+    { PermitDetails: PERMIT_DETAILS, PermitSingle: PERMIT_SINGLE },
     { details: { token, amount: amount.toString(), expiration: 1, nonce: 0 }, spender, sigDeadline: 1 },
     domain,
   );
 const batch = (amounts: bigint[], token = USDC): SignIntent =>
   typed(
     'PermitBatchTransferFrom',
-    { TokenPermissions: PERMIT2_TYPES.TokenPermissions, PermitBatchTransferFrom: PERMIT2_TYPES.PermitBatchTransferFrom },
+    { TokenPermissions: TOKEN_PERMISSIONS, PermitBatchTransferFrom: PERMIT_BATCH_TRANSFER_FROM },
     { permitted: amounts.map((amount) => ({ token, amount: amount.toString() })), spender: DEX, nonce: 0, deadline: 1 },
     PERMIT2_DOMAIN,
   );
@@ -283,7 +253,7 @@ test('Permit2 witness transfers: canonical prefix and TokenPermissions, any witn
     typed(
       'PermitWitnessTransferFrom',
       {
-        TokenPermissions: PERMIT2_TYPES.TokenPermissions,
+        TokenPermissions: TOKEN_PERMISSIONS,
         Order: [{ name: 'minOut', type: 'uint256' }],
         PermitWitnessTransferFrom: [
           { name: 'permitted', type: 'TokenPermissions' },
@@ -308,13 +278,7 @@ test('Permit2 witness transfers: canonical prefix and TokenPermissions, any witn
 test('look-alike permits are INVALID_FIELD naming the type, whatever the domain', (t) => {
   const lookAlike = (types: Record<string, Array<{ name: string; type: string }>>, primaryType: string, message: object, domain: object = { name: 'USD Coin', version: '2', chainId: 1, verifyingContract: USDC }) =>
     t.throws(() => evaluate(policies, KEY, typed(primaryType, types, message, domain)), { instanceOf: SignerError, message: new RegExp(`^"typed_data\\.types\\.${primaryType}" must be the canonical`) });
-  const permitFields = [
-    { name: 'owner', type: 'address' },
-    { name: 'spender', type: 'address' },
-    { name: 'value', type: 'int256' },
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
-  ];
+  const permitFields = PERMIT.map((f) => (f.name === 'value' ? { ...f, type: 'int256' } : f));
   const message = { owner: FRIEND, spender: DEX, value: '-1000000000000000000000000000000', nonce: 0, deadline: 1 };
   const error = lookAlike({ Permit: permitFields }, 'Permit', message);
   t.is(error?.code, 'INVALID_FIELD');
@@ -325,28 +289,14 @@ test('look-alike permits are INVALID_FIELD naming the type, whatever the domain'
   // Outside every allowed domain, still the type that is refused.
   lookAlike({ Permit: permitFields }, 'Permit', message, { name: 'Other', chainId: 5 });
   // A referenced struct that differs is a different type string too.
-  lookAlike({ PermitDetails: [...PERMIT2_TYPES.PermitDetails.slice(0, 1), { name: 'amount', type: 'uint256' }, ...PERMIT2_TYPES.PermitDetails.slice(2)], PermitSingle: PERMIT2_TYPES.PermitSingle }, 'PermitSingle', {
+  lookAlike({ PermitDetails: [...PERMIT_DETAILS.slice(0, 1), { name: 'amount', type: 'uint256' }, ...PERMIT_DETAILS.slice(2)], PermitSingle: PERMIT_SINGLE }, 'PermitSingle', {
     details: { token: USDC, amount: '1', expiration: 1, nonce: 0 }, spender: DEX, sigDeadline: 1,
   });
   lookAlike({ TransferWithAuthorization: [{ name: 'from', type: 'address' }, { name: 'to', type: 'address' }, { name: 'value', type: 'int256' }] }, 'TransferWithAuthorization', { from: FRIEND, to: DEX, value: '-1' });
 });
 
 const authorization = (primaryType: string, to: string, value: bigint, domain: object = { name: 'USD Coin', version: '2', chainId: 1, verifyingContract: USDC }) =>
-  typed(
-    primaryType,
-    {
-      [primaryType]: [
-        { name: 'from', type: 'address' },
-        { name: 'to', type: 'address' },
-        { name: 'value', type: 'uint256' },
-        { name: 'validAfter', type: 'uint256' },
-        { name: 'validBefore', type: 'uint256' },
-        { name: 'nonce', type: 'bytes32' },
-      ],
-    },
-    { from: FRIEND, to, value: value.toString(), validAfter: 0, validBefore: 1e9, nonce: '0x' + '11'.repeat(32) },
-    domain,
-  );
+  typed(primaryType, { [primaryType]: AUTHORIZATION }, { from: FRIEND, to, value: value.toString(), validAfter: 0, validBefore: 1e9, nonce: '0x' + '11'.repeat(32) }, domain);
 
 test('EIP-3009 authorizations are token transfers: recipients, caps, approvals', (t) => {
   const eip3009 = set(POLICY.replace('primary_types: [Permit]', 'primary_types: [Permit, TransferWithAuthorization, ReceiveWithAuthorization]'));

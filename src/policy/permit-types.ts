@@ -61,7 +61,7 @@ export function checkPermitType(typedData: Pick<TypedData, 'types' | 'primaryTyp
     if (got !== canonical.type) throw invalidField(field, `must be the canonical ${canonical.standard} type ${canonical.type} (got ${shorten(got)})`);
     return;
   }
-  const members = types[primaryType]!;
+  const members = types[primaryType] ?? [];
   const last = members[4];
   const lastBase = last?.type.replace(/(\[\d*\])+$/, '');
   const shapeOk =

@@ -128,3 +128,30 @@ test('a narrower glob beats a deeper one with the same literal text', (t) => {
   t.is(set.find('prod/x').policy?.file, 'one.yaml');
   t.is(set.find('prod/x/y').policy?.file, 'deep.yaml');
 });
+
+test('token functions and their lists must agree: no list is silently ignored or defaulted', (t) => {
+  const token = (extra: string) => `key: k
+tokens:
+  - symbol: USDC
+    address: "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+    decimals: 6
+    max_amount: "5 USDC"
+${extra}`;
+  t.deepEqual(problems(t, { 'a.yaml': token('    functions: [transfer, transferFrom]\n') }), [
+    'a.yaml:3: tokens.0.sources: is required with transferFrom: whose tokens it may move (allow: any to accept every owner)',
+  ]);
+  t.deepEqual(problems(t, { 'a.yaml': token('    sources: { allow: any }\n') }), ['a.yaml:7: tokens.0.sources: applies only to transferFrom, which functions does not allow']);
+  t.deepEqual(problems(t, { 'a.yaml': token('    functions: [approve, increaseAllowance]\n') }), [
+    'a.yaml:3: tokens.0.spenders: is required with approve and increaseAllowance: who may be granted an allowance',
+  ]);
+  t.deepEqual(problems(t, { 'a.yaml': token('    functions: [transfer, transfer]\n') }), ['a.yaml:7: tokens.0.functions: lists a function twice']);
+  t.regex(problems(t, { 'a.yaml': token('    functions: [mint]\n') })[0]!, /^a\.yaml:7: tokens\.0\.functions\.0: /);
+  t.regex(problems(t, { 'a.yaml': token('    spender: { allow: any }\n') })[0]!, /^a\.yaml:7: tokens\.0\.spender: unknown field/);
+});
+
+test('a contract call max_value is an ether amount; allow_undeclared_permit_tokens is a boolean', (t) => {
+  const calls = VALID + '  contract_calls: [{ address: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", selectors: ["0x12345678"], max_value: "1 USDT" }]\n';
+  t.regex(problems(t, { 'a.yaml': calls })[0]!, /^a\.yaml:6: ethereum_transactions\.contract_calls\.0\.max_value: has unknown unit "USDT"/);
+  const typed = VALID + 'typed_data: { domains: [{}], primary_types: [Permit], allow_undeclared_permit_tokens: "yes" }\n';
+  t.regex(problems(t, { 'a.yaml': typed })[0]!, /^a\.yaml:6: typed_data\.allow_undeclared_permit_tokens: /);
+});

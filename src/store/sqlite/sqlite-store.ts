@@ -171,7 +171,10 @@ export class SqliteStore implements Store {
       const latest = sql.latest.get(scope);
       if (!latest) return 0n;
       const before = sql.totalAt.get(scope, now - perMs);
-      return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      const total = BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      // Spends are positive, so usage never is: a negative one means a rewritten ledger. Fail closed.
+      if (total < 0n) throw new SignerError('INTERNAL', `the ledger of ${scope} is corrupt: negative usage in its window`);
+      return total;
     };
     const keyEnabled = (name: string) => sql.keyEnabled.get(name)?.enabled === 1;
     this.reader = {
@@ -185,6 +188,9 @@ export class SqliteStore implements Store {
       used,
       keyEnabled,
       recordSpends(spends, now, policyHash) {
+        // A zero or negative spend would lower a window's running total: refuse it whatever decoded it.
+        const bad = spends.find((spend) => spend.amount <= 0n);
+        if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
         for (const { scope, amount } of spends) {
           const latest = sql.latest.get(scope);
           // Times never go backwards within a scope, so running totals stay ordered by time.

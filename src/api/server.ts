@@ -4,6 +4,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { readCaBundle } from './pem-bundle.js';
 import { identityFromCertificate, INSECURE_IDENTITY } from './identity.js';
 import type { AccessRules } from '../policy/access.js';
+import type { Logger } from '../domain/logger.js';
 import { loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
 import { signerHandlers, type Services } from './signer-handlers.js';
 import { withStrictRequests } from './strict-request.js';
@@ -45,7 +46,7 @@ export async function startGrpcServer(
   if (!config.tls && !LOOPBACK.has(config.host)) {
     throw new Error(`refusing to listen on ${config.host} in plaintext: --insecure is for loopback only; configure mTLS`);
   }
-  const { credentials, authenticate, ready } = config.tls ? mutualTls(config.tls, () => services.policy.access) : insecure();
+  const { credentials, authenticate, ready } = config.tls ? mutualTls(config.tls, () => services.policy.access, services.log) : insecure();
   // The certificate provider reads its files asynchronously: until it has, TLS handshakes fail, so
   // the service is not "listening" before then.
   await ready;
@@ -97,9 +98,11 @@ function insecure() {
  * then verifies it and answers UNAUTHENTICATED (a refused handshake would look like UNAVAILABLE).
  * Certificate files are re-read every 10 minutes, so the server certificate can be rotated in place.
  */
-function mutualTls(files: TlsFiles, access: () => AccessRules) {
+function mutualTls(files: TlsFiles, access: () => AccessRules, log: Logger) {
   const readCas = () => readCaBundle(files.caFile);
   let cas = readCas();
+  const unbound = cas.length > 1 ? access().identitiesWithoutCa() : [];
+  if (unbound.length) log.warn('--tls-ca trusts several CAs: these identities name no CA in access.yaml and are refused on every call', { cas: cas.length, identities: unbound });
   const refreshIntervalMs = 600_000;
   // The identity check re-reads the CAs as often as the TLS layer does, so both agree after a rotation.
   setInterval(() => {

@@ -152,6 +152,11 @@ export class AccessRules {
     }
   }
 
+  /** Identities whose grants name no CA: refused on every call while --tls-ca holds several CAs. */
+  identitiesWithoutCa(): string[] {
+    return [...new Set(this.grants.filter((g) => !g.cas).map((g) => g.identity))];
+  }
+
   /**
    * Throws ACCESS_DENIED unless `identity` may call `method` (on `keyName`, for key RPCs). The message
    * names the identity, the RPC and the key the caller asked for, and nothing about other keys.

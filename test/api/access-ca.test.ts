@@ -8,7 +8,7 @@ import { issueCertificate } from '../../src/api/dev-pki.js';
 import { loadSignerPackage, type SignerClient } from '../../src/api/proto.js';
 import type { ListKeysResponse__Output } from '../../src/api/generated/signer/v1/ListKeysResponse.js';
 import { startSigner, type RunningSigner } from '../../src/app.js';
-import { silentLogger } from '../../src/api/json-logger.js';
+import type { Logger } from '../../src/domain/logger.js';
 import { callUnary, PERMISSIVE_POLICY, rpcFailure, testConfig, writePolicies } from '../helpers/signer.js';
 
 type Issued = Awaited<ReturnType<typeof issueCertificate>>;
@@ -19,6 +19,8 @@ let dir: string;
 let ca1: Issued;
 let ca2: Issued;
 const clients: grpc.Client[] = [];
+const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+const log: Logger = { info() {}, warn: (message, fields) => void warnings.push({ message, ...(fields ? { fields } : {}) }), error() {} };
 
 function client(cert: { certPem: string; keyPem: string }): SignerClient {
   const { proto } = loadSignerPackage();
@@ -57,7 +59,7 @@ grants:
   writePolicies(dir, { 'access.yaml': access, 'all.yaml': PERMISSIVE_POLICY });
   signer = await startSigner(
     testConfig(dir, { insecure: false, tls: { caFile: join(dir, 'bundle.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server-key.pem') } }),
-    silentLogger,
+    log,
   );
 });
 
@@ -95,4 +97,13 @@ test.serial('with several trusted CAs, an identity whose grants name no CA is re
     t.is(failure.code, grpc.status.PERMISSION_DENIED);
     t.is(failure.details, 'admin-by-cn is refused: --tls-ca trusts 2 CAs and access.yaml does not name the one that issues this identity (ca: <SHA-256 fingerprint>)');
   }
+});
+
+test.serial('at start-up, identities that several trusted CAs could mint are named in a warning', (t) => {
+  t.deepEqual(warnings, [
+    {
+      message: '--tls-ca trusts several CAs: these identities name no CA in access.yaml and are refused on every call',
+      fields: { cas: 2, identities: ['admin-by-cn'] },
+    },
+  ]);
 });

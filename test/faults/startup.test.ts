@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { SOFTHSM_MODULE } from '../../src/keystore/dev-token.js';
+import { SPY_MODULES } from '../../src/keystore/platform.js';
 import { issueCertificate } from '../../src/api/dev-pki.js';
 import { FAULTS_ENV } from '../../src/testing/faults.js';
 import { exitCode, MAIN, startMain } from '../helpers/main-process.js';
@@ -12,7 +13,7 @@ import { PERMISSIVE_POLICY, writePolicies } from '../helpers/signer.js';
 
 const INIT_TOKEN = join(import.meta.dirname, '..', '..', '..', 'softhsm', 'init-token.sh');
 // OpenSC's PKCS#11 spy: forwards every call to PKCS11SPY and logs it to PKCS11SPY_OUTPUT.
-const SPY_MODULE = ['/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so', '/usr/lib/x86_64-linux-gnu/pkcs11-spy.so'].find(existsSync);
+const SPY_MODULE = SPY_MODULES.find(existsSync);
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'signer-startup-'));

@@ -50,7 +50,8 @@ async function listener<T>(name: string, flag: string, address: { host: string; 
     return await starting;
   } catch (error) {
     const message = (error as Error).message ?? String(error);
-    if (!/EADDRINUSE|EADDRNOTAVAIL|EACCES|No address added/.test(message) && (error as NodeJS.ErrnoException).code === undefined) throw error;
+    // Only binding failures: anything else (TLS files, say) keeps its own message.
+    if (!/EADDRINUSE|EADDRNOTAVAIL|EACCES|ENOTFOUND|EAI_AGAIN|No address added/.test(`${(error as NodeJS.ErrnoException).code} ${message}`)) throw error;
     const why = /EADDRINUSE/.test(message) ? 'the address is already in use' : message;
     throw new Error(`the ${name} listener cannot bind ${address.host}:${address.port}: ${why}; move it with ${flag}`);
   }

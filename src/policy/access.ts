@@ -61,7 +61,7 @@ interface Grant {
 }
 
 /** "AB:CD:..." (as openssl and Node print it) or plain hex, optionally prefixed "sha256:"; null if neither. */
-export function normaliseFingerprint(text: string): string | null {
+function normaliseFingerprint(text: string): string | null {
   const hex = text.trim().replace(/^sha256:/i, '').replace(/:/g, '').toUpperCase();
   return /^[0-9A-F]{64}$/.test(hex) ? hex.match(/../g)!.join(':') : null;
 }

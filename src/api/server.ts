@@ -108,8 +108,9 @@ function mutualTls(files: TlsFiles, access: () => AccessRules, log: Logger) {
   setInterval(() => {
     try {
       cas = readCas();
-    } catch {
-      // Keep the last good set; the TLS layer keeps its own too.
+    } catch (error) {
+      // Keep the last good set for the identity check; say so, since the TLS layer may read the file differently.
+      log.error('--tls-ca could not be re-read; the identity check keeps the previous CAs', { error: (error as Error).message });
     }
   }, refreshIntervalMs).unref();
   // One provider for both roles: grpc-js 1.14 swaps the CA and identity arguments internally.

@@ -33,9 +33,10 @@ export function auditVerifyCommand(): Command {
     .option('--json', 'print the report as JSON');
   withExamples(command, ['signer audit verify', 'signer audit verify --database /backup/signer.db --public-key /etc/signer/audit-key.jwk --json']);
   return command.action((options: { database: string; publicKey?: string; json?: boolean }) => {
-    const publicKey = JSON.parse(readFileSync(options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk'), 'utf8')) as PublicJwk;
+    // The database first: without it the missing key file would be a misleading complaint.
     const store = openReadOnly(options.database);
     try {
+      const publicKey = JSON.parse(readFileSync(options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk'), 'utf8')) as PublicJwk;
       const checkpoints = store.auditCheckpoints();
       const progress = verifyProgress(store.lastAuditSeq(), checkpoints.length);
       const report = verifyAuditLog((after, limit) => store.auditRecords(after, limit), checkpoints, publicKey, progress.update);

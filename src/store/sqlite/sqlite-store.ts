@@ -6,6 +6,7 @@ import type { KeyType } from '../../domain/key-types.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
 import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { BatchOptions, Ledger, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -59,6 +60,27 @@ const BUSY_TIMEOUT_MS = 5000;
 // SQLite failures that mean "cannot write now", not a bug: fail closed with UNAVAILABLE.
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
+/**
+ * Opens the file and reads it once (SQLite opens lazily), so that a missing file or one that is not
+ * a database is refused here, naming its path, rather than at the first query.
+ */
+function openDatabase(path: string, readonly: boolean): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (readonly) db.pragma('schema_version');
+    else db.pragma('journal_mode = WAL');
+    return db;
+  } catch (error) {
+    db?.close();
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_NOTADB') throw new Error(`${path} is not a SQLite database (is --database pointing at the right file?)`);
+    if (readonly && !existsSync(path)) throw new Error(`no database at ${path} (give --database or set SIGNER_DATABASE)`);
+    throw error;
+  }
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql;
@@ -70,10 +92,8 @@ export class SqliteStore implements Store {
   private synchronous: 'FULL' | 'NORMAL' = 'FULL';
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
-    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.db = openDatabase(path, options.readonly ?? false);
     if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
       // better-sqlite3 reopens WAL databases with synchronous=NORMAL: a commit must survive power loss.
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');

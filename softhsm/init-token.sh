@@ -13,7 +13,7 @@ label="${2:?usage: init-token.sh DIR LABEL}"
 : "${SIGNER_HSM_SO_PIN:?SIGNER_HSM_SO_PIN must be set}"
 
 if ! command -v softhsm2-util >/dev/null; then
-  echo "softhsm2-util not found: install SoftHSM2 (sudo apt-get install -y softhsm2 opensc)" >&2
+  echo "softhsm2-util not found: install with \"sudo apt-get install -y softhsm2\" (as root: \"apt-get install -y softhsm2\")" >&2
   exit 127
 fi
 

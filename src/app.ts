@@ -41,6 +41,22 @@ export interface RunningSigner {
   stop(): Promise<void>;
 }
 
+/**
+ * A listener that cannot bind says which one it is and which flag moves it: three listeners share
+ * one process, and "address already in use" alone does not say whose address.
+ */
+async function listener<T>(name: string, flag: string, address: { host: string; port: number }, starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    // Only binding failures: anything else (TLS files, say) keeps its own message.
+    if (!/EADDRINUSE|EADDRNOTAVAIL|EACCES|ENOTFOUND|EAI_AGAIN|No address added/.test(`${(error as NodeJS.ErrnoException).code} ${message}`)) throw error;
+    const why = /EADDRINUSE/.test(message) ? 'the address is already in use' : message;
+    throw new Error(`the ${name} listener cannot bind ${address.host}:${address.port}: ${why}; move it with ${flag}`);
+  }
+}
+
 /** The only place that wires concrete pieces together. */
 export async function startSigner(config: Config, log: Logger, options: { clock?: () => number } = {}): Promise<RunningSigner> {
   const clock = options.clock ?? Date.now;
@@ -75,15 +91,21 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const approvals = new ApprovalService(store, policy, signing, audit, log);
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());
-    const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));
+    const jwks =
+      config.jwks && (await listener('JWKS', '--jwks-address', config.jwks, startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt)));
     if (jwks) cleanups.push(() => jwks.close());
     metrics.watch({ store, policy, sessions: () => hsm.sessions });
-    const metricsServer = config.metrics && (await startMetricsServer(config.metrics, metrics, log));
+    const metricsServer = config.metrics && (await listener('metrics', '--metrics-address', config.metrics, startMetricsServer(config.metrics, metrics, log)));
     if (metricsServer) cleanups.push(() => metricsServer.close());
-    const server = await startGrpcServer(
-      { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
-      { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
-      () => hsm.isHealthy(),
+    const server = await listener(
+      'gRPC',
+      '--port (or --host)',
+      config,
+      startGrpcServer(
+        { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
+        { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
+        () => hsm.isHealthy(),
+      ),
     );
     return {
       port: server.port,

@@ -33,7 +33,9 @@ export function describeForApprovers(intent: SignIntent, policy: Policy): string
   if (intent.scheme === 'eip712') {
     try {
       const grants = permitGrants(intent.typedData);
-      if (grants?.length) return grants.map((g) => `${g.standard} allowance of ${amountOf(g.token, g.amount)} for spender ${g.spender}`);
+      if (grants?.length) {
+        return grants.map((g) => `${g.standard} ${g.kind} of ${amountOf(g.token, g.amount)} ${g.kind === 'transfer' ? 'to' : 'for spender'} ${g.party}`);
+      }
     } catch {
       // Not a decodable permit: the domain and type below say what it is.
     }

@@ -35,14 +35,15 @@ export function auditVerifyCommand(): Command {
     .option('--json', 'print the report as JSON');
   withExamples(command, ['signer audit verify', 'signer audit verify --database /backup/signer.db --public-key /etc/signer/audit-key.jwk --json']);
   return command.action((options: { database: string; publicKey?: string; firstCheckpoint?: string; json?: boolean }) => {
-    const keyPath = options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk');
-    const publicKey = JSON.parse(readFileSync(keyPath, 'utf8')) as PublicJwk;
-    const pinPath = options.firstCheckpoint ?? firstCheckpointPinPath(keyPath);
-    const pin = readFirstCheckpointPin(pinPath);
-    // Named explicitly, the pin must exist: a missing file would silently skip the check.
-    if (!pin && options.firstCheckpoint) throw new Error(`--first-checkpoint ${pinPath} does not exist`);
+    // The database first: without it the missing key file would be a misleading complaint.
     const store = openReadOnly(options.database);
     try {
+      const keyPath = options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk');
+      const publicKey = JSON.parse(readFileSync(keyPath, 'utf8')) as PublicJwk;
+      const pinPath = options.firstCheckpoint ?? firstCheckpointPinPath(keyPath);
+      const pin = readFirstCheckpointPin(pinPath);
+      // Named explicitly, the pin must exist: a missing file would silently skip the check.
+      if (!pin && options.firstCheckpoint) throw new Error(`--first-checkpoint ${pinPath} does not exist`);
       const checkpoints = store.auditCheckpoints();
       const progress = verifyProgress(store.lastAuditSeq(), checkpoints.length);
       const report = verifyAuditLog((after, limit) => store.auditRecords(after, limit), checkpoints, publicKey, progress.update, pin);

@@ -8,7 +8,7 @@ const USDC = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48';
 const POLICY = `
 key: "domain/**"
 tokens:
-  - { symbol: USDC, address: "${USDC}", decimals: 6, max_amount: "1000000 USDC", recipients: { allow: any } }
+  - { symbol: USDC, address: "${USDC}", decimals: 6, max_amount: "1000000 USDC", spenders: { allow: any } }
 typed_data:
   domains: [{}]
   primary_types: [Mail, Permit]

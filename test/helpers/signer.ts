@@ -28,6 +28,7 @@ ethereum_transactions:
   contract_calls:
     - address: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
       selectors: ["0xdeadbeef"]
+      max_value: "1000 ether"
   max_value: "1000 ether"
 personal_messages: { max_length: 65536, allow_32_byte_messages: true }
 typed_data:

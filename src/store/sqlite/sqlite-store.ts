@@ -6,6 +6,7 @@ import type { KeyType } from '../../domain/key-types.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
 import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { BatchOptions, Ledger, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { createPrivateFile } from '../private-paths.js';
@@ -61,6 +62,27 @@ const BUSY_TIMEOUT_MS = 5000;
 // SQLite failures that mean "cannot write now", not a bug: fail closed with UNAVAILABLE.
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
+/**
+ * Opens the file and reads it once (SQLite opens lazily), so that a missing file or one that is not
+ * a database is refused here, naming its path, rather than at the first query.
+ */
+function openDatabase(path: string, readonly: boolean): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (readonly) db.pragma('schema_version');
+    else db.pragma('journal_mode = WAL');
+    return db;
+  } catch (error) {
+    db?.close();
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_NOTADB') throw new Error(`${path} is not a SQLite database (is --database pointing at the right file?)`);
+    if (readonly && !existsSync(path)) throw new Error(`no database at ${path} (give --database or set SIGNER_DATABASE)`);
+    throw error;
+  }
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql;
@@ -77,10 +99,8 @@ export class SqliteStore implements Store {
   constructor(path: string, options: { readonly?: boolean } = {}) {
     // The database holds every signature's record and the stored results: owner only, -wal and -shm too.
     if (!options.readonly) createPrivateFile(path, [`${path}-wal`, `${path}-shm`]);
-    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.db = openDatabase(path, options.readonly ?? false);
     if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
       // better-sqlite3 reopens WAL databases with synchronous=NORMAL: a commit must survive power loss.
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
@@ -179,7 +199,10 @@ export class SqliteStore implements Store {
       const latest = sql.latest.get(scope);
       if (!latest) return 0n;
       const before = sql.totalAt.get(scope, now - perMs);
-      return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      const total = BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      // Spends are positive, so usage never is: a negative one means a rewritten ledger. Fail closed.
+      if (total < 0n) throw new SignerError('INTERNAL', `the ledger of ${scope} is corrupt: negative usage in its window`);
+      return total;
     };
     const keyEnabled = (name: string) => sql.keyEnabled.get(name)?.enabled === 1;
     const uncommittedAudit = this.uncommittedAudit;
@@ -194,6 +217,9 @@ export class SqliteStore implements Store {
       used,
       keyEnabled,
       recordSpends(spends, now, policyHash) {
+        // A zero or negative spend would lower a window's running total: refuse it whatever decoded it.
+        const bad = spends.find((spend) => spend.amount <= 0n);
+        if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
         for (const { scope, amount } of spends) {
           const latest = sql.latest.get(scope);
           // Times never go backwards within a scope, so running totals stay ordered by time.

@@ -32,7 +32,7 @@ function initToken(dir: string, label: string): NodeJS.ProcessEnv {
 /** Arguments and environment that run the service against SoftHSM through the spy, logging to `log`. */
 function throughSpy(dir: string, label: string, log: string) {
   return {
-    args: ['--data-dir', join(dir, 'data'), '--pkcs11-module', SPY_MODULE!, '--token-label', label, '--jwks-address', '127.0.0.1:0'],
+    args: ['--data-dir', join(dir, 'data'), '--pkcs11-module', SPY_MODULE!, '--token-label', label, '--jwks-address', '127.0.0.1:0', '--json-rpc-address', '127.0.0.1:0'],
     env: { PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: log },
   };
 }

@@ -85,12 +85,13 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     metrics.watch({ store, policy, sessions: () => hsm.sessions });
     const metricsServer = config.metrics && (await startMetricsServer(config.metrics, metrics, log));
     if (metricsServer) cleanups.push(() => metricsServer.close());
+    // Before gRPC: if it refuses its address, nothing is left listening.
+    const jsonRpc = config.jsonRpc && (await startJsonRpc(config, config.jsonRpc, tls, { keys, signing, policy, store, audit, approvals, log, metrics }, cleanups));
     const server = await startGrpcServer(
       { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
       { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
       () => hsm.isHealthy(),
     );
-    const jsonRpc = config.jsonRpc && (await startJsonRpc(config, config.jsonRpc, tls, { keys, signing, policy, store, audit, approvals, log, metrics }, cleanups));
     return {
       port: server.port,
       modulePath,

@@ -202,5 +202,14 @@ test.serial('the same attack vectors give the same decisions through gRPC and JS
   };
   const viaGrpc = await reasons(5000, 'grpc');
   t.deepEqual(await reasons(6000, 'json-rpc'), viaGrpc);
-  t.deepEqual(viaGrpc.slice(0, 2), ['allow', 'RECIPIENT_NOT_ALLOWED']);
+  t.deepEqual(viaGrpc, [
+    'allow',
+    'RECIPIENT_NOT_ALLOWED',
+    'VALUE_CAP',
+    'CHAIN_NOT_ALLOWED',
+    'CONTRACT_CREATION_DISABLED',
+    'RECIPIENT_NOT_ALLOWED',
+    'TOKEN_CAP',
+    'CONTRACT_CALL_NOT_ALLOWED',
+  ]);
 });

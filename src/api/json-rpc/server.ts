@@ -299,18 +299,27 @@ function send(response: ServerResponse, statusCode: number, body: unknown, close
   response.writeHead(statusCode, { 'content-type': 'application/json', ...(close ? { connection: 'close' } : {}) }).end(JSON.stringify(body));
 }
 
-/** The body, or undefined once it passes `max` bytes (the rest is not read). */
-async function readBody(request: IncomingMessage, max: number): Promise<string | undefined> {
+/**
+ * The body, or undefined once it passes `max` bytes. The rest is not read, and the stream is paused
+ * rather than destroyed, so that the 413 reply can still be written (its connection then closes).
+ */
+function readBody(request: IncomingMessage, max: number): Promise<string | undefined> {
   const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  if (Number.isFinite(declared) && declared > max) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) return void chunks.push(chunk);
+      request.off('data', onData);
+      request.pause();
+      resolve(undefined);
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.once('error', reject);
+  });
 }
 
 function readCas(file: string): X509Certificate[] {

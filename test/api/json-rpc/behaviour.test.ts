@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -146,6 +147,19 @@ test.serial('body size, batch size and malformed JSON are bounded and refused', 
   const big = await post(url, { jsonrpc: '2.0', id: 1, method: 'personal_sign', params: [`0x${'00'.repeat(256 * 1024)}`, address] });
   t.is(big.status, 413);
   t.is((big.body as JsonRpcReply).error?.code, -32600);
+  // Without a declared length (chunked), the limit holds as the body arrives, and the reply still gets out.
+  const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    for (let i = 0; i < 40; i++) req.write(`${'x'.repeat(8192)}`);
+    req.end();
+  });
+  t.is(chunked.status, 413);
+  t.is((JSON.parse(chunked.body) as JsonRpcReply).error?.code, -32600);
   const batch = await post(url, Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'eth_chainId' })));
   t.regex((batch.body as JsonRpcReply).error!.message, /at most 100 calls/);
   t.is(((await post(url, '{"jsonrpc": "2.0", ')).body as JsonRpcReply).error?.code, -32700);

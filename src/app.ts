@@ -17,6 +17,12 @@ import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { ensurePrivateDirectory } from './store/private-paths.js';
 import type { Config } from './config.js';
 import { faults } from './testing/faults.js';
+import { startJsonRpcServer, type RunningJsonRpcServer } from './api/json-rpc/server.js';
+import { INSECURE_IDENTITY } from './api/identity.js';
+import { EthereumAccounts } from './service/ethereum-accounts.js';
+import { HttpEthereumNode } from './service/ethereum-node.js';
+import { EthereumTransactions } from './service/ethereum-transactions.js';
+import { broadcastApprovedTransactions } from './service/approved-broadcast.js';
 
 export interface RunningSigner {
   port: number;
@@ -37,6 +43,8 @@ export interface RunningSigner {
   faultsWarning?: string;
   /** Unset when the Prometheus listener is configured off. */
   metrics?: RunningMetricsServer;
+  /** Unset when the Ethereum JSON-RPC listener is configured off. */
+  jsonRpc?: RunningJsonRpcServer;
   /** Stops accepting calls, finishes in-flight ones, signs the audit head, closes sessions, C_Finalize, closes the database. */
   stop(): Promise<void>;
 }
@@ -97,6 +105,10 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     metrics.watch({ store, policy, sessions: () => hsm.sessions });
     const metricsServer = config.metrics && (await listener('metrics', '--metrics-address', config.metrics, startMetricsServer(config.metrics, metrics, log)));
     if (metricsServer) cleanups.push(() => metricsServer.close());
+    // Before gRPC: if it refuses its address, nothing is left listening.
+    const jsonRpc =
+      config.jsonRpc &&
+      (await listener('JSON-RPC', '--json-rpc-address', config.jsonRpc, startJsonRpc(config, config.jsonRpc, tls, { keys, signing, policy, store, audit, approvals, log, metrics }, cleanups)));
     const server = await listener(
       'gRPC',
       '--port (or --host)',
@@ -120,9 +132,10 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
       ...(jwks ? { jwks } : {}),
       ...(faultsWarning ? { faultsWarning } : {}),
       ...(metricsServer ? { metrics: metricsServer } : {}),
+      ...(jsonRpc ? { jsonRpc } : {}),
       async stop() {
         jwt.stopSchedule();
-        await Promise.all([server.shutdown(), jwks?.close(), metricsServer?.close()]);
+        await Promise.all([server.shutdown(), jwks?.close(), metricsServer?.close(), jsonRpc?.close()]);
         await audit.close().catch((error: unknown) => log.error('final audit checkpoint failed', { error: String(error) }));
         hsm.close();
         store.close();
@@ -132,4 +145,31 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     undo();
     throw error;
   }
+}
+
+/**
+ * The Ethereum JSON-RPC listener: HTTPS with the gRPC listener's certificates and CAs, or plaintext on
+ * loopback as one identity (--json-rpc-plaintext-identity, or "local" under --insecure).
+ */
+async function startJsonRpc(
+  config: Config,
+  address: { host: string; port: number },
+  tls: TlsFiles | undefined,
+  parts: { keys: KeyService; signing: SigningService; policy: PolicyGate; store: SqliteStore; audit: AuditTrail; approvals: ApprovalService; log: Logger; metrics: SignerMetrics },
+  cleanups: Array<() => unknown>,
+): Promise<RunningJsonRpcServer> {
+  const node = config.downstreamRpcUrl ? new HttpEthereumNode(config.downstreamRpcUrl) : undefined;
+  const transactions = new EthereumTransactions(parts.signing, parts.store, node);
+  if (node) cleanups.push(broadcastApprovedTransactions(parts.approvals, transactions, parts.log));
+  const plaintextIdentity = config.jsonRpcPlaintextIdentity ?? (config.insecure ? INSECURE_IDENTITY : undefined);
+  const server = await startJsonRpcServer(
+    {
+      ...address,
+      maxBodyBytes: config.maxMessageBytes,
+      ...(plaintextIdentity === undefined ? { tls: tls! } : { plaintextIdentity }),
+    },
+    { ...parts, accounts: new EthereumAccounts(parts.keys, parts.policy, parts.store), transactions, ...(node ? { node } : {}) },
+  );
+  cleanups.push(() => server.close());
+  return server;
 }

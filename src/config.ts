@@ -30,6 +30,12 @@ export interface Config {
   metrics?: { host: string; port: number };
   /** How often JWT key versions are advanced (publish, activate, retire, scheduled rotation). */
   jwtScheduleSeconds: number;
+  /** host:port for the Ethereum JSON-RPC listener, or undefined when configured off. */
+  jsonRpc?: { host: string; port: number };
+  /** Plaintext JSON-RPC (loopback only), every caller being this identity; otherwise HTTPS with client certificates. */
+  jsonRpcPlaintextIdentity?: string;
+  /** The Ethereum node JSON-RPC fills transactions from, broadcasts to and forwards reads to. */
+  downstreamRpcUrl?: string;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -88,6 +94,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         .default(5)
         .argParser(integer(1, 3600)),
     )
+    .addOption(
+      new Option('--json-rpc-address <host:port|off>', 'Ethereum JSON-RPC listener ("off" disables it)')
+        .env('SIGNER_JSON_RPC_ADDRESS')
+        .default('127.0.0.1:8550'),
+    )
+    .addOption(
+      new Option('--json-rpc-plaintext-identity <name>', 'serve JSON-RPC in plaintext on loopback, every caller being identity NAME')
+        .env('SIGNER_JSON_RPC_PLAINTEXT_IDENTITY'),
+    )
+    .addOption(new Option('--downstream-rpc-url <url>', 'Ethereum node to fill, broadcast and forward reads to').env('SIGNER_DOWNSTREAM_RPC_URL'))
     .addHelpText(
       'after',
       `
@@ -119,6 +135,9 @@ PIN (never on the command line):
     metricsAddress: string;
     jwtIssuer?: string;
     jwtScheduleSeconds: number;
+    jsonRpcAddress: string;
+    jsonRpcPlaintextIdentity?: string;
+    downstreamRpcUrl?: string;
   }>();
   const tlsGiven = [options.tlsCa, options.tlsCert, options.tlsKey].filter(Boolean).length;
   if (tlsGiven !== 0 && tlsGiven !== 3) throw new Error('--tls-ca, --tls-cert and --tls-key go together');
@@ -142,6 +161,9 @@ PIN (never on the command line):
     ...(options.metricsAddress === 'off' ? {} : { metrics: parseAddress(options.metricsAddress, '--metrics-address') }),
     ...(options.jwtIssuer ? { jwtIssuer: options.jwtIssuer } : {}),
     jwtScheduleSeconds: options.jwtScheduleSeconds,
+    ...(options.jsonRpcAddress === 'off' ? {} : { jsonRpc: parseAddress(options.jsonRpcAddress, '--json-rpc-address') }),
+    ...(options.jsonRpcPlaintextIdentity ? { jsonRpcPlaintextIdentity: options.jsonRpcPlaintextIdentity } : {}),
+    ...(options.downstreamRpcUrl ? { downstreamRpcUrl: httpUrl(options.downstreamRpcUrl, '--downstream-rpc-url') } : {}),
   };
 }
 
@@ -161,6 +183,17 @@ function refuseEmptyVariables(program: Command, env: NodeJS.ProcessEnv): void {
   }
   const empty = OTHER_VARIABLES.find((name) => env[name] === '');
   if (empty) throw new Error(`${empty} is set but empty: give it a value or unset it`);
+}
+
+function httpUrl(text: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`${flag} must be an http:// or https:// URL (got ${JSON.stringify(text)})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${flag} must be an http:// or https:// URL (got ${JSON.stringify(text)})`);
+  return url.toString();
 }
 
 /** The token's user PIN from SIGNER_HSM_PIN or SIGNER_HSM_PIN_FILE; the development PIN for the development token. */

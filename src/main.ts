@@ -20,7 +20,8 @@ async function main(): Promise<void> {
       `  policies: ${config.policyDir} (${signer.policy.current.policies.length} files; SIGHUP reloads)\n` +
       `  audit:    checkpoint key pinned in ${signer.auditKeyPath}\n` +
       `  JWKS:     ${signer.jwks ? signer.jwks.url : 'off'}\n` +
-      `  metrics:  ${signer.metrics ? signer.metrics.url : 'off'}\n`;
+      `  metrics:  ${signer.metrics ? signer.metrics.url : 'off'}\n` +
+      `  JSON-RPC: ${signer.jsonRpc ? `${signer.jsonRpc.url}${config.downstreamRpcUrl ? ' (downstream node set)' : ''}` : 'off'}\n`;
   if (signer.devPki) {
     const admin = signer.devPki.client('admin');
     banner +=

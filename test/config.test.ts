@@ -35,3 +35,19 @@ test('an empty environment variable is refused, naming it, rather than taken as 
   t.throws(() => parseConfig(['--pkcs11-module', '/x.so'], { SIGNER_HSM_PIN: '' }), { message: 'SIGNER_HSM_PIN is set but empty: give it a value or unset it' });
   t.throws(() => parseConfig([], { SIGNER_HSM_PIN_FILE: '' }), { message: 'SIGNER_HSM_PIN_FILE is set but empty: give it a value or unset it' });
 });
+
+test('--json-rpc-address: 127.0.0.1:8550 by default, "off", the environment; plaintext identity and downstream URL', (t) => {
+  t.deepEqual(parseConfig([], {}).jsonRpc, { host: '127.0.0.1', port: 8550 });
+  t.is(parseConfig(['--json-rpc-address', 'off'], {}).jsonRpc, undefined);
+  process.env.SIGNER_JSON_RPC_ADDRESS = '[::1]:0';
+  try {
+    t.deepEqual(parseConfig([], {}).jsonRpc, { host: '::1', port: 0 });
+  } finally {
+    delete process.env.SIGNER_JSON_RPC_ADDRESS;
+  }
+  const config = parseConfig(['--json-rpc-plaintext-identity', 'sidecar', '--downstream-rpc-url', 'http://127.0.0.1:8545'], {});
+  t.is(config.jsonRpcPlaintextIdentity, 'sidecar');
+  t.is(config.downstreamRpcUrl, 'http://127.0.0.1:8545/');
+  t.throws(() => parseConfig(['--downstream-rpc-url', 'ws://node:8546'], {}), { message: /--downstream-rpc-url must be an http:\/\/ or https:\/\/ URL/ });
+  t.throws(() => parseConfig(['--json-rpc-address', '8550'], {}), { message: /--json-rpc-address must be host:port or "off"/ });
+});

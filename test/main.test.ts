@@ -12,7 +12,7 @@ import { callUnary, newClient, PERMISSIVE_POLICY, writePolicies } from './helper
 import { exitCode, MAIN, startMain } from './helpers/main-process.js';
 
 function runMain(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [MAIN, ...args, ...(args.includes('--help') ? [] : ['--jwks-address', '127.0.0.1:0'])], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, [MAIN, ...args, ...(args.includes('--help') ? [] : ['--jwks-address', '127.0.0.1:0', '--json-rpc-address', '127.0.0.1:0'])], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
 }
 
 test('start creates the token and database, a second start reuses them, SIGTERM stops cleanly', async (t) => {

@@ -10,7 +10,7 @@ import { messageSignature, personalMessageScheme, typedDataScheme, ethereumTrans
 import { bytesScheme, type BytesAlgorithm } from '../schemes/raw-bytes.js';
 import { scalarBytes } from '../schemes/ecdsa.js';
 import { RESERVED_PREFIX, type KeyService } from '../service/key-service.js';
-import type { AuditOutcome, AuditTrail } from '../audit/audit-trail.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { ApprovalService } from '../approvals/approval-service.js';
 import { FINAL } from '../approvals/approval-service.js';
@@ -31,6 +31,8 @@ import type { Key, ProtoKeyType, ProtoSignBytesAlgorithm, SignerHandlers } from 
 import { toServiceError } from './status.js';
 import type { RpcObserver } from '../metrics/metrics.js';
 import { refusalOf } from './strict-request.js';
+import { outcomeOf, recordFailure } from '../service/call-outcome.js';
+import { withRequestId } from '../service/request-id.js';
 
 const KEY_TYPES_TO_PROTO: Readonly<Record<KeyType, ProtoKeyType>> = {
   secp256k1: 'KEY_TYPE_SECP256K1',
@@ -66,8 +68,6 @@ export interface Services {
   /** The caller identity of a call (from its client certificate); throws UNAUTHENTICATED. */
   authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => string;
 }
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Thin translation between proto messages and the services; all decisions happen below. */
 export function signerHandlers(services: Services): SignerHandlers {
@@ -228,11 +228,6 @@ function visibleKey(keys: KeyService, name: string, field = 'name'): KeyRecord {
   return keys.get(name, field);
 }
 
-function withRequestId(ctx: RequestContext, requestId: string): void {
-  if (requestId === '') return;
-  if (!REQUEST_ID.test(requestId)) throw invalidField('request_id', 'must be 1 to 128 characters of [A-Za-z0-9._:-]');
-  ctx.clientRequestId = requestId;
-}
 
 function explain(ctx: RequestContext, signing: SigningService, request: EvaluatePolicyRequest__Output): Decision {
   switch (request.request) {
@@ -481,49 +476,4 @@ function observe(
 function throwIfRefused(request: unknown): void {
   const refusal = refusalOf(request);
   if (refusal) throw refusal;
-}
-
-/** A failed call: its audit record (unless written already; best effort) and its log line. */
-function recordFailure(audit: AuditTrail, log: Logger, ctx: RequestContext, error: unknown): void {
-  if (!ctx.audited && error instanceof SignerError && error.code === 'STORE_UNAVAILABLE') {
-    // The database has just refused a write (locked past the busy timeout, read-only, full): another
-    // attempt would block the event loop for one more busy timeout per failed request, and fail too.
-    log.error('audit record not written: the database cannot be written', { requestId: ctx.requestId, method: ctx.method });
-  } else if (!ctx.audited) {
-    try {
-      audit.append(ctx, outcomeOf(error));
-    } catch (auditError) {
-      log.error('audit record could not be written', { requestId: ctx.requestId, method: ctx.method, error: String(auditError) });
-    }
-  }
-  logFailure(log, ctx, error);
-}
-
-const DENIALS = new Set(['POLICY_DENIED', 'LIMIT_EXCEEDED', 'ACCESS_DENIED', 'UNAUTHENTICATED', 'KEY_DISABLED', 'NONCE_REUSED']);
-
-function outcomeOf(error: unknown): AuditOutcome {
-  if (!(error instanceof SignerError)) return { decision: 'error', reason: 'INTERNAL' };
-  if (error.code === 'APPROVAL_REQUIRED') return { decision: 'approval_required', reason: error.code };
-  return { decision: DENIALS.has(error.code) ? 'deny' : 'error', reason: error.reason ?? error.code };
-}
-
-function logFailure(log: Logger, ctx: RequestContext, error: unknown): void {
-  const fields = {
-    requestId: ctx.requestId,
-    caller: ctx.caller,
-    method: ctx.method,
-    key: ctx.keyName,
-    code: error instanceof SignerError ? error.code : 'INTERNAL',
-    latencyMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
-  };
-  if (error instanceof SignerError && !['HSM_UNAVAILABLE', 'HSM_BAD_SIGNATURE', 'STORE_UNAVAILABLE', 'INTERNAL'].includes(error.code)) {
-    log.info('request refused', { ...fields, ...(error.field ? { field: error.field } : {}), ...(error.reason ? { reason: error.reason } : {}) });
-  } else log.error('request failed', { ...fields, error: describe(error) });
-}
-
-/** Error details for the server log: the message chain, never request payloads. */
-function describe(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.stack ?? e.message);
-  return parts.join(' <- caused by: ') || String(error);
 }

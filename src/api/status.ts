@@ -26,6 +26,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   HSM_BAD_SIGNATURE: status.UNAVAILABLE,
   HSM_PIN_INCORRECT: status.UNAVAILABLE,
   SHUTTING_DOWN: status.UNAVAILABLE,
+  NODE_UNAVAILABLE: status.UNAVAILABLE,
   INTERNAL: status.INTERNAL,
 };
 

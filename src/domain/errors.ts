@@ -51,6 +51,8 @@ export const ERROR_CODES = [
   'HSM_PIN_INCORRECT',
   /** The service is shutting down. */
   'SHUTTING_DOWN',
+  /** h6-json-rpc: the downstream Ethereum node (--downstream-rpc-url) is not configured or cannot be reached. */
+  'NODE_UNAVAILABLE',
   /** Anything unexpected. The caller sees a generic message; details go to the server log. */
   'INTERNAL',
 ] as const;
@@ -64,14 +66,19 @@ export class SignerError extends Error {
     message: string,
     /** The request field at fault, for INVALID_FIELD (e.g. `unsigned_transaction.chainId`). */
     readonly field?: string,
-    options?: { cause?: unknown; reason?: string },
+    options?: { cause?: unknown; reason?: string; rule?: string; policyFile?: string },
   ) {
     super(message, options);
     this.reason = options?.reason;
+    this.rule = options?.rule;
+    this.policyFile = options?.policyFile;
   }
 
   /** For policy decisions: the stable reason code (e.g. VALUE_CAP, SPEND_WINDOW). */
   readonly reason?: string | undefined;
+  /** For policy denials: the rule that refused and the policy file it is in. */
+  readonly rule?: string | undefined;
+  readonly policyFile?: string | undefined;
 }
 
 /** A bad request field: `"<field>" <problem>`, the way noble names its checks. */

@@ -105,9 +105,13 @@ export function refusal(decision: Exclude<Decision, { outcome: 'allow' }>): Sign
       'APPROVAL_REQUIRED',
       `approval required by ${rules.join(', ')} in ${decision.policy.file}; only transactions and typed data can be parked for approval, so this request cannot be signed`,
       undefined,
-      { reason: 'APPROVAL_REQUIRED' },
+      { reason: 'APPROVAL_REQUIRED', policyFile: decision.policy.file },
     );
   }
   const code = decision.reason === 'SPEND_WINDOW' || decision.reason === 'RATE_LIMIT' ? 'LIMIT_EXCEEDED' : 'POLICY_DENIED';
-  return new SignerError(code, decision.message, undefined, { reason: decision.reason });
+  return new SignerError(code, decision.message, undefined, {
+    reason: decision.reason,
+    rule: decision.rule,
+    ...(decision.policy ? { policyFile: decision.policy.file } : {}),
+  });
 }

@@ -80,7 +80,7 @@ export interface NonceRecord {
   priorityFee: bigint;
 }
 
-export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals'>;
+export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals' | 'highestNonce'>;
 
 /** The operations available inside an exclusive transaction. */
 export interface Ledger {
@@ -95,6 +95,8 @@ export interface Ledger {
   finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): boolean;
   findNonce(keyName: string, chainId: bigint, nonce: bigint): NonceRecord | undefined;
   putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): void;
+  /** The highest nonce claimed for the key on the chain (for filling the next one), if any. */
+  highestNonce(keyName: string, chainId: bigint): bigint | undefined;
   /** Counts a signature in the key's inventory (last used, use count). */
   touchKey(name: string, now: number): void;
   /** Freezes or unfreezes a key; false if there is no such key. */

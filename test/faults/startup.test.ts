@@ -35,13 +35,13 @@ function initToken(dir: string, label: string): NodeJS.ProcessEnv {
 /** Arguments and environment that run the service against SoftHSM through the spy, logging to `log`. */
 function throughSpy(dir: string, label: string, log: string) {
   return {
-    args: ['--data-dir', join(dir, 'data'), '--pkcs11-module', SPY_MODULE!, '--token-label', label, '--jwks-address', '127.0.0.1:0'],
+    args: ['--data-dir', join(dir, 'data'), '--pkcs11-module', SPY_MODULE!, '--token-label', label, '--jwks-address', '127.0.0.1:0', '--json-rpc-address', '127.0.0.1:0'],
     env: { PKCS11SPY: SOFTHSM_MODULE, PKCS11SPY_OUTPUT: log },
   };
 }
 
 const runMain = (args: string[], env: NodeJS.ProcessEnv) =>
-  spawnSync(process.execPath, [MAIN, '--port', '0', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  spawnSync(process.execPath, [MAIN, '--port', '0', '--json-rpc-address', '127.0.0.1:0', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
 const loginCalls = (spyLog: string) => readFileSync(spyLog, 'utf8').match(/^\d+: C_Login$/gm)?.length ?? 0;
 
 test('a wrong PIN refuses start-up after one login attempt, without echoing the PIN; the right PIN still works afterwards', async (t) => {
@@ -120,10 +120,11 @@ test('a port clash names the listener and the flag that moves it', async (t) => 
     { name: 'gRPC', flag: '--port \\(or --host\\)', args: (port: number) => ['--port', String(port), '--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'] },
     { name: 'JWKS', flag: '--jwks-address', args: (port: number) => ['--jwks-address', `127.0.0.1:${port}`, '--metrics-address', '127.0.0.1:0'] },
     { name: 'metrics', flag: '--metrics-address', args: (port: number) => ['--jwks-address', '127.0.0.1:0', '--metrics-address', `127.0.0.1:${port}`] },
+    { name: 'JSON-RPC', flag: '--json-rpc-address', args: (port: number) => ['--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0', '--json-rpc-address', `127.0.0.1:${port}`] },
   ];
   for (const { name, flag, args } of cases) {
     const port = await busyPort(t);
-    // runMain puts --port 0 first; a later --port wins.
+    // runMain puts --port 0 and --json-rpc-address 127.0.0.1:0 first; a later one wins.
     const result = runMain([...base, ...args(port)], {});
     t.is(result.status, 1, name);
     // grpc-js logs its own "No address added" line first.

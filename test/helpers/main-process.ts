@@ -15,7 +15,7 @@ export interface Started {
 /** Runs the service as `npm start` does and waits for its "listening" line. */
 export function startMain(dataDir: string, policyDir: string, env: NodeJS.ProcessEnv = {}, args = ['--insecure']): Promise<Started> {
   // Never a fixed port in tests: listeners on 0 pick free ones.
-  args = [...args, '--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'];
+  args = [...args, '--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0', '--json-rpc-address', '127.0.0.1:0'];
   const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -39,3 +39,19 @@ test('a nonce claim stays while another live request signs the same transaction'
   t.false(store.exclusive((tx) => tx.finishSignRequest('relayer', 'a', 'signed', 'result')));
   store.close();
 });
+
+test('the highest claimed nonce is compared as a number, per key and chain', (t) => {
+  const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'nonces-')), 'signer.db'));
+  const claim = { digest: 'd', feeCap: 1n, priorityFee: 1n };
+  t.is(store.reader.highestNonce('k', 1n), undefined);
+  store.exclusive((tx) => {
+    for (const nonce of [9n, 10n, 2n, 18446744073709551615n - 1n]) tx.putNonce('k', 5n, nonce, claim);
+    tx.putNonce('k', 1n, 9n, claim);
+    tx.putNonce('k', 1n, 10n, claim);
+    tx.putNonce('other', 1n, 99n, claim);
+  });
+  t.is(store.reader.highestNonce('k', 1n), 10n);
+  t.is(store.reader.highestNonce('k', 5n), 18446744073709551614n);
+  t.is(store.exclusive((tx) => tx.highestNonce('other', 1n)), 99n);
+  store.close();
+});

@@ -140,6 +140,10 @@ export class SqliteStore implements Store {
       putNonce: db.prepare<[string, string, string, string, string, string]>(
         'INSERT OR REPLACE INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      // Nonces are decimal text without leading zeros: longer is larger.
+      highestNonce: db.prepare<[string, string], { nonce: string }>(
+        'SELECT nonce FROM eth_nonces WHERE key_name = ? AND chain_id = ? ORDER BY length(nonce) DESC, nonce DESC LIMIT 1',
+      ),
       releaseNonce: db.prepare(
         `DELETE FROM eth_nonces WHERE key_name = @keyName AND chain_id = @chainId AND nonce = @nonce AND digest = @digest
            AND NOT EXISTS (SELECT 1 FROM sign_requests WHERE key_name = @keyName AND digest = @digest AND status IN ('reserved', 'signed'))`,
@@ -212,6 +216,7 @@ export class SqliteStore implements Store {
       jwtSettings: (keyName) => this.ledger.jwtSettings(keyName),
       versions: (keyName) => this.ledger.versions(keyName),
       approvals: (requestId) => this.ledger.approvals(requestId),
+      highestNonce: (keyName, chainId) => this.ledger.highestNonce(keyName, chainId),
     };
     this.ledger = {
       used,
@@ -244,6 +249,10 @@ export class SqliteStore implements Store {
       },
       putNonce(keyName, chainId, nonce, record) {
         sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());
+      },
+      highestNonce(keyName, chainId) {
+        const row = sql.highestNonce.get(keyName, chainId.toString());
+        return row && BigInt(row.nonce);
       },
       touchKey(name, now) {
         sql.touchKey.run(now, name);

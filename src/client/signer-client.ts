@@ -75,6 +75,8 @@ export class RemoteSignerClient {
       try {
         return await this.once<Response>(method, request, deadline);
       } catch (raw) {
+        // Not a call that failed (e.g. a request grpc-js cannot serialise): the caller's mistake, as thrown.
+        if (typeof (raw as grpc.ServiceError).code !== 'number') throw raw;
         const error = fromServiceError(raw as grpc.ServiceError, { address: this.address, requestId: idempotencyId });
         const backoffMs = 100 * 2 ** attempt;
         if (!retriable || !TRANSIENT.has(error.code) || attempt >= this.attempts || Date.now() + backoffMs >= deadline) throw error;

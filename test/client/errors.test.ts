@@ -69,6 +69,14 @@ test('a missing key is KEY_NOT_FOUND; an unknown RPC is a programming error, not
   await t.throwsAsync(client.call('NoSuchRpc', {}), { instanceOf: TypeError, message: 'unknown RPC NoSuchRpc' });
 });
 
+test('a request that cannot be serialised never leaves: CALL_FAILED quoting the field', async (t) => {
+  const error = await failure(client.call('CreateKey', { name: 'eth/labels', type: 'KEY_TYPE_SECP256K1', labels: 'env=prod' }));
+  t.is(error.code, 'CALL_FAILED');
+  t.is(error.grpcStatus, status.INTERNAL);
+  t.regex(error.message, /^INTERNAL: Request message serialization failure: .*labels: object expected$/);
+  t.is((await failure(client.call('GetKey', { name: 'eth/labels' }))).code, 'KEY_NOT_FOUND');
+});
+
 test('no service at the address: UNAVAILABLE naming it, and the retries stay within the call deadline', async (t) => {
   // A port that refuses connections: bound, then closed.
   const server = createServer();

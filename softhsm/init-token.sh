@@ -13,12 +13,14 @@ label="${2:?usage: init-token.sh DIR LABEL}"
 : "${SIGNER_HSM_SO_PIN:?SIGNER_HSM_SO_PIN must be set}"
 
 if ! command -v softhsm2-util >/dev/null; then
-  echo "softhsm2-util not found: install SoftHSM2 (sudo apt-get install -y softhsm2 opensc)" >&2
+  echo "softhsm2-util not found: install with \"sudo apt-get install -y softhsm2\" (as root: \"apt-get install -y softhsm2\")" >&2
   exit 127
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mkdir -p "$dir/tokens"
+# umask 077: parents created here (the data directory, on a fresh clone) are private too; the
+# service refuses to start on a data directory that group or others can read.
+(umask 077 && mkdir -p "$dir/tokens")
 chmod 700 "$dir" "$dir/tokens"
 dir="$(cd "$dir" && pwd)"
 conf="$dir/softhsm2.conf"

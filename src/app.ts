@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AuditTrail } from './audit/audit-trail.js';
 import { ensureDevPki, type DevPki } from './api/dev-pki.js';
@@ -15,6 +14,7 @@ import { SignerMetrics } from './metrics/metrics.js';
 import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { ensurePrivateDirectory } from './store/private-paths.js';
 import type { Config } from './config.js';
 import { faults } from './testing/faults.js';
 
@@ -41,14 +41,33 @@ export interface RunningSigner {
   stop(): Promise<void>;
 }
 
+/**
+ * A listener that cannot bind says which one it is and which flag moves it: three listeners share
+ * one process, and "address already in use" alone does not say whose address.
+ */
+async function listener<T>(name: string, flag: string, address: { host: string; port: number }, starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    // Only binding failures: anything else (TLS files, say) keeps its own message.
+    if (!/EADDRINUSE|EADDRNOTAVAIL|EACCES|ENOTFOUND|EAI_AGAIN|No address added/.test(`${(error as NodeJS.ErrnoException).code} ${message}`)) throw error;
+    const why = /EADDRINUSE/.test(message) ? 'the address is already in use' : message;
+    throw new Error(`the ${name} listener cannot bind ${address.host}:${address.port}: ${why}; move it with ${flag}`);
+  }
+}
+
 /** The only place that wires concrete pieces together. */
 export async function startSigner(config: Config, log: Logger, options: { clock?: () => number } = {}): Promise<RunningSigner> {
   const clock = options.clock ?? Date.now;
   // Before anything else: an invalid SIGNER_TEST_FAULTS refuses start-up, a valid one is shouted about.
   const faultsWarning = faults.announce((message, fields) => log.warn(message, fields));
+  // Before anything is written there: refused if group or others may read or write them. Missing ones
+  // are created 0700 (the development token and PKI create theirs under the data directory 0700 too).
+  ensurePrivateDirectory(config.dataDir, 'data directory', { create: false });
+  ensurePrivateDirectory(dirname(config.databasePath), 'database directory', { create: true });
   const modulePath =
     config.pkcs11Module ?? ensureDevToken(join(config.dataDir, 'softhsm'), config.tokenLabel, config.pin).modulePath;
-  mkdirSync(dirname(config.databasePath), { recursive: true, mode: 0o700 });
   const devPki = !config.tls && !config.insecure ? await ensureDevPki(join(config.dataDir, 'pki')) : undefined;
   const tls: TlsFiles | undefined = config.tls ?? (devPki && { caFile: devPki.caCert, certFile: devPki.serverCert, keyFile: devPki.serverKey });
 
@@ -63,7 +82,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions, observer: metrics.hsm });
     cleanups.push(() => hsm.close());
     const auditKeyPath = join(dirname(config.databasePath), 'audit-key.jwk');
-    const audit = await AuditTrail.open(store, hsm, auditKeyPath, log);
+    const audit = await AuditTrail.open(store, hsm, auditKeyPath, log, metrics.audit);
     audit.startCheckpoints(config.auditCheckpointSeconds * 1000);
     cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);
@@ -72,15 +91,21 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const approvals = new ApprovalService(store, policy, signing, audit, log);
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());
-    const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));
+    const jwks =
+      config.jwks && (await listener('JWKS', '--jwks-address', config.jwks, startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt)));
     if (jwks) cleanups.push(() => jwks.close());
     metrics.watch({ store, policy, sessions: () => hsm.sessions });
-    const metricsServer = config.metrics && (await startMetricsServer(config.metrics, metrics, log));
+    const metricsServer = config.metrics && (await listener('metrics', '--metrics-address', config.metrics, startMetricsServer(config.metrics, metrics, log)));
     if (metricsServer) cleanups.push(() => metricsServer.close());
-    const server = await startGrpcServer(
-      { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
-      { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
-      () => hsm.isHealthy(),
+    const server = await listener(
+      'gRPC',
+      '--port (or --host)',
+      config,
+      startGrpcServer(
+        { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
+        { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
+        () => hsm.isHealthy(),
+      ),
     );
     return {
       port: server.port,

@@ -96,8 +96,9 @@ PIN (never on the command line):
   SIGNER_HSM_PIN_FILE   a file holding it, readable by its owner only (mode 0600 or 0400)
   With neither, the embedded development token uses the development PIN "${DEV_PIN}".`,
     )
-    .exitOverride()
-    .parse(argv, { from: 'user' });
+    .exitOverride();
+  refuseEmptyVariables(program, env);
+  program.parse(argv, { from: 'user' });
 
   const options = program.opts<{
     host: string;
@@ -142,6 +143,24 @@ PIN (never on the command line):
     ...(options.jwtIssuer ? { jwtIssuer: options.jwtIssuer } : {}),
     jwtScheduleSeconds: options.jwtScheduleSeconds,
   };
+}
+
+/** Variables read outside commander. */
+const OTHER_VARIABLES = ['SIGNER_HSM_PIN', 'SIGNER_HSM_PIN_FILE'];
+
+/**
+ * `SIGNER_TOKEN_LABEL=` (set but empty) is refused, naming the variable: commander would take the
+ * empty string as the value (a token with no label), and a typo in a deployment file would pass.
+ */
+function refuseEmptyVariables(program: Command, env: NodeJS.ProcessEnv): void {
+  // Commander reads its options' variables from process.env.
+  for (const option of program.options) {
+    if (option.envVar && process.env[option.envVar] === '') {
+      throw new Error(`${option.envVar} is set but empty: give it a value or unset it (it sets ${option.long})`);
+    }
+  }
+  const empty = OTHER_VARIABLES.find((name) => env[name] === '');
+  if (empty) throw new Error(`${empty} is set but empty: give it a value or unset it`);
 }
 
 /** The token's user PIN from SIGNER_HSM_PIN or SIGNER_HSM_PIN_FILE; the development PIN for the development token. */

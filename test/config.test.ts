@@ -21,3 +21,17 @@ test('--metrics-address: loopback by default, host:port, "off", the environment,
   // The JWKS flag keeps its own name in its message.
   t.throws(() => parseConfig(['--jwks-address', 'nope'], {}), { message: /^--jwks-address must be/ });
 });
+
+test('an empty environment variable is refused, naming it, rather than taken as an empty value', (t) => {
+  try {
+    process.env.SIGNER_TOKEN_LABEL = '';
+    t.throws(() => parseConfig([], {}), { message: 'SIGNER_TOKEN_LABEL is set but empty: give it a value or unset it (it sets --token-label)' });
+    // Even when the flag is given: the deployment file that set it is wrong either way.
+    t.throws(() => parseConfig(['--token-label', 'x'], {}), { message: /^SIGNER_TOKEN_LABEL is set but empty/ });
+  } finally {
+    delete process.env.SIGNER_TOKEN_LABEL;
+  }
+  t.is(parseConfig([], {}).tokenLabel, 'signer-dev');
+  t.throws(() => parseConfig(['--pkcs11-module', '/x.so'], { SIGNER_HSM_PIN: '' }), { message: 'SIGNER_HSM_PIN is set but empty: give it a value or unset it' });
+  t.throws(() => parseConfig([], { SIGNER_HSM_PIN_FILE: '' }), { message: 'SIGNER_HSM_PIN_FILE is set but empty: give it a value or unset it' });
+});

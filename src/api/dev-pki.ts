@@ -1,5 +1,5 @@
 import { webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 
@@ -30,6 +30,7 @@ const VALID_DAYS = 825;
 export async function ensureDevPki(dir: string): Promise<DevPki> {
   const paths = devPkiPaths(dir);
   if (!existsSync(paths.caCert)) await createDevPki(dir);
+  else addMissingFinalNewlines(paths);
   return paths;
 }
 
@@ -90,8 +91,21 @@ export async function issueCertificate(options: {
       })
     : await x509.X509CertificateGenerator.createSelfSigned({ serialNumber, name: options.subject, notBefore, notAfter, signingAlgorithm: ALGORITHM, keys, extensions });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  const keyPem = x509.PemConverter.encode(pkcs8, 'PRIVATE KEY');
-  return { cert, keys, certPem: cert.toString('pem'), keyPem };
+  const keyPem = withFinalNewline(x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'));
+  return { cert, keys, certPem: withFinalNewline(cert.toString('pem')), keyPem };
+}
+
+/** PEM files end with a newline, so that `cat ca.pem other.pem` makes a bundle OpenSSL can read. */
+function withFinalNewline(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
+
+/** Development PKIs made before PEM files ended with a newline are repaired in place. */
+function addMissingFinalNewlines(paths: DevPki): void {
+  const files = [paths.caCert, paths.serverCert, paths.serverKey, ...DEV_CLIENTS.flatMap((name) => [paths.client(name).cert, paths.client(name).key])];
+  for (const file of files) {
+    if (existsSync(file) && !readFileSync(file, 'utf8').endsWith('\n')) appendFileSync(file, '\n');
+  }
 }
 
 async function createDevPki(dir: string): Promise<void> {

@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readCaBundle } from './pem-bundle.js';
 import { identityFromCertificate, INSECURE_IDENTITY } from './identity.js';
+import type { AccessRules } from '../policy/access.js';
+import type { Logger } from '../domain/logger.js';
 import { loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
 import { signerHandlers, type Services } from './signer-handlers.js';
 import { withStrictRequests } from './strict-request.js';
@@ -45,7 +46,7 @@ export async function startGrpcServer(
   if (!config.tls && !LOOPBACK.has(config.host)) {
     throw new Error(`refusing to listen on ${config.host} in plaintext: --insecure is for loopback only; configure mTLS`);
   }
-  const { credentials, authenticate, ready } = config.tls ? mutualTls(config.tls) : insecure();
+  const { credentials, authenticate, ready } = config.tls ? mutualTls(config.tls, () => services.policy.access, services.log) : insecure();
   // The certificate provider reads its files asynchronously: until it has, TLS handshakes fail, so
   // the service is not "listening" before then.
   await ready;
@@ -97,23 +98,19 @@ function insecure() {
  * then verifies it and answers UNAUTHENTICATED (a refused handshake would look like UNAVAILABLE).
  * Certificate files are re-read every 10 minutes, so the server certificate can be rotated in place.
  */
-function mutualTls(files: TlsFiles) {
-  const readCas = () => {
-    const cas = readFileSync(files.caFile, 'utf8')
-      .split(/(?=-----BEGIN CERTIFICATE-----)/)
-      .filter((pem) => pem.includes('BEGIN CERTIFICATE'))
-      .map((pem) => new X509Certificate(pem));
-    if (cas.length === 0) throw new Error(`no CA certificate in ${files.caFile}`);
-    return cas;
-  };
+function mutualTls(files: TlsFiles, access: () => AccessRules, log: Logger) {
+  const readCas = () => readCaBundle(files.caFile);
   let cas = readCas();
+  const unbound = cas.length > 1 ? access().identitiesWithoutCa() : [];
+  if (unbound.length) log.warn('--tls-ca trusts several CAs: these identities name no CA in access.yaml and are refused on every call', { cas: cas.length, identities: unbound });
   const refreshIntervalMs = 600_000;
   // The identity check re-reads the CAs as often as the TLS layer does, so both agree after a rotation.
   setInterval(() => {
     try {
       cas = readCas();
-    } catch {
-      // Keep the last good set; the TLS layer keeps its own too.
+    } catch (error) {
+      // Keep the last good set for the identity check; say so, since the TLS layer may read the file differently.
+      log.error('--tls-ca could not be re-read; the identity check keeps the previous CAs', { error: (error as Error).message });
     }
   }, refreshIntervalMs).unref();
   // One provider for both roles: grpc-js 1.14 swaps the CA and identity arguments internally.
@@ -126,7 +123,7 @@ function mutualTls(files: TlsFiles) {
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
   return {
     credentials,
-    authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => identityFromCertificate(call.getAuthContext().sslPeerCertificate, cas),
+    authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => identityFromCertificate(call.getAuthContext().sslPeerCertificate, cas, access()),
     ready: certificatesLoaded(provider, files),
   };
 }

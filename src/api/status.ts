@@ -5,6 +5,7 @@ import { SignerError, type ErrorCode } from '../domain/errors.js';
 export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   INVALID_FIELD: status.INVALID_ARGUMENT,
   KEY_NOT_FOUND: status.NOT_FOUND,
+  REQUEST_NOT_FOUND: status.NOT_FOUND,
   KEY_EXISTS: status.ALREADY_EXISTS,
   WRONG_KEY_TYPE: status.FAILED_PRECONDITION,
   UNAUTHENTICATED: status.UNAUTHENTICATED,

@@ -150,7 +150,7 @@ export class ApprovalService {
   /** Loads a request and applies time and policy: an expired one expires, a changed policy invalidates. */
   private refresh(tx: Ledger, id: string): PendingRequest {
     const request = tx.getPending(id);
-    if (!request) throw new SignerError('KEY_NOT_FOUND', `no sign request ${id}`, 'id');
+    if (!request) throw new SignerError('REQUEST_NOT_FOUND', `no sign request ${id}`, 'id');
     if (request.status !== 'pending') return request;
     const now = this.policy.now();
     if (now >= request.expiresAt) {

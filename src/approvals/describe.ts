@@ -3,6 +3,7 @@ import type { SignIntent } from '../domain/intent.js';
 import { decodeTokenCall } from '../policy/erc20.js';
 import { permitGrants } from '../policy/permits.js';
 import type { Policy } from '../policy/policy.js';
+import { clip, summarizeDomain } from '../audit/intent-summary.js';
 
 /**
  * The request in words for approvers, using the policy's token table for symbols and decimals:
@@ -32,11 +33,14 @@ export function describeForApprovers(intent: SignIntent, policy: Policy): string
   if (intent.scheme === 'eip712') {
     try {
       const grants = permitGrants(intent.typedData);
-      if (grants?.length) return grants.map((g) => `${g.standard} allowance of ${amountOf(g.token, g.amount)} for spender ${g.spender}`);
+      if (grants?.length) {
+        return grants.map((g) => `${g.standard} ${g.kind} of ${amountOf(g.token, g.amount)} ${g.kind === 'transfer' ? 'to' : 'for spender'} ${g.party}`);
+      }
     } catch {
       // Not a decodable permit: the domain and type below say what it is.
     }
-    return [`sign ${intent.typedData.primaryType} for ${JSON.stringify(intent.typedData.domain)}`];
+    // Bounded like the audit summary: a domain can be as large as the request.
+    return [`sign ${clip(intent.typedData.primaryType)} for ${JSON.stringify(summarizeDomain(intent.typedData.domain))}`];
   }
   return [];
 }

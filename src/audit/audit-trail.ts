@@ -1,12 +1,15 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { checkpointPayload, GENESIS_HASH, sha256Hex, type AuditDecision, type AuditFields } from '../domain/audit.js';
+import { checkpointPayload, GENESIS_HASH, sha256Hex, type AuditCheckpoint, type AuditDecision, type AuditFields } from '../domain/audit.js';
 import { SignerError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { PublicJwk } from '../domain/key.js';
 import type { Hsm } from '../keystore/hsm.js';
 import type { Ledger, Store } from '../store/store.js';
+import { ChainGuard, type ChainPoint } from './chain-guard.js';
+import { firstCheckpointPinPath, pinFirstCheckpoint, readFirstCheckpointPin } from './first-checkpoint-pin.js';
+import { checkpointSignatureValid, type ChainProblem } from './verify.js';
 
 /** CKA_LABEL of the checkpoint key. Key names cannot contain spaces, so no API key can take it. */
 export const AUDIT_KEY_LABEL = 'signer audit checkpoints';
@@ -17,33 +20,57 @@ export interface AuditOutcome {
   signatureHash?: string;
 }
 
+/** Told when a seal is refused, and when the chain checks out again: for the metrics. */
+export interface AuditObserver {
+  chainChecked(intact: boolean): void;
+  sealRefused(reason: 'chain_broken' | 'bad_signature'): void;
+}
+
 /**
  * The tamper-evident audit log: every RPC appends a hash-chained record; the chain head is signed
- * periodically, and at shutdown, by a dedicated Ed25519 key in the HSM.
+ * periodically, and at shutdown, by a dedicated Ed25519 key in the HSM. Before each seal the chain is
+ * checked against what this process holds in memory (ChainGuard), and the HSM's signature against
+ * the pinned key: a rewritten tail or a wrong signature is refused, logged and counted, never stored.
  */
 export class AuditTrail {
   private timer?: NodeJS.Timeout;
+  /** Seals run one at a time: each builds on the checkpoint and chain point the previous one left. */
+  private sealing: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly store: Store,
     private readonly hsm: Hsm,
     private readonly key: { hsmId: string; publicJwk: PublicJwk },
     private readonly log: Logger,
+    private readonly guard: ChainGuard,
+    private readonly firstPinPath: string,
+    private readonly observer?: AuditObserver,
   ) {}
 
   /**
    * Finds (or creates, once) the checkpoint key on the token and pins its public key in
-   * `pinnedKeyPath`: `audit verify` trusts that file, not the database, which an attacker with
-   * write access to the database could change.
+   * `pinnedKeyPath`, and the first checkpoint beside it once there is one: `audit verify` trusts
+   * those files, not the database, which an attacker with write access to the database could change.
+   * Then checks the chain from the last checkpoint to the head (a problem is reported, not thrown:
+   * the service still starts, but seals nothing until the chain checks out).
    */
-  static async open(store: Store, hsm: Hsm, pinnedKeyPath: string, log: Logger): Promise<AuditTrail> {
+  static async open(store: Store, hsm: Hsm, pinnedKeyPath: string, log: Logger, observer?: AuditObserver): Promise<AuditTrail> {
     const key = (await hsm.findKeyPairByLabel(AUDIT_KEY_LABEL)) ?? (await hsm.generateKeyPair('ed25519', AUDIT_KEY_LABEL));
     const pinned = existsSync(pinnedKeyPath) ? (JSON.parse(readFileSync(pinnedKeyPath, 'utf8')) as PublicJwk) : undefined;
     if (!pinned) writeFileSync(pinnedKeyPath, JSON.stringify(key.publicJwk) + '\n', { mode: 0o644 });
     else if (pinned.x !== key.publicJwk.x) {
       throw new SignerError('HSM_UNAVAILABLE', `the audit key on the token does not match the pinned key in ${pinnedKeyPath}: refusing to start`);
     }
-    return new AuditTrail(store, hsm, key, log);
+    const firstPinPath = firstCheckpointPinPath(pinnedKeyPath);
+    const guard = new ChainGuard(key.publicJwk, readFirstCheckpointPin(firstPinPath));
+    store.onAuditCommitted((records) => guard.committed(records));
+    const trail = new AuditTrail(store, hsm, key, log, guard, firstPinPath, observer);
+    // A log checkpointed before the pin existed (an older version) gets its first checkpoint pinned
+    // now, if the pinned key signed it.
+    const first = store.exclusive((tx) => tx.firstCheckpoint());
+    if (!guard.pinned && first && checkpointSignatureValid(first, key.publicJwk)) trail.pinFirst(first);
+    await trail.checkChain();
+    return trail;
   }
 
   get publicJwk(): PublicJwk {
@@ -65,23 +92,73 @@ export class AuditTrail {
     ctx.audited = true;
   }
 
-  /** Signs the current chain head, unless the last checkpoint already covers it. */
-  async checkpoint(): Promise<void> {
-    const { head, last } = this.store.exclusive((tx) => ({ head: tx.auditHead(), last: tx.lastCheckpoint() }));
-    if (head.seq === 0 || (last && last.uptoSeq === head.seq)) return;
+  /**
+   * Signs the current chain head, unless the last checkpoint already covers it. Throws, sealing
+   * nothing, when the chain from the last checked point to the head does not check out, or when the
+   * HSM's signature does not verify against the pinned key.
+   */
+  checkpoint(): Promise<void> {
+    const run = this.sealing.then(() => this.seal());
+    this.sealing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async seal(): Promise<void> {
+    const checked = await this.checkChain();
+    if ('problem' in checked) {
+      this.observer?.sealRefused('chain_broken');
+      throw new SignerError('INTERNAL', `audit chain broken, nothing was sealed: ${checked.problem.message}`);
+    }
+    const { end, last } = checked;
+    if (end.seq === 0 || (last && last.uptoSeq === end.seq)) return;
     const unsigned = {
-      uptoSeq: head.seq,
-      headHash: head.hash,
+      uptoSeq: end.seq,
+      headHash: end.hash,
       prevSignatureHash: last ? sha256Hex(last.signature) : GENESIS_HASH,
       timeMs: Date.now(),
     };
     const signature = bytesToHex(await this.hsm.sign(this.key.hsmId, 'eddsa', checkpointPayload(unsigned)));
-    this.store.exclusive((tx) => {
+    if (!checkpointSignatureValid({ ...unsigned, signature }, this.key.publicJwk)) {
+      this.log.error('AUDIT: the HSM returned a checkpoint signature that does not verify against the pinned audit key; not stored', {
+        uptoSeq: unsigned.uptoSeq,
+      });
+      this.observer?.sealRefused('bad_signature');
+      throw new SignerError('HSM_BAD_SIGNATURE', 'the checkpoint signature does not verify against the pinned audit key; nothing was sealed');
+    }
+    const stored = this.store.exclusive((tx) => {
       // Another process may have checkpointed meanwhile; chains of checkpoints must not fork.
       const latest = tx.lastCheckpoint();
-      if ((latest?.id ?? 0) !== (last?.id ?? 0)) return;
+      if ((latest?.id ?? 0) !== (last?.id ?? 0)) return undefined;
       tx.putCheckpoint({ ...unsigned, signature });
+      return tx.lastCheckpoint();
     });
+    if (!stored) return;
+    this.guard.sealed(stored);
+    if (!last) this.pinFirst(stored);
+  }
+
+  /** Checks the chain up to the head; a problem is logged loudly and counted. */
+  private async checkChain(): Promise<{ end: ChainPoint; last?: AuditCheckpoint } | { problem: ChainProblem }> {
+    const state = this.store.exclusive((tx) => ({ head: tx.auditHead(), last: tx.lastCheckpoint(), first: tx.firstCheckpoint() }));
+    const checked = await this.guard.check(state, (after, limit) => this.store.auditRecords(after, limit));
+    this.observer?.chainChecked(!('problem' in checked));
+    if ('problem' in checked) {
+      this.log.error('AUDIT LOG TAMPERED: the chain does not check out; refusing to seal checkpoints until it does', {
+        problem: checked.problem.message,
+        seq: checked.problem.seq,
+        checkpoint: checked.problem.checkpoint,
+      });
+      return checked;
+    }
+    return { end: checked.end, ...(state.last ? { last: state.last } : {}) };
+  }
+
+  private pinFirst(first: AuditCheckpoint): void {
+    try {
+      this.guard.pinFirst(pinFirstCheckpoint(this.firstPinPath, first));
+    } catch (error) {
+      this.log.error('could not pin the first audit checkpoint', { path: this.firstPinPath, error: String(error) });
+    }
   }
 
   /** Stops periodic checkpoints without signing (for a start-up that failed half-way). */

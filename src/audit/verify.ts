@@ -9,8 +9,25 @@ export interface VerifyReport {
   checkpoints: number;
   /** Records after the last checkpoint: intact as a chain, not yet signed. */
   unsealed: number;
+  /** Whether the first checkpoint was checked against its pin (see FirstCheckpointPin). */
+  firstCheckpointPinned: boolean;
   /** The first problem found, naming the record or checkpoint. */
-  problem?: { seq?: number; checkpoint?: number; message: string };
+  problem?: ChainProblem;
+}
+
+export interface ChainProblem {
+  seq?: number;
+  checkpoint?: number;
+  message: string;
+}
+
+/**
+ * The first checkpoint's record number and chain hash, pinned in a file beside the audit key once it
+ * is made: without it, a log whose records and checkpoints were all deleted would look intact.
+ */
+export interface FirstCheckpointPin {
+  uptoSeq: number;
+  headHash: string;
 }
 
 /** How far verification has got: records checked so far, then checkpoints checked so far. */
@@ -33,22 +50,24 @@ export function verifyAuditLog(
   publicKey: PublicJwk,
   /** Called once per page of records and every CHECKPOINTS_PER_REPORT checkpoints: cheap enough to ignore. */
   onProgress?: (progress: VerifyProgress) => void,
+  /** Unset when no pin file exists (no checkpoint was ever made, or the pin was not kept). */
+  pinnedFirst?: FirstCheckpointPin,
 ): VerifyReport {
   const sealed = new Map(checkpoints.map((c) => [c.uptoSeq, c]));
   const hashes = new Map<number, string>();
   let prevSeq = 0;
   let prevHash = GENESIS_HASH;
-  const fail = (problem: VerifyReport['problem']): VerifyReport => ({ ok: false, records: prevSeq, checkpoints: checkpoints.length, unsealed: 0, problem });
+  const firstCheckpointPinned = pinnedFirst !== undefined;
+  const fail = (problem: ChainProblem): VerifyReport => ({ ok: false, records: prevSeq, checkpoints: checkpoints.length, unsealed: 0, firstCheckpointPinned, problem });
 
+  if (pinnedFirst) {
+    const problem = firstCheckpointProblem(checkpoints[0], pinnedFirst);
+    if (problem) return fail(problem);
+  }
   for (let page = readRecords(0, 10_000); page.length; page = readRecords(prevSeq, 10_000)) {
     for (const record of page) {
-      if (record.seq !== prevSeq + 1) {
-        return fail({ seq: prevSeq + 1, message: `record ${prevSeq + 1} is missing (the next record is ${record.seq})` });
-      }
-      if (record.prevHash !== prevHash) return fail({ seq: record.seq, message: `record ${record.seq} does not link to record ${prevSeq}` });
-      if (auditRecordHash(record.seq, record, record.prevHash) !== record.hash) {
-        return fail({ seq: record.seq, message: `record ${record.seq} does not match its hash: it was modified` });
-      }
+      const problem = recordProblem(record, prevSeq, prevHash);
+      if (problem) return fail(problem);
       if (sealed.has(record.seq)) hashes.set(record.seq, record.hash);
       prevSeq = record.seq;
       prevHash = record.hash;
@@ -62,7 +81,7 @@ export function verifyAuditLog(
     const at = { checkpoint: checkpoint.id, seq: checkpoint.uptoSeq };
     const expectedPrev = prevSignature === undefined ? GENESIS_HASH : sha256Hex(prevSignature);
     if (checkpoint.prevSignatureHash !== expectedPrev) return fail({ ...at, message: `checkpoint ${checkpoint.id} does not link to the previous checkpoint` });
-    if (!ed25519.verify(hexToBytes(checkpoint.signature), checkpointPayload(checkpoint), Buffer.from(publicKey.x!, 'base64url'))) {
+    if (!checkpointSignatureValid(checkpoint, publicKey)) {
       return fail({ ...at, message: `checkpoint ${checkpoint.id} is not signed by the pinned audit key` });
     }
     if (checkpoint.uptoSeq > prevSeq) {
@@ -79,5 +98,33 @@ export function verifyAuditLog(
     return fail({ message: `no signed checkpoint: the ${prevSeq} records cannot be vouched for` });
   }
   const lastSealed = checkpoints.at(-1)?.uptoSeq ?? 0;
-  return { ok: true, records: prevSeq, checkpoints: checkpoints.length, unsealed: prevSeq - lastSealed };
+  return { ok: true, records: prevSeq, checkpoints: checkpoints.length, unsealed: prevSeq - lastSealed, firstCheckpointPinned };
+}
+
+/** What is wrong with `record` as the record after (prevSeq, prevHash), if anything. */
+export function recordProblem(record: AuditRecord, prevSeq: number, prevHash: string): ChainProblem | undefined {
+  if (record.seq !== prevSeq + 1) return { seq: prevSeq + 1, message: `record ${prevSeq + 1} is missing (the next record is ${record.seq})` };
+  if (record.prevHash !== prevHash) return { seq: record.seq, message: `record ${record.seq} does not link to record ${prevSeq}` };
+  if (auditRecordHash(record.seq, record, record.prevHash) !== record.hash) {
+    return { seq: record.seq, message: `record ${record.seq} does not match its hash: it was modified` };
+  }
+  return undefined;
+}
+
+/** Whether the database's first checkpoint is the pinned one. */
+export function firstCheckpointProblem(first: AuditCheckpoint | undefined, pin: FirstCheckpointPin): ChainProblem | undefined {
+  if (!first) return { message: `the log has no checkpoint, but its first checkpoint (sealing record ${pin.uptoSeq}) is pinned: checkpoints were deleted` };
+  if (first.uptoSeq !== pin.uptoSeq || first.headHash !== pin.headHash) {
+    return { checkpoint: first.id, message: `checkpoint ${first.id} is not the pinned first checkpoint (sealing record ${pin.uptoSeq}): checkpoints were deleted or replaced` };
+  }
+  return undefined;
+}
+
+/** Whether the checkpoint is signed by the audit key. */
+export function checkpointSignatureValid(checkpoint: Omit<AuditCheckpoint, 'id'>, publicKey: PublicJwk): boolean {
+  try {
+    return ed25519.verify(hexToBytes(checkpoint.signature), checkpointPayload(checkpoint), Buffer.from(publicKey.x!, 'base64url'));
+  } catch {
+    return false; // Not hex, or not 64 bytes: not a signature.
+  }
 }

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { AuditRecord } from '../domain/audit.js';
 import type { PublicJwk } from '../domain/key.js';
 import { verifyAuditLog, type VerifyProgress } from '../audit/verify.js';
+import { firstCheckpointPinPath, readFirstCheckpointPin } from '../audit/first-checkpoint-pin.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { databaseOption } from './database-option.js';
 import { withExamples } from './help.js';
@@ -30,19 +31,27 @@ export function auditVerifyCommand(): Command {
     .description('check every audit record and signed checkpoint; exit 1 naming the first bad record')
     .addOption(databaseOption())
     .option('--public-key <file>', 'the pinned checkpoint key (default: audit-key.jwk beside the database)')
+    .option('--first-checkpoint <file>', 'the pinned first checkpoint (default: audit-first-checkpoint.json beside the public key)')
     .option('--json', 'print the report as JSON');
   withExamples(command, ['signer audit verify', 'signer audit verify --database /backup/signer.db --public-key /etc/signer/audit-key.jwk --json']);
-  return command.action((options: { database: string; publicKey?: string; json?: boolean }) => {
-    const publicKey = JSON.parse(readFileSync(options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk'), 'utf8')) as PublicJwk;
+  return command.action((options: { database: string; publicKey?: string; firstCheckpoint?: string; json?: boolean }) => {
+    // The database first: without it the missing key file would be a misleading complaint.
     const store = openReadOnly(options.database);
     try {
+      const keyPath = options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk');
+      const publicKey = JSON.parse(readFileSync(keyPath, 'utf8')) as PublicJwk;
+      const pinPath = options.firstCheckpoint ?? firstCheckpointPinPath(keyPath);
+      const pin = readFirstCheckpointPin(pinPath);
+      // Named explicitly, the pin must exist: a missing file would silently skip the check.
+      if (!pin && options.firstCheckpoint) throw new Error(`--first-checkpoint ${pinPath} does not exist`);
       const checkpoints = store.auditCheckpoints();
       const progress = verifyProgress(store.lastAuditSeq(), checkpoints.length);
-      const report = verifyAuditLog((after, limit) => store.auditRecords(after, limit), checkpoints, publicKey, progress.update);
+      const report = verifyAuditLog((after, limit) => store.auditRecords(after, limit), checkpoints, publicKey, progress.update, pin);
       progress.finish();
       if (options.json) printJson(report);
       else if (report.ok) {
         console.log(`audit log intact: ${report.records} records, ${report.checkpoints} signed checkpoints, ${report.unsealed} records after the last checkpoint`);
+        if (!pin) console.log(`no pinned first checkpoint at ${pinPath}: a log emptied of every record and checkpoint would also pass`);
       } else console.error(`audit log FAILED verification: ${report.problem!.message}`);
       if (!report.ok) process.exitCode = 1;
     } finally {

@@ -9,6 +9,8 @@ export const ERROR_CODES = [
   'INVALID_FIELD',
   /** No key with that name. */
   'KEY_NOT_FOUND',
+  /** No sign request (parked or finished) with that id. */
+  'REQUEST_NOT_FOUND',
   /** A key with that name already exists. */
   'KEY_EXISTS',
   /** The key's type cannot be used with the requested scheme or algorithm. */

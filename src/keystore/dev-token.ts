@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { missingPlatform, SOFTHSM_MODULE } from './platform.js';
 
-/** Debian's SoftHSM2 module. */
-export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+export { SOFTHSM_MODULE };
 const INIT_SCRIPT = fileURLToPath(new URL('../../../softhsm/init-token.sh', import.meta.url));
 
 export interface DevToken {
@@ -20,9 +20,9 @@ export interface DevToken {
  * SOFTHSM2_CONF at it. The SO PIN is random and kept beside the token (0600): development only.
  */
 export function ensureDevToken(dir: string, label: string, pin: string): DevToken {
-  if (!existsSync(SOFTHSM_MODULE)) {
-    throw new Error(`SoftHSM2 is not installed (${SOFTHSM_MODULE} missing): sudo apt-get install -y softhsm2 opensc`);
-  }
+  const missing = missingPlatform('start');
+  // Without --pkcs11-module the service needs SoftHSM: one line that says how to get it, not a trace.
+  if (missing) throw new Error(`the development token needs SoftHSM2 (or give --pkcs11-module): ${missing}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const soPinPath = join(dir, 'so-pin');
   if (!existsSync(soPinPath)) writeFileSync(soPinPath, randomBytes(16).toString('hex'), { mode: 0o600 });

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { validateKeyName } from '../domain/key-name.js';
 import type { VersionState } from '../domain/jwt.js';
+import type { AuditObserver } from '../audit/audit-trail.js';
 import type { HsmObserver } from '../keystore/hsm.js';
 import { RESERVED_PREFIX } from '../service/key-service.js';
 import type { PolicyGate } from '../service/policy-gate.js';
@@ -51,6 +52,8 @@ export class SignerMetrics implements RpcObserver {
   readonly registry = new Registry();
   /** Given to the keystore: times each signature inside the token. */
   readonly hsm: HsmObserver;
+  /** Given to the audit trail: a broken chain or a bad checkpoint signature. */
+  readonly audit: AuditObserver;
   private sources?: MetricSources;
   /** Key names already found in the inventory (keys are never deleted, so this only grows with it). */
   private readonly knownKeys = new Set<string>();
@@ -83,6 +86,22 @@ export class SignerMetrics implements RpcObserver {
       registers,
     });
     this.hsm = { signed: (mechanism, seconds) => hsmSeconds.observe({ mechanism }, seconds) };
+    const chainBroken = new Gauge({
+      name: 'signer_audit_chain_broken',
+      help: '1 while the audit chain failed its last check (records or checkpoints changed or removed behind the service): nothing is sealed until it passes.',
+      registers,
+    });
+    const sealRefusals = new Counter({
+      name: 'signer_audit_seal_refusals_total',
+      help: 'Audit checkpoints not sealed, by reason: chain_broken (the chain failed its check) or bad_signature (the HSM signature did not verify against the pinned key).',
+      labelNames: ['reason'],
+      registers,
+    });
+    chainBroken.set(0);
+    this.audit = {
+      chainChecked: (intact) => chainBroken.set(intact ? 0 : 1),
+      sealRefused: (reason) => sealRefusals.inc({ reason }),
+    };
     this.defineStateGauges(registers);
   }
 

@@ -3,7 +3,7 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { NATIVE_UNITS, parseAmount, parseDuration } from '../domain/amount.js';
 import { toChecksumAddress } from '../domain/public-key.js';
 import type { PolicyFile } from './schema.js';
-import type { ApprovalRule, Policy, Recipients, TokenRule, WindowRule } from './policy.js';
+import type { ApprovalRule, Policy, Recipients, TokenFunction, TokenRule, WindowRule } from './policy.js';
 
 export type Path = Array<string | number>;
 
@@ -39,12 +39,17 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
     units[raw.symbol] = raw.decimals;
     const tokenAddress = attempt([...at, 'address'], () => checkAddress(raw.address));
     if (tokenAddress && tokens.has(tokenAddress)) errors.push(new PolicyFieldError([...at, 'address'], 'declares the same token twice'));
+    const functions = new Set<TokenFunction>(raw.functions ?? ['transfer']);
+    errors.push(...tokenFunctionProblems(raw, functions, at));
     const rule: TokenRule = {
       symbol: raw.symbol,
       address: tokenAddress ?? '',
       decimals: raw.decimals,
       maxAmount: attempt([...at, 'max_amount'], () => amountIn(raw.max_amount, units, [raw.symbol])) ?? 0n,
+      functions,
       ...(raw.recipients ? { recipients: recipientsOf(raw.recipients, [...at, 'recipients'], attempt) } : {}),
+      ...(raw.spenders ? { spenders: recipientsOf(raw.spenders, [...at, 'spenders'], attempt) } : {}),
+      ...(raw.sources ? { sources: recipientsOf(raw.sources, [...at, 'sources'], attempt) } : {}),
       allowUnlimitedApproval: raw.allow_unlimited_approval ?? false,
       windows: windowsOf(raw.spend_windows, [...at, 'spend_windows'], units, [raw.symbol], attempt),
     };
@@ -67,7 +72,8 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
         if (all.findIndex((other) => other.address.toLowerCase() === call.address.toLowerCase()) !== i) {
           errors.push(new PolicyFieldError([...at, 'address'], 'is listed twice: put all its selectors in one entry'));
         }
-        return [address, new Set(selectors)] as const;
+        const maxValue = call.max_value === undefined ? 0n : (attempt([...at, 'max_value'], () => amountIn(call.max_value!, units, native)) ?? 0n);
+        return [address, { selectors: new Set(selectors), maxValue, rule: `ethereum_transactions.contract_calls[${i}]` }] as const;
       }),
     ),
     maxValue: attempt(['ethereum_transactions', 'max_value'], () => amountIn(tx.max_value, units, native)) ?? 0n,
@@ -120,6 +126,7 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
       ? {
           typedData: {
             primaryTypes: new Set(file.typed_data.primary_types),
+            allowUndeclaredPermitTokens: file.typed_data.allow_undeclared_permit_tokens ?? false,
             domains: file.typed_data.domains.map((d, i) => ({
               ...(d.name !== undefined ? { name: d.name } : {}),
               ...(d.version !== undefined ? { version: d.version } : {}),
@@ -164,6 +171,24 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
     approvals,
   };
   return errors.length ? { errors } : { policy, errors };
+}
+
+/**
+ * Functions and the lists they need must agree: an allowance needs `spenders`, transferFrom needs
+ * `sources` (and `sources` means nothing without it), so no list is silently ignored or defaulted.
+ */
+function tokenFunctionProblems(raw: { functions?: string[] | undefined; spenders?: unknown; sources?: unknown }, functions: ReadonlySet<TokenFunction>, at: Path): PolicyFieldError[] {
+  const problems: PolicyFieldError[] = [];
+  if (raw.functions && functions.size !== raw.functions.length) problems.push(new PolicyFieldError([...at, 'functions'], 'lists a function twice'));
+  if (functions.has('transferFrom') && !raw.sources) {
+    problems.push(new PolicyFieldError([...at, 'sources'], 'is required with transferFrom: whose tokens it may move (allow: any to accept every owner)'));
+  }
+  if (!functions.has('transferFrom') && raw.sources) problems.push(new PolicyFieldError([...at, 'sources'], 'applies only to transferFrom, which functions does not allow'));
+  const allowances = (['approve', 'increaseAllowance'] as const).filter((fn) => functions.has(fn));
+  if (allowances.length && !raw.spenders) {
+    problems.push(new PolicyFieldError([...at, 'spenders'], `is required with ${allowances.join(' and ')}: who may be granted an allowance`));
+  }
+  return problems;
 }
 
 type Attempt = <T>(path: Path, convert: () => T) => T | undefined;

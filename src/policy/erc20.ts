@@ -6,6 +6,8 @@ export interface TokenCall {
   function: 'transfer' | 'transferFrom' | 'approve' | 'increaseAllowance';
   /** The recipient of a transfer or the spender of an allowance (lowercase 0x). */
   party: string;
+  /** transferFrom only: whose tokens move (lowercase 0x). */
+  from?: string;
   amount: bigint;
 }
 
@@ -15,6 +17,9 @@ const FUNCTIONS: Record<string, { name: TokenCall['function']; kind: TokenCall['
   '0x095ea7b3': { name: 'approve', kind: 'approval', words: 2, party: 0 }, // approve(address,uint256)
   '0x39509351': { name: 'increaseAllowance', kind: 'approval', words: 2, party: 0 }, // increaseAllowance(address,uint256)
 };
+
+/** The functions a token rule may allow, by name. */
+export const TOKEN_FUNCTIONS = Object.values(FUNCTIONS).map((fn) => fn.name);
 
 export function selectorOf(data: Uint8Array): string | undefined {
   return data.length >= 4 ? '0x' + bytesToHex(data.subarray(0, 4)) : undefined;
@@ -35,10 +40,12 @@ export function decodeTokenCall(data: Uint8Array): TokenCall | undefined {
   for (let i = 0; i < fn.words - 1; i++) {
     if (word(i).subarray(0, 12).some((byte) => byte !== 0)) throw new Error(`${fn.name} has a dirty address word (argument ${i})`);
   }
+  const addressAt = (i: number) => '0x' + bytesToHex(word(i).subarray(12));
   return {
     kind: fn.kind,
     function: fn.name,
-    party: '0x' + bytesToHex(word(fn.party).subarray(12)),
+    party: addressAt(fn.party),
+    ...(fn.name === 'transferFrom' ? { from: addressAt(0) } : {}),
     amount: BigInt('0x' + bytesToHex(word(fn.words - 1))),
   };
 }

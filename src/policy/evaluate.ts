@@ -2,6 +2,8 @@ import { MAX_UINT256, formatAmount, formatEther } from '../domain/amount.js';
 import type { EthereumTransaction, SignIntent, TypedData } from '../domain/intent.js';
 import { spendScope, type Decision, type Denial, type DenyReason, type Spend } from './decision.js';
 import { decodeTokenCall, selectorOf, type TokenCall } from './erc20.js';
+import { SignerError } from '../domain/errors.js';
+import { checkPermitType } from './permit-types.js';
 import { permitGrants, type PermitGrant } from './permits.js';
 import type { ApprovalRule, Policy, Recipients, TokenRule, WindowRule } from './policy.js';
 import type { PolicySet } from './load.js';
@@ -29,7 +31,9 @@ export function evaluate(policies: PolicySet, keyName: string, intent: SignInten
   }
   if (!policy) return { outcome: 'deny', reason: 'NO_POLICY', rule: 'key', message: `no policy governs key "${keyName}": it signs nothing` };
   try {
-    const { spends, approvals } = decideScheme(policy, keyName, intent);
+    const outcome = decideScheme(policy, keyName, intent);
+    const spends = mergeSpends(outcome.spends.filter((spend) => spend.amount !== 0n));
+    const { approvals } = outcome;
     if (policy.rateLimits.length) spends.push(signatureCount(keyName, policy.rateLimits));
     return approvals.length ? { outcome: 'approval_required', policy, approvals, spends } : { outcome: 'allow', policy, spends };
   } catch (error) {
@@ -41,7 +45,10 @@ export function evaluate(policies: PolicySet, keyName: string, intent: SignInten
 /** Applies the ledger's current usage to an allow or approval decision. */
 export function checkWindows(decision: Decision, used: (scope: string, perMs: number) => bigint): Decision {
   if (decision.outcome === 'deny') return decision;
-  for (const spend of decision.spends) {
+  // One request's spends in one scope count together, never one at a time against the same usage.
+  for (const spend of mergeSpends(decision.spends)) {
+    // A spend lowers nothing: a decoder bug must never turn into a refund that reopens a window.
+    if (spend.amount <= 0n) throw new Error(`spend of ${spend.amount} in ${spend.scope}: a spend must be positive`);
     for (const window of spend.windows) {
       const already = used(spend.scope, window.perMs);
       if (already + spend.amount > window.max) {
@@ -59,6 +66,16 @@ export function checkWindows(decision: Decision, used: (scope: string, perMs: nu
     }
   }
   return decision;
+}
+
+/** One spend per scope: amounts of the same scope (a batch's entries of one token) are summed. */
+function mergeSpends(spends: Spend[]): Spend[] {
+  const byScope = new Map<string, Spend>();
+  for (const spend of spends) {
+    const earlier = byScope.get(spend.scope);
+    byScope.set(spend.scope, earlier ? { ...earlier, amount: earlier.amount + spend.amount } : spend);
+  }
+  return [...byScope.values()];
 }
 
 interface Outcome {
@@ -116,10 +133,24 @@ function decideTransaction(policy: Policy, keyName: string, tx: EthereumTransact
     if (tx.data.length === 0) {
       checkParty(rules.recipients, tx.to, 'ethereum_transactions.recipients', 'recipient');
     } else {
+      let callValue: { max: bigint; rule: string };
       tokenCall = decodeKnownTokenCall(policy, tx.to, tx.data);
-      if (tokenCall) checkTokenCall(policy, tokenCall.token, tokenCall.call);
-      else if (!rules.contractCalls.get(tx.to)?.has(selectorOf(tx.data) ?? '')) {
-        throw new Deny('CONTRACT_CALL_NOT_ALLOWED', 'ethereum_transactions.contract_calls', `calling ${selectorOf(tx.data) ?? '(no selector)'} on ${tx.to} is not allowed`);
+      if (tokenCall) {
+        checkTokenCall(policy, tokenCall.token, tokenCall.call);
+        callValue = { max: 0n, rule: `tokens.${tokenCall.token.symbol}` };
+      } else {
+        const call = rules.contractCalls.get(tx.to);
+        if (!call?.selectors.has(selectorOf(tx.data) ?? '')) {
+          throw new Deny('CONTRACT_CALL_NOT_ALLOWED', 'ethereum_transactions.contract_calls', `calling ${selectorOf(tx.data) ?? '(no selector)'} on ${tx.to} is not allowed`);
+        }
+        callValue = { max: call.maxValue, rule: `${call.rule}.max_value` };
+      }
+      // Native value sent with calldata still goes to `to`: it is a payment to that contract.
+      if (tx.value > 0n) {
+        checkParty(rules.recipients, tx.to, 'ethereum_transactions.recipients', 'recipient of the call\'s value');
+        if (tx.value > callValue.max) {
+          throw new Deny('VALUE_CAP', callValue.rule, `a call to ${tx.to} may carry at most ${formatEther(callValue.max)}, this one carries ${formatEther(tx.value)}`);
+        }
       }
     }
   }
@@ -159,8 +190,19 @@ function isUnlimited(call: TokenCall): boolean {
 }
 
 function checkTokenCall(policy: Policy, token: TokenRule, call: TokenCall): void {
-  const role = call.kind === 'transfer' ? 'recipient' : 'spender';
-  checkTokenParty(policy, token, call.party, role);
+  if (!token.functions.has(call.function)) {
+    throw new Deny(
+      'TOKEN_FUNCTION_NOT_ALLOWED',
+      `tokens.${token.symbol}.functions`,
+      `${call.function} is not allowed on ${token.symbol} (allowed: ${[...token.functions].join(', ')})`,
+    );
+  }
+  if (call.from !== undefined) {
+    // Compile guarantees sources whenever transferFrom is allowed; absent means no one (fail closed).
+    const sources = token.sources ?? { any: false, allow: new Set<string>(), deny: new Set<string>() };
+    checkParty(sources, call.from, `tokens.${token.symbol}.sources`, `${token.symbol} transferFrom source`, 'SOURCE_NOT_ALLOWED');
+  }
+  checkTokenParty(policy, token, call.party, call.kind === 'transfer' ? 'recipient' : 'spender');
   if (isUnlimited(call)) {
     if (!token.allowUnlimitedApproval) {
       throw new Deny('UNLIMITED_APPROVAL', `tokens.${token.symbol}.allow_unlimited_approval`, `unlimited ${token.symbol} approval is not allowed`);
@@ -170,12 +212,21 @@ function checkTokenCall(policy: Policy, token: TokenRule, call: TokenCall): void
   checkTokenAmount(token, call.amount, call.function);
 }
 
-function checkTokenParty(policy: Policy, token: TokenRule, party: string, role: string): void {
-  const recipients = token.recipients ?? policy.transactions?.recipients;
-  const rule = token.recipients ? `tokens.${token.symbol}.recipients` : 'ethereum_transactions.recipients';
-  if (!recipients) throw new Deny('RECIPIENT_NOT_ALLOWED', `tokens.${token.symbol}.recipients`, `no ${role}s are allowed for ${token.symbol}`);
+/**
+ * A recipient goes through the token's `recipients` (or the transaction recipients); a spender only
+ * through the token's `spenders`: the two lists never stand in for each other.
+ */
+function checkTokenParty(policy: Policy, token: TokenRule, party: string, role: 'recipient' | 'spender'): void {
+  const list = role === 'recipient' ? (token.recipients ?? policy.transactions?.recipients) : token.spenders;
+  const rule = role === 'spender' ? `tokens.${token.symbol}.spenders` : token.recipients ? `tokens.${token.symbol}.recipients` : 'ethereum_transactions.recipients';
+  if (!list) throw new Deny('RECIPIENT_NOT_ALLOWED', role === 'spender' ? rule : `tokens.${token.symbol}.recipients`, `no ${role}s are allowed for ${token.symbol}`);
+  checkGlobalDeny(policy, party, role);
+  checkParty(list, party, rule, `${token.symbol} ${role}`);
+}
+
+/** `ethereum_transactions.recipients.deny` refuses an address in every role, whatever a token's lists say. */
+function checkGlobalDeny(policy: Policy, party: string, role: string): void {
   if (policy.transactions?.recipients.deny.has(party)) throw new Deny('RECIPIENT_DENIED', 'ethereum_transactions.recipients.deny', `${role} ${party} is denied`);
-  checkParty(recipients, party, rule, `${token.symbol} ${role}`);
 }
 
 function checkTokenAmount(token: TokenRule, amount: bigint, what: string): void {
@@ -185,9 +236,9 @@ function checkTokenAmount(token: TokenRule, amount: bigint, what: string): void 
   }
 }
 
-function checkParty(recipients: Recipients, party: string, rule: string, role: string): void {
-  if (recipients.deny.has(party)) throw new Deny('RECIPIENT_DENIED', `${rule}.deny`, `${role} ${party} is denied`);
-  if (!recipients.any && !recipients.allow.has(party)) throw new Deny('RECIPIENT_NOT_ALLOWED', `${rule}.allow`, `${role} ${party} is not allowed`);
+function checkParty(recipients: Recipients, party: string, rule: string, role: string, reason?: DenyReason): void {
+  if (recipients.deny.has(party)) throw new Deny(reason ?? 'RECIPIENT_DENIED', `${rule}.deny`, `${role} ${party} is denied`);
+  if (!recipients.any && !recipients.allow.has(party)) throw new Deny(reason ?? 'RECIPIENT_NOT_ALLOWED', `${rule}.allow`, `${role} ${party} is not allowed`);
 }
 
 function checkFees(rules: NonNullable<Policy['transactions']>, tx: EthereumTransaction): void {
@@ -211,6 +262,8 @@ function checkFees(rules: NonNullable<Policy['transactions']>, tx: EthereumTrans
 function decideTypedData(policy: Policy, keyName: string, typedData: TypedData): Outcome {
   const rules = policy.typedData;
   if (!rules) throw new Deny('SCHEME_DISABLED', 'typed_data', 'EIP-712 typed data is not enabled for this key');
+  // A look-alike of a permit is a malformed request, refused whatever the domain: never an unknown type.
+  checkPermitType(typedData);
   const { domain } = typedData;
   const chainId = domain.chainId === undefined ? undefined : BigInt(domain.chainId as string | number);
   const matches = rules.domains.some(
@@ -229,30 +282,54 @@ function decideTypedData(policy: Policy, keyName: string, typedData: TypedData):
   try {
     grants = permitGrants(typedData);
   } catch (error) {
+    if (error instanceof SignerError) throw error;
     throw new Deny('PERMIT_NOT_ALLOWED', 'typed_data', `permit message could not be decoded: ${(error as Error).message}`);
   }
   if (!grants) return { spends: [], approvals: [] };
-  if (grants.length === 0) throw new Deny('PERMIT_NOT_ALLOWED', 'typed_data', `Permit2 message ${typedData.primaryType} is not one we decode`);
+  if (grants.length === 0) throw new Deny('PERMIT_NOT_ALLOWED', 'typed_data', `${typedData.primaryType} grants nothing we decode (signed for Permit2, or an empty batch)`);
+  // Spends count per chain: without a chainId the permit's spend would escape every chain's window.
+  if (chainId === undefined) throw new Deny('PERMIT_NOT_ALLOWED', 'typed_data', `${typedData.primaryType} permit without a domain chainId`);
 
-  // A permit grants an allowance, exactly like approve(): the same token rules apply.
+  // A permit moves tokens like a token call: the same rules apply, to the sum of its grants per token.
   const spends: Spend[] = [];
   const approvals = new Set<ApprovalRule>();
-  for (const grant of grants) {
-    const token = policy.tokens.get(grant.token);
-    if (!token) throw new Deny('PERMIT_NOT_ALLOWED', 'tokens', `${grant.standard} permit for undeclared token ${grant.token}`);
-    checkTokenParty(policy, token, grant.spender, 'spender');
-    for (const rule of policy.approvals) if (rule.token === token && grant.amount > rule.amountAbove!) approvals.add(rule);
-    const unlimited = grant.amount >= (grant.standard === 'Permit2' ? MAX_UINT160 : MAX_UINT256);
-    if (unlimited) {
+  for (const [address, ofToken] of groupByToken(grants)) {
+    const token = policy.tokens.get(address);
+    if (!token) {
+      if (!rules.allowUndeclaredPermitTokens) {
+        throw new Deny('PERMIT_NOT_ALLOWED', 'tokens', `${ofToken[0]!.standard} permit for undeclared token ${address}`);
+      }
+      for (const grant of ofToken) checkGlobalDeny(policy, grant.party, grant.kind === 'transfer' ? 'recipient' : 'spender');
+      continue;
+    }
+    for (const grant of ofToken) checkTokenParty(policy, token, grant.party, grant.kind === 'transfer' ? 'recipient' : 'spender');
+    const total = ofToken.reduce((sum, grant) => sum + grant.amount, 0n);
+    for (const rule of policy.approvals) if (rule.token === token && total > rule.amountAbove!) approvals.add(rule);
+    if (ofToken.some(isUnlimitedGrant)) {
       if (!token.allowUnlimitedApproval) {
         throw new Deny('UNLIMITED_APPROVAL', `tokens.${token.symbol}.allow_unlimited_approval`, `unlimited ${token.symbol} permit is not allowed`);
       }
       continue;
     }
-    checkTokenAmount(token, grant.amount, `${grant.standard} permit`);
-    if (token.windows.length) spends.push(tokenSpend(keyName, chainId ?? 0n, token, grant.amount));
+    checkTokenAmount(token, total, `${ofToken[0]!.standard} ${typedData.primaryType}`);
+    if (token.windows.length) spends.push(tokenSpend(keyName, chainId, token, total));
   }
   return { spends, approvals: [...approvals] };
+}
+
+function groupByToken(grants: PermitGrant[]): Map<string, PermitGrant[]> {
+  const byToken = new Map<string, PermitGrant[]>();
+  for (const grant of grants) {
+    const ofToken = byToken.get(grant.token);
+    if (ofToken) ofToken.push(grant);
+    else byToken.set(grant.token, [grant]);
+  }
+  return byToken;
+}
+
+/** An allowance of the standard's maximum never runs out. A transfer is never unlimited: it is capped. */
+function isUnlimitedGrant(grant: PermitGrant): boolean {
+  return grant.kind === 'allowance' && grant.amount >= (grant.standard === 'Permit2' ? MAX_UINT160 : MAX_UINT256);
 }
 
 /** Claim rules. Every denial names the claim. */

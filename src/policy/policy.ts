@@ -13,14 +13,33 @@ export interface WindowRule {
   rule: string;
 }
 
+export type TokenFunction = 'transfer' | 'transferFrom' | 'approve' | 'increaseAllowance';
+
 export interface TokenRule {
   symbol: string;
   address: string;
   decimals: number;
   maxAmount: bigint;
+  /** The ERC-20 functions a transaction may call on this token (default: transfer only). */
+  functions: ReadonlySet<TokenFunction>;
+  /** Who may receive a transfer; absent: the transaction recipients. */
   recipients?: Recipients;
+  /** Who may be granted an allowance (approve, increaseAllowance, permits); absent: no one. */
+  spenders?: Recipients;
+  /** Whose tokens transferFrom may move; present exactly when transferFrom is allowed. */
+  sources?: Recipients;
   allowUnlimitedApproval: boolean;
   windows: WindowRule[];
+}
+
+/** A contract that may be called with calldata. */
+export interface ContractCallRule {
+  /** Allowed 4-byte selectors (lowercase 0x hex). */
+  selectors: ReadonlySet<string>;
+  /** Most native value one call may carry (default 0). */
+  maxValue: bigint;
+  /** Where it is written, for messages: `ethereum_transactions.contract_calls[2]`. */
+  rule: string;
 }
 
 export interface TransactionRules {
@@ -28,8 +47,8 @@ export interface TransactionRules {
   recipients: Recipients;
   contractCreation: boolean;
   allowReplacements: boolean;
-  /** Contract address -> allowed 4-byte selectors (lowercase 0x hex). */
-  contractCalls: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Contract address (lowercase) -> what may be called on it. */
+  contractCalls: ReadonlyMap<string, ContractCallRule>;
   maxValue: bigint;
   maxGasLimit?: bigint;
   maxFeePerGas?: bigint;
@@ -66,7 +85,12 @@ export interface Policy {
   tokens: ReadonlyMap<string, TokenRule>;
   transactions?: TransactionRules;
   personalMessages?: { maxLength: number; allow32ByteMessages: boolean };
-  typedData?: { domains: DomainRule[]; primaryTypes: ReadonlySet<string> };
+  typedData?: {
+    domains: DomainRule[];
+    primaryTypes: ReadonlySet<string>;
+    /** Sign permits of tokens not declared in `tokens` (no caps or windows apply to them). Default false. */
+    allowUndeclaredPermitTokens: boolean;
+  };
   rawBytes?: { maxLength: number; requiredPrefixes: Uint8Array[] };
   jwt?: JwtRules;
   rateLimits: WindowRule[];

@@ -27,10 +27,16 @@ const token = z.strictObject({
   symbol: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,15}$/, 'must be letters and digits, starting with a letter'),
   address,
   decimals: z.number().int().min(0).max(36),
-  /** Per transaction or permit. */
+  /** Per transaction or permit (the sum of its entries for a batch). */
   max_amount: amount,
-  /** Who may receive a transfer or an allowance; defaults to the transaction recipients. */
+  /** ERC-20 functions a transaction may call; default [transfer]. */
+  functions: z.array(z.enum(['transfer', 'transferFrom', 'approve', 'increaseAllowance'])).min(1).optional(),
+  /** Who may receive a transfer (transfer, transferFrom, EIP-3009); defaults to the transaction recipients. */
   recipients: recipients.optional(),
+  /** Who may be granted an allowance (approve, increaseAllowance, permits); default: no one. */
+  spenders: recipients.optional(),
+  /** Whose tokens transferFrom may move (its `from`); required with transferFrom. */
+  sources: recipients.optional(),
   allow_unlimited_approval: z.boolean().optional(),
   spend_windows: z.array(window).optional(),
 });
@@ -42,7 +48,14 @@ const ethereumTransactions = z.strictObject({
   /** Allow a second transaction for a signed nonce if it raises both fees (a speed-up or cancel). */
   allow_replacements: z.boolean().optional(),
   contract_calls: z
-    .array(z.strictObject({ address, selectors: z.array(quoted('a 4-byte selector or a function signature')).min(1) }))
+    .array(
+      z.strictObject({
+        address,
+        selectors: z.array(quoted('a 4-byte selector or a function signature')).min(1),
+        /** Most native value one call may carry; default "0 ether". */
+        max_value: amount.optional(),
+      }),
+    )
     .optional(),
   max_value: amount,
   max_gas_limit: z.number().int().positive().optional(),
@@ -64,6 +77,8 @@ const typedData = z.strictObject({
     )
     .min(1),
   primary_types: z.array(z.string()).min(1),
+  /** Sign permits of tokens not declared in `tokens` (unchecked amounts). Default false. */
+  allow_undeclared_permit_tokens: z.boolean().optional(),
 });
 
 const personalMessages = z.strictObject({

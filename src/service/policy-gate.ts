@@ -51,7 +51,7 @@ export class PolicyGate {
    */
   reload(): PolicySet {
     try {
-      ({ policies: this.policies, access: this.accessRules, approvers: this.approverRegistry } = loadDirectory(this.dir));
+      ({ policies: this.policies, access: this.accessRules, approvers: this.approverRegistry } = loadDirectory(this.dir, true));
     } catch (error) {
       this.log.warn('policy reload refused; the previous policies stay', { error: (error as Error).message });
       throw error;
@@ -86,12 +86,13 @@ export class PolicyGate {
   }
 }
 
-function loadDirectory(dir: string): { policies: PolicySet; access: AccessRules; approvers: ApproverRegistry } {
+/** On a reload the error says that the previous set stays; at start-up there is none. */
+function loadDirectory(dir: string, reloading = false): { policies: PolicySet; access: AccessRules; approvers: ApproverRegistry } {
   try {
     return { policies: loadPolicyDirectory(dir), access: AccessRules.load(dir), approvers: ApproverRegistry.load(dir) };
   } catch (error) {
     if (error instanceof PolicyLoadError || error instanceof AccessFileError || error instanceof ApproversFileError) {
-      throw new SignerError('POLICY_INVALID', `${error.message}\n(the previous policies stay in force)`);
+      throw new SignerError('POLICY_INVALID', reloading ? `${error.message}\n(the previous policies stay in force)` : error.message);
     }
     throw error;
   }

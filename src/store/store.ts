@@ -32,6 +32,11 @@ export interface Store {
   /** The sequence number of the newest audit record; 0 when the log is empty. */
   lastAuditSeq(): number;
   auditCheckpoints(): AuditCheckpoint[];
+  /**
+   * Calls `listener` after each commit with the audit records that commit appended through this
+   * store, in order (never records of a transaction that rolled back). One listener.
+   */
+  onAuditCommitted(listener: (records: readonly AuditRecord[]) => void): void;
   /** Every JWT key with its settings. */
   jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }>;
   /** Versions not yet retired, of every JWT key: what the JWKS publishes. */
@@ -121,5 +126,6 @@ export interface Ledger {
   appendAudit(fields: AuditFields): AuditRecord;
   auditHead(): { seq: number; hash: string };
   lastCheckpoint(): AuditCheckpoint | undefined;
+  firstCheckpoint(): AuditCheckpoint | undefined;
   putCheckpoint(checkpoint: Omit<AuditCheckpoint, 'id'>): void;
 }

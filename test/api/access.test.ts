@@ -9,6 +9,7 @@ import type { ListKeysResponse__Output } from '../../src/api/generated/signer/v1
 import { startSigner, type RunningSigner } from '../../src/app.js';
 import { silentLogger } from '../../src/api/json-logger.js';
 import { callUnary, PERMISSIVE_POLICY, rpcFailure, testConfig, writePolicies } from '../helpers/signer.js';
+import { AccessFileError, AccessRules } from '../../src/policy/access.js';
 
 const ACCESS = `
 grants:
@@ -123,4 +124,43 @@ test.serial('a CN that looks like a URI cannot pose as a URI SAN identity', asyn
   const failure = await rpcFailure(callUnary(posing, 'ListKeys', {}));
   t.is(failure.code, grpc.status.UNAUTHENTICATED);
   t.regex(failure.details, /must not contain ":"/);
+});
+
+test.serial('an unknown sign request id is NOT_FOUND with REQUEST_NOT_FOUND, not KEY_NOT_FOUND', async (t) => {
+  const relayer = client(await issue({ subject: 'CN=ignored', uri: 'spiffe://test.example/relayer' }));
+  const failure = await rpcFailure(callUnary(relayer, 'GetSignRequest', { id: 'no-such-request' }));
+  t.is(failure.code, grpc.status.NOT_FOUND);
+  t.is(failure.errorCode, 'REQUEST_NOT_FOUND');
+  t.is(failure.details, 'no sign request no-such-request');
+});
+
+test('the access file refuses a malformed CA fingerprint and an identity bound to different CAs, naming line and field', (t) => {
+  const a = 'AB'.repeat(32);
+  const b = 'CD'.repeat(32);
+  const error = t.throws(
+    () =>
+      AccessRules.parse(`grants:
+  - identity: x
+    roles: [reader]
+    keys: ["**"]
+    ca: "not-a-fingerprint"
+  - identity: y
+    roles: [reader]
+    keys: ["**"]
+    ca: "${a}"
+  - identity: y
+    roles: [signer]
+    keys: ["a/*"]
+    ca: "${b}"
+  - identity: y
+    roles: [admin]
+    keys: ["a/*"]
+`),
+    { instanceOf: AccessFileError },
+  );
+  t.deepEqual(error?.problems, [
+    'access.yaml:5: grants.0.ca: must be the SHA-256 fingerprint of a CA certificate (64 hex digits, colons allowed)',
+    'access.yaml:13: grants.2.ca: "y" must name the same CAs as its other grant (grants.1)',
+    'access.yaml:14: grants.3.identity: "y" must name the same CAs as its other grant (grants.1)',
+  ]);
 });

@@ -2,11 +2,11 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// The README's API table is checked against the contract: every RPC listed, none invented, and every
+// The API table in docs/api.md is checked against the contract: every RPC listed, none invented, and every
 // RPC documented by a comment in the proto (what the table summarises).
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const proto = readFileSync(join(ROOT, 'proto', 'signer', 'v1', 'signer.proto'), 'utf8');
-const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const apiDoc = readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8');
 
 function protoRpcs(): Map<string, string[]> {
   const service = /service Signer \{([\s\S]*?)\n\}/.exec(proto)?.[1] ?? '';
@@ -22,8 +22,8 @@ function protoRpcs(): Map<string, string[]> {
   return rpcs;
 }
 
-function readmeRpcs(): Set<string> {
-  const section = readme.slice(readme.indexOf('\n## API\n'), readme.indexOf('\n### What the decoders refuse'));
+function documentedRpcs(): Set<string> {
+  const section = apiDoc.slice(apiDoc.indexOf('\n## API\n'), apiDoc.indexOf('\n### What the decoders refuse'));
   const names = new Set<string>();
   for (const row of section.split('\n').filter((line) => /^\| `/.test(line))) {
     for (const match of row.split('|')[1]!.matchAll(/`(\w+)`/g)) names.add(match[1]!);
@@ -31,10 +31,10 @@ function readmeRpcs(): Set<string> {
   return names;
 }
 
-test('the README API table lists exactly the RPCs of the proto', (t) => {
+test('the API table of docs/api.md lists exactly the RPCs of the proto', (t) => {
   const rpcs = protoRpcs();
   t.true(rpcs.size >= 20);
-  t.deepEqual([...readmeRpcs()].sort(), [...rpcs.keys()].sort());
+  t.deepEqual([...documentedRpcs()].sort(), [...rpcs.keys()].sort());
 });
 
 test('every RPC has a comment in the proto', (t) => {

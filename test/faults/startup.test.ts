@@ -1,16 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { SOFTHSM_MODULE } from '../../src/keystore/dev-token.js';
+import { SPY_MODULES } from '../../src/keystore/platform.js';
+import { issueCertificate } from '../../src/api/dev-pki.js';
 import { FAULTS_ENV } from '../../src/testing/faults.js';
 import { exitCode, MAIN, startMain } from '../helpers/main-process.js';
 import { PERMISSIVE_POLICY, writePolicies } from '../helpers/signer.js';
 
 const INIT_TOKEN = join(import.meta.dirname, '..', '..', '..', 'softhsm', 'init-token.sh');
 // OpenSC's PKCS#11 spy: forwards every call to PKCS11SPY and logs it to PKCS11SPY_OUTPUT.
-const SPY_MODULE = ['/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so', '/usr/lib/x86_64-linux-gnu/pkcs11-spy.so'].find(existsSync);
+const SPY_MODULE = SPY_MODULES.find(existsSync);
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'signer-startup-'));
@@ -99,4 +102,84 @@ test(`${FAULTS_ENV} is announced loudly at start; an invalid value refuses start
   started.child.kill('SIGTERM');
   t.is(await exitCode(started.child), 0);
   t.regex(started.stderr(), /"level":"warn","message":"SIGNER_TEST_FAULTS is set/);
+});
+
+/** A port some other process holds, for as long as the test runs. */
+async function busyPort(t: { teardown(fn: () => void): void }): Promise<number> {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => holder.close());
+  return (holder.address() as AddressInfo).port;
+}
+
+test('a port clash names the listener and the flag that moves it', async (t) => {
+  const dir = tempDir(t);
+  const policyDir = writePolicies(dir, {});
+  const base = ['--data-dir', join(dir, 'data'), '--policy-dir', policyDir, '--insecure'];
+  const cases = [
+    { name: 'gRPC', flag: '--port \\(or --host\\)', args: (port: number) => ['--port', String(port), '--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'] },
+    { name: 'JWKS', flag: '--jwks-address', args: (port: number) => ['--jwks-address', `127.0.0.1:${port}`, '--metrics-address', '127.0.0.1:0'] },
+    { name: 'metrics', flag: '--metrics-address', args: (port: number) => ['--jwks-address', '127.0.0.1:0', '--metrics-address', `127.0.0.1:${port}`] },
+  ];
+  for (const { name, flag, args } of cases) {
+    const port = await busyPort(t);
+    // runMain puts --port 0 first; a later --port wins.
+    const result = runMain([...base, ...args(port)], {});
+    t.is(result.status, 1, name);
+    // grpc-js logs its own "No address added" line first.
+    t.regex(result.stderr, new RegExp(`(^|\n)signer failed to start: the ${name} listener cannot bind 127\\.0\\.0\\.1:${port}: the address is already in use; move it with ${flag}\n$`));
+  }
+});
+
+test('a database file that is not a database is refused, naming its path, and left as it was', (t) => {
+  const dir = tempDir(t);
+  const notDb = join(dir, 'notes.txt');
+  const text = 'these are my notes, not a database\n'.repeat(200);
+  writeFileSync(notDb, text);
+  const result = runMain(['--data-dir', join(dir, 'data'), '--database', notDb, '--policy-dir', writePolicies(dir, {}), '--insecure', '--jwks-address', 'off', '--metrics-address', 'off'], {});
+  t.is(result.status, 1);
+  t.is(result.stderr, `signer failed to start: ${notDb} is not a SQLite database (is --database pointing at the right file?)\n`);
+  t.is(readFileSync(notDb, 'utf8'), text);
+});
+
+test('a --tls-ca bundle whose certificates were glued together by cat is refused, naming the file and the line', async (t) => {
+  const dir = tempDir(t);
+  const ca = await issueCertificate({ subject: 'CN=first CA', ca: true });
+  const other = await issueCertificate({ subject: 'CN=other CA', ca: true });
+  const server = await issueCertificate({ subject: 'CN=localhost', issuer: ca, dns: ['localhost'] });
+  // As `cat ca.pem other.pem` makes it when ca.pem has no final newline.
+  const bundle = join(dir, 'bundle.pem');
+  writeFileSync(bundle, ca.certPem.trimEnd() + other.certPem);
+  writeFileSync(join(dir, 'server.pem'), server.certPem);
+  writeFileSync(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
+  const glued = ca.certPem.trimEnd().split('\n').length;
+  const result = runMain(
+    ['--data-dir', join(dir, 'data'), '--policy-dir', writePolicies(dir, {}), '--tls-ca', bundle, '--tls-cert', join(dir, 'server.pem'), '--tls-key', join(dir, 'server-key.pem')],
+    { SIGNER_JWKS_ADDRESS: 'off', SIGNER_METRICS_ADDRESS: 'off' },
+  );
+  t.is(result.status, 1);
+  t.regex(result.stderr, new RegExp(`^signer failed to start: --tls-ca ${bundle}:${glued}: a PEM marker must stand on a line of its own, found "-----END CERTIFICATE----------BEGIN CERTIFICATE-----"`));
+});
+
+test('without SoftHSM, start-up and the test suite say in one line what is missing and how to install it', (t) => {
+  const dir = tempDir(t);
+  // No PATH: softhsm2-util and pkcs11-tool cannot be found, as on a machine without them.
+  const result = runMain(['--data-dir', dir, '--policy-dir', writePolicies(dir, {}), '--insecure', '--jwks-address', 'off'], { PATH: '' });
+  t.is(result.status, 1);
+  t.is(
+    result.stderr,
+    'signer failed to start: the development token needs SoftHSM2 (or give --pkcs11-module): softhsm2-util not found: install with "sudo apt-get install -y softhsm2" (as root: "apt-get install -y softhsm2")\n',
+  );
+
+  const check = (path: string) =>
+    spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'src', 'keystore', 'platform.js'), 'tests'], { env: { ...process.env, PATH: path }, encoding: 'utf8' });
+  const missing = check('');
+  t.is(missing.status, 1);
+  t.is(
+    missing.stderr,
+    'the tests need SoftHSM2 and OpenSC: softhsm2-util, pkcs11-tool not found: install with "sudo apt-get install -y softhsm2 opensc" (as root: "apt-get install -y softhsm2 opensc")\n',
+  );
+  const present = check(process.env.PATH ?? '');
+  t.is(present.status, 0, 'this machine has both');
+  t.is(present.stderr, '');
 });

@@ -39,3 +39,29 @@ export function changeUserPin(label: string, oldPin: string, newPin: string): vo
     lib.C_CloseSession(session);
   }
 }
+
+/**
+ * Swaps the CKA_IDs of the private keys labelled `keyA` and `keyB`, behind the service's back: a key
+ * the service looks up by its id then signs with the other key (as a tampered HSM would).
+ */
+export function swapPrivateKeys(tokenLabel: string, keyA: string, keyB: string): void {
+  const lib = sameModule();
+  const session = lib.C_OpenSession(slotOf(lib, tokenLabel), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  try {
+    const find = (label: string) => {
+      lib.C_FindObjectsInit(session, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+        { type: pkcs11js.CKA_LABEL, value: label },
+      ]);
+      const found = lib.C_FindObjects(session, 2);
+      lib.C_FindObjectsFinal(session);
+      if (found.length !== 1) throw new Error(`expected one private key labelled ${label}, found ${found.length}`);
+      return { handle: found[0]!, id: lib.C_GetAttributeValue(session, found[0]!, [{ type: pkcs11js.CKA_ID }])[0]!.value as Buffer };
+    };
+    const [a, b] = [find(keyA), find(keyB)];
+    lib.C_SetAttributeValue(session, a.handle, [{ type: pkcs11js.CKA_ID, value: b.id }]);
+    lib.C_SetAttributeValue(session, b.handle, [{ type: pkcs11js.CKA_ID, value: a.id }]);
+  } finally {
+    lib.C_CloseSession(session);
+  }
+}

@@ -28,6 +28,7 @@ ethereum_transactions:
   contract_calls:
     - address: "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
       selectors: ["0xdeadbeef"]
+      max_value: "1000 ether"
   max_value: "1000 ether"
 personal_messages: { max_length: 65536, allow_32_byte_messages: true }
 typed_data:
@@ -48,7 +49,8 @@ grants:
 export function writePolicies(dir: string, files: Record<string, string>): string {
   const policyDir = join(dir, 'policies');
   rmSync(policyDir, { recursive: true, force: true });
-  mkdirSync(policyDir, { recursive: true });
+  // 0700: `dir` may not exist yet, and the service refuses a data directory that others can read.
+  mkdirSync(policyDir, { recursive: true, mode: 0o700 });
   for (const [name, text] of Object.entries({ 'access.yaml': PERMISSIVE_ACCESS, ...files })) writeFileSync(join(policyDir, name), text);
   return policyDir;
 }

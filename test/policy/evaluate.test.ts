@@ -3,10 +3,12 @@ import fc from 'fast-check';
 import { Interface, Transaction, getBytes, parseEther, parseUnits, MaxUint256 } from 'ethers';
 import type { SignIntent } from '../../src/domain/intent.js';
 import type { Decision } from '../../src/policy/decision.js';
-import { evaluate } from '../../src/policy/evaluate.js';
+import { SignerError } from '../../src/domain/errors.js';
+import { checkWindows, evaluate } from '../../src/policy/evaluate.js';
 import { loadPolicyText, policySet, type PolicySet } from '../../src/policy/load.js';
 import { decodeUnsignedTransaction, serializeSigned } from '../../src/schemes/ethereum/transaction.js';
 import { decodeTypedData } from '../../src/schemes/ethereum/eip712.js';
+import { AUTHORIZATION, PERMIT, PERMIT_BATCH_TRANSFER_FROM, PERMIT_DETAILS, PERMIT_SINGLE, TOKEN_PERMISSIONS } from '../helpers/permit-types.js';
 
 const USDC = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48';
 const FRIEND = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
@@ -22,6 +24,9 @@ tokens:
     address: "${USDC}"
     decimals: 6
     max_amount: "10000 USDC"
+    functions: [transfer, transferFrom, approve, increaseAllowance]
+    spenders: { allow: ["${DEX}", "${ENEMY}"] }
+    sources: { allow: ["${FRIEND}"] }
 ethereum_transactions:
   chain_ids: [1, 8453]
   recipients:
@@ -30,6 +35,7 @@ ethereum_transactions:
   contract_calls:
     - address: "${DEX}"
       selectors: ["swap(uint256)", "0x12345678"]
+      max_value: "0.5 ether"
   max_value: "1.5 ether"
   max_gas_limit: 100000
   max_fee_per_gas: "100 gwei"
@@ -96,8 +102,15 @@ const cases: Array<[string, SignIntent, string]> = [
   ['allowlisted token to a stranger', usdc('transfer', [STRANGER, 1n]), 'deny RECIPIENT_NOT_ALLOWED'],
   ['token to a denied address', usdc('transfer', [ENEMY, 1n]), 'deny RECIPIENT_DENIED'],
   ['transferFrom to a stranger', usdc('transferFrom', [FRIEND, STRANGER, 1n]), 'deny RECIPIENT_NOT_ALLOWED'],
-  ['approve a friend', usdc('approve', [DEX, 100n]), 'allow'],
+  ['transferFrom from an allowed source to a friend', usdc('transferFrom', [FRIEND, DEX, 1n]), 'allow'],
+  ['transferFrom from a stranger to a friend', usdc('transferFrom', [STRANGER, FRIEND, 1n]), 'deny SOURCE_NOT_ALLOWED'],
+  ['approve an allowed spender', usdc('approve', [DEX, 100n]), 'allow'],
+  ['approve a recipient that is not a spender', usdc('approve', [FRIEND, 100n]), 'deny RECIPIENT_NOT_ALLOWED'],
   ['approve a stranger', usdc('approve', [STRANGER, 100n]), 'deny RECIPIENT_NOT_ALLOWED'],
+  ['approve a spender in the transaction deny list', usdc('approve', [ENEMY, 100n]), 'deny RECIPIENT_DENIED'],
+  ['native value riding on a token call', tx({ to: USDC, value: 1n, data: erc20.encodeFunctionData('transfer', [FRIEND, 1n]) }), 'deny RECIPIENT_NOT_ALLOWED'],
+  ['contract call carrying its max_value', tx({ to: DEX, value: parseEther('0.5'), data: '0x12345678' }), 'allow'],
+  ['contract call carrying one wei past its max_value', tx({ to: DEX, value: parseEther('0.5') + 1n, data: '0x12345678' }), 'deny VALUE_CAP'],
   ['unlimited approval', usdc('approve', [DEX, MaxUint256]), 'deny UNLIMITED_APPROVAL'],
   ['increaseAllowance past the cap', usdc('increaseAllowance', [DEX, parseUnits('10001', 6)]), 'deny TOKEN_CAP'],
   ['short calldata', tx({ to: USDC, data: erc20.encodeFunctionData('transfer', [FRIEND, 1n]).slice(0, -2) }), 'deny MALFORMED_CALLDATA'],
@@ -132,15 +145,7 @@ const permit = (spender: string, value: bigint, overrides: object = {}): SignInt
   scheme: 'eip712',
   typedData: decodeTypedData(
     JSON.stringify({
-      types: {
-        Permit: [
-          { name: 'owner', type: 'address' },
-          { name: 'spender', type: 'address' },
-          { name: 'value', type: 'uint256' },
-          { name: 'nonce', type: 'uint256' },
-          { name: 'deadline', type: 'uint256' },
-        ],
-      },
+      types: { Permit: PERMIT },
       primaryType: 'Permit',
       domain: { name: 'USD Coin', version: '2', chainId: 1, verifyingContract: USDC },
       message: { owner: FRIEND, spender, value: value.toString(), nonce: 0, deadline: 1e9 },
@@ -167,30 +172,193 @@ test('typed data outside the allowed domains or primary types is denied', (t) =>
   t.is(outcome(evaluate(policies, KEY, mail)), 'deny PRIMARY_TYPE_NOT_ALLOWED');
 });
 
-test('Permit2 messages are decoded; unknown Permit2 types are denied', (t) => {
-  const permit2 = set(`
+const PERMIT2 = '0x000000000022D473030F116dDEE9F6B43aC78BA3';
+/** Decoded as the service decodes it, with only the types the primary type references. */
+const typed = (primaryType: string, types: Record<string, Array<{ name: string; type: string }>>, message: object, domain: object): SignIntent => ({
+  scheme: 'eip712',
+  typedData: decodeTypedData(JSON.stringify({ types, primaryType, domain, message })).typedData,
+});
+const PERMIT2_DOMAIN = { name: 'Permit2', chainId: 1, verifyingContract: PERMIT2 };
+const single = (amount: bigint, spender = DEX, domain: object = PERMIT2_DOMAIN, token = USDC): SignIntent =>
+  typed(
+    'PermitSingle',
+    { PermitDetails: PERMIT_DETAILS, PermitSingle: PERMIT_SINGLE },
+    { details: { token, amount: amount.toString(), expiration: 1, nonce: 0 }, spender, sigDeadline: 1 },
+    domain,
+  );
+const batch = (amounts: bigint[], token = USDC): SignIntent =>
+  typed(
+    'PermitBatchTransferFrom',
+    { TokenPermissions: TOKEN_PERMISSIONS, PermitBatchTransferFrom: PERMIT_BATCH_TRANSFER_FROM },
+    { permitted: amounts.map((amount) => ({ token, amount: amount.toString() })), spender: DEX, nonce: 0, deadline: 1 },
+    PERMIT2_DOMAIN,
+  );
+const PERMIT2_POLICY = `
 key: "**"
-tokens: [{ symbol: USDC, address: "${USDC}", decimals: 6, max_amount: "100 USDC", recipients: { allow: ["${DEX}"] } }]
+tokens:
+  - { symbol: USDC, address: "${USDC}", decimals: 6, max_amount: "100 USDC", spenders: { allow: ["${DEX}"] }, spend_windows: [{ per: 1h, max: "150 USDC" }] }
 typed_data:
-  domains: [{ name: Permit2, verifying_contract: "0x000000000022D473030F116dDEE9F6B43aC78BA3" }]
-  primary_types: [PermitSingle, PermitWitnessTransferFrom]
-`);
-  const single = (amount: bigint, spender = DEX): SignIntent => ({
-    scheme: 'eip712',
-    typedData: {
-      types: {},
-      primaryType: 'PermitSingle',
-      domain: { name: 'Permit2', chainId: 1, verifyingContract: '0x000000000022D473030F116dDEE9F6B43aC78BA3' },
-      message: { details: { token: USDC, amount: amount.toString(), expiration: 1, nonce: 0 }, spender, sigDeadline: 1 },
-    },
-  });
-  t.is(outcome(evaluate(permit2, KEY, single(parseUnits('100', 6)))), 'allow');
+  domains: [{ name: Permit2 }]
+  primary_types: [PermitSingle, PermitBatchTransferFrom, PermitWitnessTransferFrom]
+approvals:
+  - { name: big-usdc, token: USDC, amount_above: "50 USDC", quorum: [{ group: treasury, count: 2 }] }
+`;
+
+test('Permit2 messages are decoded under any allowed verifying contract', (t) => {
+  const permit2 = set(PERMIT2_POLICY);
+  t.is(outcome(evaluate(permit2, KEY, single(parseUnits('50', 6)))), 'allow');
   t.is(outcome(evaluate(permit2, KEY, single(parseUnits('100', 6) + 1n))), 'deny TOKEN_CAP');
   t.is(outcome(evaluate(permit2, KEY, single(1n, STRANGER))), 'deny RECIPIENT_NOT_ALLOWED');
   t.is(outcome(evaluate(permit2, KEY, single((1n << 160n) - 1n))), 'deny UNLIMITED_APPROVAL');
-  const witness = single(1n);
-  if (witness.scheme === 'eip712') witness.typedData.primaryType = 'PermitWitnessTransferFrom';
-  t.is(outcome(evaluate(permit2, KEY, witness)), 'deny PERMIT_NOT_ALLOWED');
+  // The same type at another contract (a fork of Permit2) gets the same checks.
+  const elsewhere = { name: 'Permit2', chainId: 1, verifyingContract: STRANGER };
+  t.is(outcome(evaluate(permit2, KEY, single(parseUnits('100', 6) + 1n, DEX, elsewhere))), 'deny TOKEN_CAP');
+  t.is(outcome(evaluate(permit2, KEY, single(1n, DEX, elsewhere, STRANGER))), 'deny PERMIT_NOT_ALLOWED');
+  t.is(outcome(evaluate(permit2, KEY, single(1n, DEX, { name: 'Permit2', verifyingContract: STRANGER }))), 'deny PERMIT_NOT_ALLOWED');
+});
+
+test('a Permit2 batch is summed per token before caps, approval rules and windows', (t) => {
+  const permit2 = set(PERMIT2_POLICY);
+  const units = (n: number) => parseUnits(String(n), 6);
+  t.is(outcome(evaluate(permit2, KEY, batch([units(30), units(20)]))), 'allow');
+  t.is(outcome(evaluate(permit2, KEY, batch([units(30), units(21)]))), 'approval_required');
+  t.is(outcome(evaluate(permit2, KEY, batch(Array(30).fill(units(10))))), 'deny TOKEN_CAP');
+  const decision = evaluate(permit2, KEY, batch([units(40), units(40)]));
+  t.is(decision.outcome, 'approval_required');
+  const spends = decision.outcome === 'deny' ? [] : decision.spends;
+  t.deepEqual(spends.map((s) => [s.scope, s.amount]), [[`${KEY}|token|1|${USDC.toLowerCase()}`, units(80)]]);
+  // One request's spends in one scope meet the window together: 2 x 80 is over 150 even with nothing used.
+  const doubled = decision.outcome === 'deny' ? decision : { ...decision, spends: [...spends, ...spends] };
+  t.is(outcome(checkWindows(doubled, () => 0n)), 'deny SPEND_WINDOW');
+  t.is(outcome(checkWindows(decision, () => units(70))), 'approval_required');
+  t.is(outcome(checkWindows(decision, () => units(70) + 1n)), 'deny SPEND_WINDOW');
+});
+
+test('a negative or zero spend never reaches the windows', (t) => {
+  const decision = evaluate(set(PERMIT2_POLICY), KEY, single(1n));
+  if (decision.outcome !== 'allow') return t.fail(outcome(decision));
+  for (const amount of [0n, -1n, -(10n ** 36n)]) {
+    const bad = { ...decision, spends: [{ ...decision.spends[0]!, amount }] };
+    t.throws(() => checkWindows(bad, () => 0n), { message: /a spend must be positive/ });
+  }
+  // A transaction moving nothing records nothing: no zero spend is ever produced.
+  const native = set(`key: "**"\nethereum_transactions: { chain_ids: [1], recipients: { allow: any }, max_value: "1 ether", spend_windows: [{ per: 1h, max: "1 ether" }] }\n`);
+  const zero = evaluate(native, KEY, tx({ value: 0n }));
+  t.deepEqual(zero.outcome === 'allow' ? zero.spends : undefined, []);
+});
+
+test('Permit2 witness transfers: canonical prefix and TokenPermissions, any witness struct', (t) => {
+  const permit2 = set(PERMIT2_POLICY);
+  const witness = (members: Array<{ name: string; type: string }>, amount = parseUnits('10', 6)) =>
+    typed(
+      'PermitWitnessTransferFrom',
+      {
+        TokenPermissions: TOKEN_PERMISSIONS,
+        Order: [{ name: 'minOut', type: 'uint256' }],
+        PermitWitnessTransferFrom: [
+          { name: 'permitted', type: 'TokenPermissions' },
+          { name: 'spender', type: 'address' },
+          { name: 'nonce', type: 'uint256' },
+          { name: 'deadline', type: 'uint256' },
+          ...members,
+        ],
+      },
+      { permitted: { token: USDC, amount: amount.toString() }, spender: DEX, nonce: 0, deadline: 1, ...Object.fromEntries(members.map((m) => [m.name, m.type === 'Order' ? { minOut: 1 } : 1])) },
+      PERMIT2_DOMAIN,
+    );
+  t.is(outcome(evaluate(permit2, KEY, witness([{ name: 'witness', type: 'Order' }]))), 'allow');
+  t.is(outcome(evaluate(permit2, KEY, witness([{ name: 'witness', type: 'Order' }], parseUnits('101', 6)))), 'deny TOKEN_CAP');
+  const refused = (members: Array<{ name: string; type: string }>) =>
+    t.throws(() => evaluate(permit2, KEY, witness(members)), { instanceOf: SignerError, message: /^"typed_data\.types\.PermitWitnessTransferFrom" must be the canonical Permit2 type/ });
+  refused([]);
+  refused([{ name: 'witness', type: 'uint256' }]);
+  refused([{ name: 'witness', type: 'Order' }, { name: 'extra', type: 'uint256' }]);
+});
+
+test('look-alike permits are INVALID_FIELD naming the type, whatever the domain', (t) => {
+  const lookAlike = (types: Record<string, Array<{ name: string; type: string }>>, primaryType: string, message: object, domain: object = { name: 'USD Coin', version: '2', chainId: 1, verifyingContract: USDC }) =>
+    t.throws(() => evaluate(policies, KEY, typed(primaryType, types, message, domain)), { instanceOf: SignerError, message: new RegExp(`^"typed_data\\.types\\.${primaryType}" must be the canonical`) });
+  const permitFields = PERMIT.map((f) => (f.name === 'value' ? { ...f, type: 'int256' } : f));
+  const message = { owner: FRIEND, spender: DEX, value: '-1000000000000000000000000000000', nonce: 0, deadline: 1 };
+  const error = lookAlike({ Permit: permitFields }, 'Permit', message);
+  t.is(error?.code, 'INVALID_FIELD');
+  t.is(error?.field, 'typed_data.types.Permit');
+  lookAlike({ Permit: permitFields.map((f) => (f.name === 'value' ? { ...f, type: 'string' } : f)) }, 'Permit', { ...message, value: '-1e30' });
+  lookAlike({ Permit: [...permitFields.slice(0, 2), { name: 'value', type: 'uint256' }, ...permitFields.slice(3), { name: 'memo', type: 'string' }] }, 'Permit', { ...message, value: '1', memo: '' });
+  lookAlike({ Permit: permitFields.filter((f) => f.name !== 'value') }, 'Permit', { owner: FRIEND, spender: DEX, nonce: 0, deadline: 1 });
+  // Outside every allowed domain, still the type that is refused.
+  lookAlike({ Permit: permitFields }, 'Permit', message, { name: 'Other', chainId: 5 });
+  // A referenced struct that differs is a different type string too.
+  lookAlike({ PermitDetails: [...PERMIT_DETAILS.slice(0, 1), { name: 'amount', type: 'uint256' }, ...PERMIT_DETAILS.slice(2)], PermitSingle: PERMIT_SINGLE }, 'PermitSingle', {
+    details: { token: USDC, amount: '1', expiration: 1, nonce: 0 }, spender: DEX, sigDeadline: 1,
+  });
+  lookAlike({ TransferWithAuthorization: [{ name: 'from', type: 'address' }, { name: 'to', type: 'address' }, { name: 'value', type: 'int256' }] }, 'TransferWithAuthorization', { from: FRIEND, to: DEX, value: '-1' });
+});
+
+const authorization = (primaryType: string, to: string, value: bigint, domain: object = { name: 'USD Coin', version: '2', chainId: 1, verifyingContract: USDC }) =>
+  typed(primaryType, { [primaryType]: AUTHORIZATION }, { from: FRIEND, to, value: value.toString(), validAfter: 0, validBefore: 1e9, nonce: '0x' + '11'.repeat(32) }, domain);
+
+test('EIP-3009 authorizations are token transfers: recipients, caps, approvals', (t) => {
+  const eip3009 = set(POLICY.replace('primary_types: [Permit]', 'primary_types: [Permit, TransferWithAuthorization, ReceiveWithAuthorization]'));
+  for (const type of ['TransferWithAuthorization', 'ReceiveWithAuthorization']) {
+    t.is(outcome(evaluate(eip3009, KEY, authorization(type, FRIEND, parseUnits('100', 6)))), 'allow', type);
+    t.is(outcome(evaluate(eip3009, KEY, authorization(type, STRANGER, 1n))), 'deny RECIPIENT_NOT_ALLOWED', type);
+    t.is(outcome(evaluate(eip3009, KEY, authorization(type, ENEMY, 1n))), 'deny RECIPIENT_DENIED', type);
+    t.is(outcome(evaluate(eip3009, KEY, authorization(type, FRIEND, parseUnits('10000', 6) + 1n))), 'deny TOKEN_CAP', type);
+    t.is(outcome(evaluate(eip3009, KEY, authorization(type, FRIEND, MaxUint256))), 'deny TOKEN_CAP', type);
+    t.is(outcome(evaluate(eip3009, KEY, authorization(type, FRIEND, parseUnits('6000', 6)))), 'approval_required', type);
+  }
+});
+
+test('permits for undeclared tokens are refused unless allow_undeclared_permit_tokens', (t) => {
+  const domain = { name: 'Other', version: '1', chainId: 1, verifyingContract: STRANGER };
+  const text = (allow: boolean) => `
+key: "**"
+ethereum_transactions: { chain_ids: [1], recipients: { allow: any, deny: ["${ENEMY}"] }, max_value: "0 ether" }
+typed_data:
+  domains: [{ chain_id: 1 }]
+  primary_types: [Permit, TransferWithAuthorization]
+  allow_undeclared_permit_tokens: ${allow}
+`;
+  const permitOf = (spender: string) => permit(spender, 5n, { domain });
+  t.is(outcome(evaluate(set(text(false)), KEY, permitOf(DEX))), 'deny PERMIT_NOT_ALLOWED');
+  t.is(outcome(evaluate(set(text(false)), KEY, authorization('TransferWithAuthorization', DEX, 5n, domain))), 'deny PERMIT_NOT_ALLOWED');
+  t.is(outcome(evaluate(set(text(true)), KEY, permitOf(DEX))), 'allow');
+  t.is(outcome(evaluate(set(text(true)), KEY, authorization('TransferWithAuthorization', DEX, 5n, domain))), 'allow');
+  // The transaction deny list still applies to every counterparty.
+  t.is(outcome(evaluate(set(text(true)), KEY, permitOf(ENEMY))), 'deny RECIPIENT_DENIED');
+  // A permit without a token (no verifyingContract) is refused even then.
+  t.is(outcome(evaluate(set(text(true)), KEY, permit(DEX, 5n, { domain: { name: 'Other', chainId: 1 } }))), 'deny PERMIT_NOT_ALLOWED');
+});
+
+test('a token allows transfer only unless functions says otherwise; recipients and spenders are separate', (t) => {
+  const only = set(`
+key: "**"
+tokens: [{ symbol: USDC, address: "${USDC}", decimals: 6, max_amount: "100 USDC" }]
+ethereum_transactions: { chain_ids: [1], recipients: { allow: ["${FRIEND}"] }, max_value: "0 ether" }
+`);
+  t.is(outcome(evaluate(only, KEY, usdc('transfer', [FRIEND, 1n]))), 'allow');
+  for (const [fn, args] of [['transferFrom', [FRIEND, FRIEND, 1n]], ['approve', [FRIEND, 1n]], ['increaseAllowance', [FRIEND, 1n]]] as const) {
+    const decision = evaluate(only, KEY, usdc(fn, [...args]));
+    t.is(outcome(decision), 'deny TOKEN_FUNCTION_NOT_ALLOWED', fn);
+    t.is(decision.outcome === 'deny' ? decision.rule : '', 'tokens.USDC.functions');
+  }
+  const separate = set(`
+key: "**"
+tokens:
+  - symbol: USDC
+    address: "${USDC}"
+    decimals: 6
+    max_amount: "100 USDC"
+    functions: [transfer, approve]
+    recipients: { allow: ["${FRIEND}"] }
+    spenders: { allow: ["${DEX}"] }
+ethereum_transactions: { chain_ids: [1], recipients: { allow: any }, max_value: "0 ether" }
+`);
+  t.is(outcome(evaluate(separate, KEY, usdc('transfer', [FRIEND, 1n]))), 'allow');
+  t.is(outcome(evaluate(separate, KEY, usdc('transfer', [DEX, 1n]))), 'deny RECIPIENT_NOT_ALLOWED');
+  t.is(outcome(evaluate(separate, KEY, usdc('approve', [DEX, 1n]))), 'allow');
+  t.is(outcome(evaluate(separate, KEY, usdc('approve', [FRIEND, 1n]))), 'deny RECIPIENT_NOT_ALLOWED');
 });
 
 test('raw bytes: max length and required prefixes', (t) => {

@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { parse } from 'yaml';
+import { APPROVERS_FILE, ApproverRegistry } from '../../src/policy/approvers.js';
 import { loadPolicyDirectory, PolicyLoadError } from '../../src/policy/load.js';
 import { writePolicies } from '../helpers/signer.js';
 
@@ -21,8 +23,23 @@ function problems(t: import('ava').ExecutionContext, files: Record<string, strin
 
 test('the example policies in policies/ are valid', (t) => {
   const set = loadPolicyDirectory(join(import.meta.dirname, '..', '..', '..', 'policies'));
-  t.deepEqual(set.policies.map((p) => p.file), ['backend-jwt.yaml', 'relayer-hot.yaml', 'treasury.yaml']);
+  t.deepEqual(set.policies.map((p) => p.file), ['backend-bytes.yaml', 'backend-jwt.yaml', 'relayer-hot.yaml', 'treasury.yaml']);
   for (const policy of set.policies) t.regex(policy.hash, /^[0-9a-f]{64}$/);
+});
+
+test('examples/approvers.yaml is a registry that meets every quorum of the example policies', (t) => {
+  const root = join(import.meta.dirname, '..', '..', '..');
+  const dir = mkdtempSync(join(tmpdir(), 'policy-examples-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(join(root, 'policies'), dir, { recursive: true });
+  cpSync(join(root, 'examples', 'approvers.yaml'), join(dir, APPROVERS_FILE));
+  t.notThrows(() => ApproverRegistry.load(dir));
+  const { approvers } = parse(readFileSync(join(dir, APPROVERS_FILE), 'utf8')) as { approvers: Array<{ groups: string[] }> };
+  const rules = loadPolicyDirectory(dir).policies.flatMap((policy) => policy.approvals);
+  t.true(rules.length >= 2);
+  for (const { group, count } of rules.flatMap((rule) => rule.quorum)) {
+    t.true(approvers.filter((a) => a.groups.includes(group)).length >= count, `group ${group} needs ${count}`);
+  }
 });
 
 test('an unknown field names the file, the line and the field', (t) => {
@@ -110,4 +127,31 @@ test('a narrower glob beats a deeper one with the same literal text', (t) => {
   const set = loadPolicyDirectory(writePolicies(dir, { 'one.yaml': 'key: "prod/*"\n', 'deep.yaml': 'key: "prod/**"\n' }));
   t.is(set.find('prod/x').policy?.file, 'one.yaml');
   t.is(set.find('prod/x/y').policy?.file, 'deep.yaml');
+});
+
+test('token functions and their lists must agree: no list is silently ignored or defaulted', (t) => {
+  const token = (extra: string) => `key: k
+tokens:
+  - symbol: USDC
+    address: "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+    decimals: 6
+    max_amount: "5 USDC"
+${extra}`;
+  t.deepEqual(problems(t, { 'a.yaml': token('    functions: [transfer, transferFrom]\n') }), [
+    'a.yaml:3: tokens.0.sources: is required with transferFrom: whose tokens it may move (allow: any to accept every owner)',
+  ]);
+  t.deepEqual(problems(t, { 'a.yaml': token('    sources: { allow: any }\n') }), ['a.yaml:7: tokens.0.sources: applies only to transferFrom, which functions does not allow']);
+  t.deepEqual(problems(t, { 'a.yaml': token('    functions: [approve, increaseAllowance]\n') }), [
+    'a.yaml:3: tokens.0.spenders: is required with approve and increaseAllowance: who may be granted an allowance',
+  ]);
+  t.deepEqual(problems(t, { 'a.yaml': token('    functions: [transfer, transfer]\n') }), ['a.yaml:7: tokens.0.functions: lists a function twice']);
+  t.regex(problems(t, { 'a.yaml': token('    functions: [mint]\n') })[0]!, /^a\.yaml:7: tokens\.0\.functions\.0: /);
+  t.regex(problems(t, { 'a.yaml': token('    spender: { allow: any }\n') })[0]!, /^a\.yaml:7: tokens\.0\.spender: unknown field/);
+});
+
+test('a contract call max_value is an ether amount; allow_undeclared_permit_tokens is a boolean', (t) => {
+  const calls = VALID + '  contract_calls: [{ address: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", selectors: ["0x12345678"], max_value: "1 USDT" }]\n';
+  t.regex(problems(t, { 'a.yaml': calls })[0]!, /^a\.yaml:6: ethereum_transactions\.contract_calls\.0\.max_value: has unknown unit "USDT"/);
+  const typed = VALID + 'typed_data: { domains: [{}], primary_types: [Permit], allow_undeclared_permit_tokens: "yes" }\n';
+  t.regex(problems(t, { 'a.yaml': typed })[0]!, /^a\.yaml:6: typed_data\.allow_undeclared_permit_tokens: /);
 });

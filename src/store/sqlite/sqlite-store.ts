@@ -6,8 +6,10 @@ import type { KeyType } from '../../domain/key-types.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
 import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { BatchOptions, Ledger, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import { createPrivateFile } from '../private-paths.js';
 
 interface KeyRow {
   name: string;
@@ -37,7 +39,8 @@ interface VersionRow {
   algorithm?: string;
 }
 
-interface AuditRow {
+/** A row of audit_log, as SQLite returns it. */
+export interface AuditRow {
   seq: number;
   time_ms: number;
   request_id: string;
@@ -59,6 +62,27 @@ const BUSY_TIMEOUT_MS = 5000;
 // SQLite failures that mean "cannot write now", not a bug: fail closed with UNAVAILABLE.
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
+/**
+ * Opens the file and reads it once (SQLite opens lazily), so that a missing file or one that is not
+ * a database is refused here, naming its path, rather than at the first query.
+ */
+function openDatabase(path: string, readonly: boolean): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (readonly) db.pragma('schema_version');
+    else db.pragma('journal_mode = WAL');
+    return db;
+  } catch (error) {
+    db?.close();
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_NOTADB') throw new Error(`${path} is not a SQLite database (is --database pointing at the right file?)`);
+    if (readonly && !existsSync(path)) throw new Error(`no database at ${path} (give --database or set SIGNER_DATABASE)`);
+    throw error;
+  }
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sql;
@@ -68,12 +92,15 @@ export class SqliteStore implements Store {
   /** Work waiting for the next group commit. */
   private readonly batch: Array<{ work: (tx: Ledger) => unknown; durable: boolean; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
   private synchronous: 'FULL' | 'NORMAL' = 'FULL';
+  /** Audit records appended in the open transaction, announced once it commits. */
+  private readonly uncommittedAudit: AuditRecord[] = [];
+  private auditListener?: (records: readonly AuditRecord[]) => void;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
-    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // The database holds every signature's record and the stored results: owner only, -wal and -shm too.
+    if (!options.readonly) createPrivateFile(path, [`${path}-wal`, `${path}-shm`]);
+    this.db = openDatabase(path, options.readonly ?? false);
     if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
       // better-sqlite3 reopens WAL databases with synchronous=NORMAL: a commit must survive power loss.
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
@@ -162,6 +189,7 @@ export class SqliteStore implements Store {
       auditRecords: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?'),
       checkpoints: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id'),
       lastCheckpoint: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id DESC LIMIT 1'),
+      firstCheckpoint: db.prepare<[], Record<string, string | number>>('SELECT * FROM audit_checkpoints ORDER BY id LIMIT 1'),
       insertCheckpoint: db.prepare(
         'INSERT INTO audit_checkpoints (upto_seq, head_hash, prev_sig_hash, time_ms, signature) VALUES (@uptoSeq, @headHash, @prevSignatureHash, @timeMs, @signature)',
       ),
@@ -171,9 +199,13 @@ export class SqliteStore implements Store {
       const latest = sql.latest.get(scope);
       if (!latest) return 0n;
       const before = sql.totalAt.get(scope, now - perMs);
-      return BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      const total = BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+      // Spends are positive, so usage never is: a negative one means a rewritten ledger. Fail closed.
+      if (total < 0n) throw new SignerError('INTERNAL', `the ledger of ${scope} is corrupt: negative usage in its window`);
+      return total;
     };
     const keyEnabled = (name: string) => sql.keyEnabled.get(name)?.enabled === 1;
+    const uncommittedAudit = this.uncommittedAudit;
     this.reader = {
       used,
       keyEnabled,
@@ -185,6 +217,9 @@ export class SqliteStore implements Store {
       used,
       keyEnabled,
       recordSpends(spends, now, policyHash) {
+        // A zero or negative spend would lower a window's running total: refuse it whatever decoded it.
+        const bad = spends.find((spend) => spend.amount <= 0n);
+        if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
         for (const { scope, amount } of spends) {
           const latest = sql.latest.get(scope);
           // Times never go backwards within a scope, so running totals stay ordered by time.
@@ -227,6 +262,7 @@ export class SqliteStore implements Store {
         const seq = head.seq + 1;
         const record: AuditRecord = { ...fields, seq, prevHash: head.hash, hash: auditRecordHash(seq, fields, head.hash) };
         sql.insertAudit.run(record);
+        uncommittedAudit.push(record);
         return record;
       },
       jwtSettings(keyName) {
@@ -274,6 +310,10 @@ export class SqliteStore implements Store {
         const row = sql.lastCheckpoint.get();
         return row && toCheckpoint(row);
       },
+      firstCheckpoint() {
+        const row = sql.firstCheckpoint.get();
+        return row && toCheckpoint(row);
+      },
       putCheckpoint(checkpoint) {
         sql.insertCheckpoint.run(checkpoint);
       },
@@ -317,12 +357,25 @@ export class SqliteStore implements Store {
   }
 
   exclusive<T>(work: (tx: Ledger) => T): T {
+    let value: T;
     try {
       this.setSynchronous('FULL');
-      return this.db.transaction(() => work(this.ledger)).immediate();
+      value = this.db.transaction(() => work(this.ledger)).immediate();
     } catch (error) {
+      this.uncommittedAudit.length = 0;
       throw storeError(error);
     }
+    this.announceAudit();
+    return value;
+  }
+
+  onAuditCommitted(listener: (records: readonly AuditRecord[]) => void): void {
+    this.auditListener = listener;
+  }
+
+  private announceAudit(): void {
+    if (this.uncommittedAudit.length === 0) return;
+    this.auditListener?.(this.uncommittedAudit.splice(0));
   }
 
   exclusiveBatched<T>(work: (tx: Ledger) => T, options: BatchOptions = {}): Promise<T> {
@@ -344,10 +397,12 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() => {
           for (const { work } of batch) {
+            const auditMark = this.uncommittedAudit.length;
             try {
               // A nested transaction is a savepoint: a failing work leaves no rows and spoils no other.
               outcomes.push({ value: this.db.transaction(() => work(this.ledger))() });
             } catch (error) {
+              this.uncommittedAudit.length = auditMark;
               // SQLITE_FULL, IOERR or NOMEM can roll the whole transaction back: then nothing of the batch stands.
               if (!this.db.inTransaction) throw error;
               outcomes.push({ error: storeError(error) });
@@ -356,9 +411,11 @@ export class SqliteStore implements Store {
         })
         .immediate();
     } catch (error) {
+      this.uncommittedAudit.length = 0;
       for (const { reject } of batch) reject(storeError(error));
       return;
     }
+    this.announceAudit();
     batch.forEach(({ resolve, reject }, i) => {
       const outcome = outcomes[i]!;
       if ('error' in outcome) reject(outcome.error);
@@ -373,23 +430,7 @@ export class SqliteStore implements Store {
   }
 
   auditRecords(afterSeq: number, limit: number): AuditRecord[] {
-    return this.sql.auditRecords.all(afterSeq, limit).map((row) => ({
-      seq: row.seq,
-      timeMs: row.time_ms,
-      requestId: row.request_id,
-      caller: row.caller,
-      method: row.method,
-      keyName: row.key_name,
-      intent: row.intent,
-      decision: row.decision,
-      reason: row.reason,
-      policyHash: row.policy_hash,
-      approvals: row.approvals,
-      signatureHash: row.signature_hash,
-      latencyMs: row.latency_ms,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }));
+    return this.sql.auditRecords.all(afterSeq, limit).map(toAuditRecord);
   }
 
   lastAuditSeq(): number {
@@ -448,6 +489,26 @@ function migrate(db: Database.Database): void {
     for (const sql of MIGRATIONS.slice(applied)) db.exec(sql);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
+}
+
+export function toAuditRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    timeMs: row.time_ms,
+    requestId: row.request_id,
+    caller: row.caller,
+    method: row.method,
+    keyName: row.key_name,
+    intent: row.intent,
+    decision: row.decision,
+    reason: row.reason,
+    policyHash: row.policy_hash,
+    approvals: row.approvals,
+    signatureHash: row.signature_hash,
+    latencyMs: row.latency_ms,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
 }
 
 function toKeyRecord(row: KeyRow): KeyRecord {

@@ -16,7 +16,7 @@ let t0: TestSigner;
 let client: RemoteSignerClient;
 
 test.before(async () => {
-  t0 = await startTestSigner({}, { 'eth.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "eth/**"'), 'capped.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "capped/**"').replace('"1000 ether"', '"1 ether"') });
+  t0 = await startTestSigner({}, { 'eth.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "eth/**"'), 'capped.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "capped/**"').replaceAll('"1000 ether"', '"1 ether"') });
   await t0.call('CreateKey', { name: 'eth/hot', type: 'KEY_TYPE_SECP256K1' });
   client = new RemoteSignerClient({ address: `127.0.0.1:${t0.signer.port}`, tls: 'insecure' });
 });

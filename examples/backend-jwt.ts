@@ -14,9 +14,8 @@
  *   SIGNER_JWKS_URL     http://<host of SIGNER_ADDRESS>:50052/.well-known/jwks.json (the default --jwks-address)
  *   JWT_ISSUER, JWT_AUDIENCE, JWT_SUBJECT   https://auth.example.com, api.example.com, user:42
  */
-import { status } from '@grpc/grpc-js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { RemoteJwtSigner, RemoteSignerClient } from 'hsm-remote-signer/client/core';
+import { RemoteJwtSigner, RemoteSignerClient, SignerError } from 'hsm-remote-signer/client/core';
 
 const env = process.env;
 const client = new RemoteSignerClient({
@@ -43,10 +42,10 @@ async function main(): Promise<void> {
 
 main()
   .catch((error: unknown) => {
-    if ((error as { code?: unknown }).code === status.NOT_FOUND) {
+    if (error instanceof SignerError && error.code === 'KEY_NOT_FOUND') {
       console.error(`key ${keyName} not found: create it with node dist/examples/create-dev-keys.js (or CreateJwtKey as an admin)`);
     } else {
-      console.error(`backend JWT example failed: ${(error as Error).message}`);
+      console.error(`backend JWT example failed: ${(error as Error).message}${error instanceof SignerError ? ` [${error.code}${error.reason ? ` ${error.reason}` : ''}]` : ''}`);
     }
     process.exitCode = 1;
   })

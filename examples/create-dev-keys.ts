@@ -8,8 +8,7 @@
  * Environment (defaults match `npm start`): SIGNER_ADDRESS (localhost:50051), SIGNER_CLIENT_CA,
  * SIGNER_CLIENT_CERT, SIGNER_CLIENT_KEY (data/pki/ca.pem, admin.pem, admin-key.pem).
  */
-import { status, type ServiceError } from '@grpc/grpc-js';
-import { RemoteSignerClient } from 'hsm-remote-signer/client/core';
+import { RemoteSignerClient, SignerError } from 'hsm-remote-signer/client/core';
 
 const env = process.env;
 const client = new RemoteSignerClient({
@@ -23,7 +22,7 @@ async function create(name: string, method: string, request: object): Promise<vo
     await client.call(method, { name, ...request });
     console.log(`created ${name}`);
   } catch (error) {
-    if ((error as ServiceError).code !== status.ALREADY_EXISTS) throw error;
+    if (!(error instanceof SignerError && error.code === 'KEY_EXISTS')) throw error;
     console.log(`${name} exists already`);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * A relayer on ethers v6 whose key stays in the signer's HSM: `RemoteEthersSigner` replaces
- * `new Wallet(privateKey, provider)`, and ethers populates and sends as usual.
+ * A relayer on ethers v6 whose key stays in the signer's HSM: `await RemoteEthersSigner.connect(...)`
+ * replaces `new Wallet(privateKey, provider)`, and ethers populates and sends as usual.
  *
  *   npm start                                     # in another terminal
  *   npm run build && node dist/examples/create-dev-keys.js   # once: creates dev/relayer/hot-1
@@ -15,9 +15,8 @@
  *   TO, VALUE_ETHER     0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed (allowed by the policy), 0.001
  *   APPROVAL_TIMEOUT_MS how long to wait if the policy parks the request for approvers (default 0: report it)
  */
-import { status } from '@grpc/grpc-js';
-import { JsonRpcProvider, Transaction, parseEther, verifyMessage } from 'ethers';
-import { RemoteEthersSigner, RemoteSignerClient, SignRequestPendingError } from 'hsm-remote-signer/client';
+import { JsonRpcProvider, Transaction, isError, parseEther, verifyMessage } from 'ethers';
+import { RemoteEthersSigner, RemoteSignerClient, SignerError } from 'hsm-remote-signer/client';
 
 const env = process.env;
 const client = new RemoteSignerClient({
@@ -28,10 +27,11 @@ const keyName = env.SIGNER_KEY ?? 'dev/relayer/hot-1';
 const to = env.TO ?? '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
 const value = parseEther(env.VALUE_ETHER ?? '0.001');
 const provider = env.ETH_RPC_URL ? new JsonRpcProvider(env.ETH_RPC_URL) : null;
-const signer = new RemoteEthersSigner(client, keyName, provider, { approvalTimeoutMs: Number(env.APPROVAL_TIMEOUT_MS ?? 0) });
 
 async function main(): Promise<void> {
-  const address = await signer.getAddress();
+  // Reads the key's address from the service once: like a Wallet, the signer knows it from here on.
+  const signer = await RemoteEthersSigner.connect(client, keyName, provider, { approvalTimeoutMs: Number(env.APPROVAL_TIMEOUT_MS ?? 0) });
+  const address = signer.address;
   console.log(`relayer ${keyName} is ${address}`);
 
   const message = `relayer ${address} online`;
@@ -61,12 +61,14 @@ async function main(): Promise<void> {
 
 main()
   .catch((error: unknown) => {
-    if (error instanceof SignRequestPendingError) {
-      console.error(`waiting for approvers: request ${error.requestId} (npx signer approvals show ${error.requestId})`);
-    } else if ((error as { code?: unknown }).code === status.NOT_FOUND) {
+    if (error instanceof SignerError && error.code === 'APPROVAL_PENDING') {
+      console.error(`waiting for approvers: request ${error.pendingRequestId} (npx signer approvals show ${error.pendingRequestId})`);
+    } else if (isError(error, 'ACTION_REJECTED')) {
+      console.error(`the approvers said no (${error.reason}): ${(error.error as SignerError).message}`);
+    } else if (error instanceof SignerError && error.code === 'KEY_NOT_FOUND') {
       console.error(`key ${keyName} not found: create it with node dist/examples/create-dev-keys.js (or CreateKey as an admin)`);
     } else {
-      console.error(`relayer example failed: ${(error as Error).message}`);
+      console.error(`relayer example failed: ${(error as Error).message}${error instanceof SignerError ? ` [${error.code}${error.reason ? ` ${error.reason}` : ''}]` : ''}`);
     }
     process.exitCode = 1;
   })

@@ -16,10 +16,9 @@
  *   TO, VALUE_ETHER     0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed (allowed by the policy), 0.001
  *   APPROVAL_TIMEOUT_MS how long to wait if the policy parks the request for approvers (default 0: report it)
  */
-import { status } from '@grpc/grpc-js';
 import { createWalletClient, http, parseEther, parseGwei, recoverTransactionAddress, verifyMessage, type Hex } from 'viem';
 import { base, mainnet, sepolia } from 'viem/chains';
-import { RemoteSignerClient, SignRequestPendingError } from 'hsm-remote-signer/client/core';
+import { RemoteSignerClient, SignerError } from 'hsm-remote-signer/client/core';
 import { createRemoteViemAccount } from 'hsm-remote-signer/client/viem';
 
 const env = process.env;
@@ -66,12 +65,12 @@ async function main(): Promise<void> {
 
 main()
   .catch((error: unknown) => {
-    if (error instanceof SignRequestPendingError) {
-      console.error(`waiting for approvers: request ${error.requestId} (npx signer approvals show ${error.requestId})`);
-    } else if ((error as { code?: unknown }).code === status.NOT_FOUND) {
+    if (error instanceof SignerError && error.code === 'APPROVAL_PENDING') {
+      console.error(`waiting for approvers: request ${error.pendingRequestId} (npx signer approvals show ${error.pendingRequestId})`);
+    } else if (error instanceof SignerError && error.code === 'KEY_NOT_FOUND') {
       console.error(`key ${keyName} not found: create it with node dist/examples/create-dev-keys.js (or CreateKey as an admin)`);
     } else {
-      console.error(`viem relayer example failed: ${(error as Error).message}`);
+      console.error(`viem relayer example failed: ${(error as Error).message}${error instanceof SignerError ? ` [${error.code}${error.reason ? ` ${error.reason}` : ''}]` : ''}`);
     }
     process.exitCode = 1;
   })

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const STAMP = join(root, 'dist', '.build-stamp');
-const INPUTS = ['src', 'test', 'bench', 'examples', 'fuzz', 'proto', 'tsconfig.json', 'package.json', 'package-lock.json'];
+const INPUTS = ['src', 'test', 'bench', 'examples', 'fuzz', 'proto', 'tsconfig.json', 'tsconfig.client.json', 'package.json', 'package-lock.json'];
 // Written by the build itself.
 const OUTPUTS = new Set([join(root, 'src', 'api', 'generated')]);
 

@@ -25,6 +25,8 @@ function metadataValue(metadata: Metadata | undefined, key: string): string | un
  */
 export function describeFailure(error: unknown): string {
   if (isCallFailure(error)) return describeCallFailure(error);
+  // The client library's SignerError keeps the gRPC failure it came from.
+  if (error instanceof Error && isCallFailure(error.cause)) return describeCallFailure(error.cause);
   if (error instanceof Error) return error.message;
   return String(error);
 }

@@ -3,22 +3,40 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadSignerPackage, type SignerClient } from '../api/proto.js';
 import type { SignRequest__Output } from '../api/generated/signer/v1/SignRequest.js';
+import { SignerError, fromServiceError, type SignerErrorCode } from './signer-error.js';
 
 export interface ClientOptions {
   /** host:port of the signer. */
   address: string;
   /** mTLS files (PEM paths), or 'insecure' for a service started with --insecure. */
   tls: { ca: string; cert: string; key: string } | 'insecure';
-  /** Per-call deadline. Default 30 s. */
+  /** Deadline of a whole call, retries included. Default 30 s. */
   deadlineMs?: number;
-  /** Attempts for idempotent calls that fail with UNAVAILABLE. Default 3. */
+  /** Attempts for idempotent calls that fail with a transient error. Default 3. */
   attempts?: number;
 }
 
 /** Calls that are safe to repeat: reads, and sign calls that carry a request_id (the service replays them). */
 const IDEMPOTENT = new Set(['GetKey', 'ListKeys', 'GetSignRequest', 'ListPendingRequests', 'GetJwks', 'EvaluatePolicy']);
 
-/** A promise-based client for every unary RPC, with deadlines and retries of idempotent calls. */
+/**
+ * Failures worth another attempt of an idempotent call. Not HSM_PIN_INCORRECT: repeating a refused
+ * PIN could lock the token.
+ */
+const TRANSIENT = new Set<SignerErrorCode>(['UNAVAILABLE', 'STORE_UNAVAILABLE', 'HSM_UNAVAILABLE', 'HSM_BAD_SIGNATURE', 'SHUTTING_DOWN', 'REQUEST_IN_PROGRESS']);
+
+/** A parked request's final states other than signed, as error codes. */
+const OUTCOME_CODES: Readonly<Record<string, SignerErrorCode>> = {
+  rejected: 'APPROVAL_REJECTED',
+  expired: 'APPROVAL_EXPIRED',
+  invalidated: 'APPROVAL_INVALID',
+  failed: 'REQUEST_FAILED',
+};
+
+/**
+ * A promise-based client for every unary RPC, with deadlines and retries of idempotent calls.
+ * Every failure is a SignerError.
+ */
 export class RemoteSignerClient {
   readonly grpc: SignerClient;
   /** host:port as given. */
@@ -39,27 +57,39 @@ export class RemoteSignerClient {
   }
 
   /**
-   * Calls `method`; retries UNAVAILABLE with backoff when the call is idempotent. A sign call without a
-   * `requestId` gets one, so that a retry is answered with the stored signature, never a second one.
-   * Not SignJwt: a second token is harmless, and the service would keep every token for replays.
+   * Calls `method`; retries transient failures with backoff when the call is idempotent, within one
+   * deadline for the whole call. A sign call without a `requestId` gets one, so that a retry is
+   * answered with the stored signature, never a second one. Not SignJwt: a second token is harmless,
+   * and the service would keep every token for replays.
    */
   async call<Response>(method: string, request: object): Promise<Response> {
+    if (typeof (this.grpc as unknown as Record<string, unknown>)[method] !== 'function') throw new TypeError(`unknown RPC ${method}`);
     if (method.startsWith('Sign') && method !== 'SignJwt' && !(request as { requestId?: string }).requestId) {
       request = { ...request, requestId: `client-${randomUUID()}` };
     }
-    const retriable = IDEMPOTENT.has(method) || (typeof (request as { requestId?: unknown }).requestId === 'string' && (request as { requestId: string }).requestId !== '');
+    const requestId = (request as { requestId?: unknown }).requestId;
+    const idempotencyId = typeof requestId === 'string' && requestId !== '' ? requestId : undefined;
+    const retriable = IDEMPOTENT.has(method) || idempotencyId !== undefined;
+    const deadline = Date.now() + this.deadlineMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once<Response>(method, request);
-      } catch (error) {
-        const unavailable = (error as grpc.ServiceError).code === grpc.status.UNAVAILABLE;
-        if (!retriable || !unavailable || attempt >= this.attempts) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        return await this.once<Response>(method, request, deadline);
+      } catch (raw) {
+        // Not a call that failed (e.g. a request grpc-js cannot serialise): the caller's mistake, as thrown.
+        if (typeof (raw as grpc.ServiceError).code !== 'number') throw raw;
+        const error = fromServiceError(raw as grpc.ServiceError, { address: this.address, requestId: idempotencyId });
+        const backoffMs = 100 * 2 ** attempt;
+        if (!retriable || !TRANSIENT.has(error.code) || attempt >= this.attempts || Date.now() + backoffMs >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
       }
     }
   }
 
-  /** Follows a parked request until it is final or `timeoutMs` passes. */
+  /**
+   * Follows a parked request until it is signed (resolves with it) or `timeoutMs` passes. A request
+   * that ends otherwise is a SignerError: APPROVAL_REJECTED, APPROVAL_EXPIRED, APPROVAL_INVALID or
+   * REQUEST_FAILED; one still undecided is APPROVAL_PENDING.
+   */
   waitForSignature(id: string, timeoutMs: number): Promise<SignRequest__Output> {
     return new Promise((resolve, reject) => {
       let last: SignRequest__Output | undefined;
@@ -68,11 +98,12 @@ export class RemoteSignerClient {
         { deadline: Date.now() + timeoutMs },
       );
       stream.on('data', (update: SignRequest__Output) => (last = update));
-      stream.on('end', () => (last ? resolve(last) : reject(new Error(`no state for sign request ${id}`))));
+      // The stream ends once the request is final, or early (e.g. the service shuts down): then it is still pending.
+      stream.on('end', () => (last?.status === 'signed' ? resolve(last) : reject(outcomeError(id, last, `sign request ${id} is still waiting for approval`))));
       stream.on('error', (error: grpc.ServiceError) => {
         if (error.code === grpc.status.DEADLINE_EXCEEDED) {
-          reject(new SignRequestPendingError(id, last?.progress ?? '', `sign request ${id} is still waiting for approval after ${timeoutMs} ms`));
-        } else reject(error);
+          reject(outcomeError(id, last, `sign request ${id} is still waiting for approval after ${timeoutMs} ms`));
+        } else reject(fromServiceError(error, { address: this.address }));
       });
     });
   }
@@ -81,26 +112,18 @@ export class RemoteSignerClient {
     this.grpc.close();
   }
 
-  private once<Response>(method: string, request: object): Promise<Response> {
+  private once<Response>(method: string, request: object, deadline: number): Promise<Response> {
     return new Promise((resolve, reject) => {
-      const fn = (this.grpc as unknown as Record<string, Function>)[method];
-      if (!fn) return reject(new Error(`unknown RPC ${method}`));
-      fn.call(this.grpc, request, { deadline: Date.now() + this.deadlineMs }, (error: grpc.ServiceError | null, response: Response) =>
-        error ? reject(error) : resolve(response),
-      );
+      const fn = (this.grpc as unknown as Record<string, Function>)[method]!;
+      fn.call(this.grpc, request, { deadline }, (error: grpc.ServiceError | null, response: Response) => (error ? reject(error) : resolve(response)));
     });
   }
 }
 
-/** A request the policy parked for approvers and that was not signed within the wait. */
-export class SignRequestPendingError extends Error {
-  override readonly name = 'SignRequestPendingError';
-  constructor(
-    /** Follow it later with GetSignRequest / WaitForSignature. */
-    readonly requestId: string,
-    readonly progress: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/** The error for a parked request that was not signed: its final outcome, or APPROVAL_PENDING. */
+function outcomeError(id: string, last: SignRequest__Output | undefined, pendingMessage: string): SignerError {
+  const code = last ? OUTCOME_CODES[last.status] : undefined;
+  const details = { pendingRequestId: id, progress: last?.progress };
+  if (!code) return new SignerError('APPROVAL_PENDING', pendingMessage, details);
+  return new SignerError(code, `sign request ${id} was ${last!.status}${last!.reason ? `: ${last!.reason}` : ''}`, details);
 }

@@ -14,15 +14,15 @@ import {
 } from 'viem';
 import { toAccount } from 'viem/accounts';
 import type { EthereumSignature__Output } from '../api/generated/signer/v1/EthereumSignature.js';
-import type { Key__Output } from '../api/generated/signer/v1/Key.js';
 import type { SignEthereumTransactionResponse__Output } from '../api/generated/signer/v1/SignEthereumTransactionResponse.js';
 import { waitUntilSigned } from './approval-wait.js';
+import { ethereumKey } from './ethereum-key.js';
 import type { RemoteSignerClient } from './signer-client.js';
 
 export interface RemoteViemAccountOptions {
   /**
    * How long to wait for approvers when the policy parks a request. 0 (the default) throws
-   * SignRequestPendingError with the request id at once.
+   * a SignerError APPROVAL_PENDING with the request id at once.
    */
   approvalTimeoutMs?: number;
 }
@@ -41,12 +41,11 @@ export async function createRemoteViemAccount(
   keyName: string,
   options: RemoteViemAccountOptions = {},
 ): Promise<RemoteViemAccount> {
-  const key = await client.call<Key__Output>('GetKey', { name: keyName });
-  if (!key.ethereumAddress) throw new Error(`key "${keyName}" is not a secp256k1 key (type ${key.type})`);
+  const { key, address } = await ethereumKey(client, keyName);
   const wait = (id: string) => waitUntilSigned(client, id, options.approvalTimeoutMs);
 
   const account = toAccount({
-    address: getAddress(key.ethereumAddress),
+    address: getAddress(address),
 
     async signTransaction(transaction, { serializer } = {}) {
       // The service decodes exactly these bytes, checks them against the policy and signs their keccak-256.

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import test from 'ava';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { Transaction, parseEther } from 'ethers';
+import { Transaction, isError, parseEther } from 'ethers';
 import { recoverTransactionAddress, type Hex } from 'viem';
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import type { SignRequest__Output } from '../../src/api/generated/signer/v1/SignRequest.js';
 import { approvalPayload, type Verdict } from '../../src/domain/approval.js';
-import { RemoteEthersSigner, RemoteSignerClient, createRemoteViemAccount } from '../../src/client/index.js';
+import { RemoteEthersSigner, RemoteSignerClient, SignerError, createRemoteViemAccount } from '../../src/client/index.js';
 import { startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 // Over mTLS with the development PKI: the requester (relayer) and the approver must be different identities.
@@ -79,15 +79,36 @@ test.serial('viem: with approvalTimeoutMs the account waits for the quorum and r
 });
 
 test.serial('ethers: the same wait through RemoteEthersSigner', async (t) => {
-  const signer = new RemoteEthersSigner(relayer, 'gated/relayer', null, { approvalTimeoutMs: 30_000 });
+  const signer = await RemoteEthersSigner.connect(relayer, 'gated/relayer', null, { approvalTimeoutMs: 30_000 });
   const { gas, ...fields } = big(1);
   const [raw] = await Promise.all([signer.signTransaction({ ...fields, type: 2, gasLimit: gas }), decideWhenParked('approve')]);
   t.is(Transaction.from(raw).from, key.ethereumAddress);
 });
 
-test.serial('a rejected request is an error naming the outcome and the reason, not a signature', async (t) => {
+test.serial('viem: a rejected request is a SignerError APPROVAL_REJECTED naming the approver and reason, not a signature', async (t) => {
   const account = await createRemoteViemAccount(relayer, 'gated/relayer', { approvalTimeoutMs: 30_000 });
   const [outcome] = await Promise.allSettled([account.signTransaction(big(2)), decideWhenParked('reject')]);
   t.is(outcome.status, 'rejected');
-  t.regex(((outcome as PromiseRejectedResult).reason as Error).message, /^sign request [0-9a-f-]{36} was rejected: .*not today/);
+  const error = (outcome as PromiseRejectedResult).reason as SignerError;
+  t.true(error instanceof SignerError);
+  t.is(error.code, 'APPROVAL_REJECTED');
+  t.regex(error.message, /^sign request [0-9a-f-]{36} was rejected: rejected by alice: not today$/);
+  t.regex(error.pendingRequestId!, /^[0-9a-f-]{36}$/);
+});
+
+test.serial('ethers: a rejected request is ethers\' ACTION_REJECTED, with the SignerError inside', async (t) => {
+  const signer = await RemoteEthersSigner.connect(relayer, 'gated/relayer', null, { approvalTimeoutMs: 30_000 });
+  const { gas, ...fields } = big(3);
+  const [outcome] = await Promise.allSettled([signer.signTransaction({ ...fields, type: 2, gasLimit: gas }), decideWhenParked('reject')]);
+  t.is(outcome.status, 'rejected');
+  const error: unknown = (outcome as PromiseRejectedResult).reason;
+  t.true(isError(error, 'ACTION_REJECTED'));
+  if (!isError(error, 'ACTION_REJECTED')) return;
+  t.is(error.action, 'signTransaction');
+  t.is(error.reason, 'rejected');
+  t.true(error.error instanceof SignerError);
+  const cause = error.error as SignerError;
+  t.is(cause.code, 'APPROVAL_REJECTED');
+  t.is(error.info?.pendingRequestId, cause.pendingRequestId);
+  t.regex(error.shortMessage, /was rejected: rejected by alice: not today$/);
 });

@@ -2,13 +2,15 @@ import test from 'ava';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { JsonRpcProvider, Transaction, parseEther, parseUnits, verifyMessage, verifyTypedData } from 'ethers';
-import { RemoteEthersSigner, RemoteSignerClient, SignRequestPendingError } from '../../src/client/index.js';
+import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
+import { RemoteEthersSigner, RemoteSignerClient, SignerError } from '../../src/client/index.js';
 import { startJsonRpcNode } from '../helpers/json-rpc-node.js';
 import { PERMISSIVE_POLICY, startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 let t0: TestSigner;
 let client: RemoteSignerClient;
 let signer: RemoteEthersSigner;
+let key: Key__Output;
 
 const APPROVALS = `
 key: "gated/**"
@@ -18,14 +20,32 @@ approvals: [{ name: big, native_value_above: "1 ether", quorum: [{ group: treasu
 
 test.before(async () => {
   t0 = await startTestSigner({}, { 'all.yaml': PERMISSIVE_POLICY.replace('key: "**"', 'key: "eth/**"'), 'gated.yaml': APPROVALS });
-  await t0.call('CreateKey', { name: 'eth/relayer', type: 'KEY_TYPE_SECP256K1' });
+  key = await t0.call<Key__Output>('CreateKey', { name: 'eth/relayer', type: 'KEY_TYPE_SECP256K1' });
   await t0.call('CreateKey', { name: 'gated/relayer', type: 'KEY_TYPE_SECP256K1' });
   client = new RemoteSignerClient({ address: `127.0.0.1:${t0.signer.port}`, tls: 'insecure' });
-  signer = new RemoteEthersSigner(client, 'eth/relayer');
+  signer = await RemoteEthersSigner.connect(client, 'eth/relayer');
 });
 test.after.always(async () => {
   client?.close();
   await t0?.stop();
+});
+
+test('connect: the signer has the key\'s address from the start, as a Wallet does, and keeps it with another provider', async (t) => {
+  t.is(signer.address, key.ethereumAddress);
+  t.is(await signer.getAddress(), key.ethereumAddress);
+  const provider = new JsonRpcProvider('http://127.0.0.1:9', undefined, { staticNetwork: true });
+  t.teardown(() => provider.destroy());
+  const moved = signer.connect(provider);
+  t.is(moved.address, key.ethereumAddress);
+  t.is(moved.provider, provider);
+  t.is(moved.keyName, 'eth/relayer');
+});
+
+test('connect fails with a SignerError for a missing key or one that is not secp256k1', async (t) => {
+  t.is((await t.throwsAsync(RemoteEthersSigner.connect(client, 'eth/nope'), { instanceOf: SignerError }))!.code, 'KEY_NOT_FOUND');
+  await t0.call('CreateKey', { name: 'eth/p256', type: 'KEY_TYPE_P256' });
+  const wrong = await t.throwsAsync(RemoteEthersSigner.connect(client, 'eth/p256'), { instanceOf: SignerError, message: 'key "eth/p256" is not a secp256k1 key (type KEY_TYPE_P256)' });
+  t.is(wrong!.code, 'WRONG_KEY_TYPE');
 });
 
 test('signTransaction: ethers parses the result and recovers the signer address', async (t) => {
@@ -83,18 +103,21 @@ test('signTransaction refuses a from that is not the key address', async (t) => 
   });
 });
 
-test('a request parked for approval throws SignRequestPendingError with the request id', async (t) => {
-  const gated = new RemoteEthersSigner(client, 'gated/relayer');
+test('a request parked for approval throws a SignerError APPROVAL_PENDING with the pending request id', async (t) => {
+  const gated = await RemoteEthersSigner.connect(client, 'gated/relayer');
   const error = await t.throwsAsync(
     gated.signTransaction({ type: 2, chainId: 1, nonce: 0, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', value: parseEther('2'), gasLimit: 21000, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }),
-    { instanceOf: SignRequestPendingError },
+    { instanceOf: SignerError },
   );
-  t.regex(error!.requestId, /^[0-9a-f-]{36}$/);
-  const withTimeout = new RemoteEthersSigner(client, 'gated/relayer', null, { approvalTimeoutMs: 300 });
-  await t.throwsAsync(
+  t.is(error!.code, 'APPROVAL_PENDING');
+  t.regex(error!.pendingRequestId!, /^[0-9a-f-]{36}$/);
+  const withTimeout = await RemoteEthersSigner.connect(client, 'gated/relayer', null, { approvalTimeoutMs: 300 });
+  const late = await t.throwsAsync(
     withTimeout.signTransaction({ type: 2, chainId: 1, nonce: 1, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', value: parseEther('2'), gasLimit: 21000, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }),
-    { instanceOf: SignRequestPendingError, message: /still waiting for approval after 300 ms/ },
+    { instanceOf: SignerError, message: /still waiting for approval after 300 ms/ },
   );
+  t.is(late!.code, 'APPROVAL_PENDING');
+  t.is(late!.progress, '0/1 treasury');
 });
 
 test.serial('every signature through the signer carries a request id of the client\'s own, so a retry after UNAVAILABLE cannot sign twice', async (t) => {

@@ -15,9 +15,9 @@ import {
 import { publicKeyToAddress } from 'viem/accounts';
 import { mainnet } from 'viem/chains';
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
-import { RemoteSignerClient, SignRequestPendingError, createRemoteViemAccount, type RemoteViemAccount } from '../../src/client/index.js';
+import { RemoteSignerClient, SignerError, createRemoteViemAccount, type RemoteViemAccount } from '../../src/client/index.js';
 import { startJsonRpcNode, type JsonRpcNode } from '../helpers/json-rpc-node.js';
-import { PERMISSIVE_POLICY, rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
+import { PERMISSIVE_POLICY, startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 const FRIEND: Hex = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
 const GATED = `
@@ -57,8 +57,9 @@ test('the account: address and public key from the service', (t) => {
 });
 
 test('creating an account for a missing or non-secp256k1 key fails clearly', async (t) => {
-  t.is((await rpcFailure(createRemoteViemAccount(client, 'eth/nope'))).errorCode, 'KEY_NOT_FOUND');
-  await t.throwsAsync(createRemoteViemAccount(client, 'eth/ed'), { message: 'key "eth/ed" is not a secp256k1 key (type KEY_TYPE_ED25519)' });
+  t.is((await t.throwsAsync(createRemoteViemAccount(client, 'eth/nope'), { instanceOf: SignerError }))!.code, 'KEY_NOT_FOUND');
+  const wrong = await t.throwsAsync(createRemoteViemAccount(client, 'eth/ed'), { instanceOf: SignerError, message: 'key "eth/ed" is not a secp256k1 key (type KEY_TYPE_ED25519)' });
+  t.is(wrong!.code, 'WRONG_KEY_TYPE');
 });
 
 const transactions: Array<[string, number, TransactionSerializable]> = [
@@ -146,17 +147,19 @@ test.serial('sendTransaction: viem prepares it from the node (nonce, gas, fees),
   t.true(node.calls.includes('eth_getTransactionCount') && node.calls.includes('eth_estimateGas'));
 });
 
-test('a request parked for approval throws SignRequestPendingError with the request id', async (t) => {
+test('a request parked for approval throws a SignerError APPROVAL_PENDING with the pending request id', async (t) => {
   const gated = await createRemoteViemAccount(client, 'gated/relayer');
   const big = { chainId: 1, nonce: 0, to: FRIEND, value: parseEther('2'), gas: 21_000n, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n } as const;
-  const error = await t.throwsAsync(gated.signTransaction(big), { instanceOf: SignRequestPendingError });
-  t.regex(error!.requestId, /^[0-9a-f-]{36}$/);
+  const error = await t.throwsAsync(gated.signTransaction(big), { instanceOf: SignerError });
+  t.is(error!.code, 'APPROVAL_PENDING');
+  t.regex(error!.pendingRequestId!, /^[0-9a-f-]{36}$/);
   const waiting = await createRemoteViemAccount(client, 'gated/relayer', { approvalTimeoutMs: 300 });
-  await t.throwsAsync(waiting.signTransaction({ ...big, nonce: 1 }), { instanceOf: SignRequestPendingError, message: /still waiting for approval after 300 ms/ });
+  await t.throwsAsync(waiting.signTransaction({ ...big, nonce: 1 }), { instanceOf: SignerError, message: /still waiting for approval after 300 ms/ });
 });
 
 test('a transaction the service refuses is an error naming the reason, not a signature', async (t) => {
   // Chain 5 is not in the policy's chain_ids.
-  const failure = await rpcFailure(account.signTransaction({ chainId: 5, nonce: 0, to: FRIEND, value: 1n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }));
-  t.is(failure.errorCode, 'POLICY_DENIED');
+  const failure = await t.throwsAsync(account.signTransaction({ chainId: 5, nonce: 0, to: FRIEND, value: 1n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }), { instanceOf: SignerError });
+  t.is(failure!.code, 'POLICY_DENIED');
+  t.is(failure!.reason, 'CHAIN_NOT_ALLOWED');
 });

@@ -105,7 +105,7 @@ test.serial('a transfer the policy refuses: the example fails with the reason', 
   // policies/relayer-hot.yaml allows 1 ether per transaction.
   const result = await example('viem-relayer', 'relayer', { VALUE_ETHER: '2', NONCE: '9' });
   t.is(result.code, 1);
-  t.regex(result.stderr, /viem relayer example failed: .*PERMISSION_DENIED.*max_value/);
+  t.regex(result.stderr, /viem relayer example failed: .*max_value.* \[POLICY_DENIED VALUE_CAP\]$/m);
 });
 
 test.serial('backend-jwt: signs a JWT and verifies it with jose through the JWKS URL, without printing the token', async (t) => {

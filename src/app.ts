@@ -17,6 +17,11 @@ import { SigningService } from './service/signing-service.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Config } from './config.js';
 import { faults } from './testing/faults.js';
+import { DEFAULT_PARKING_LIMITS } from './approvals/parking-limits.js';
+import { DEFAULT_STREAM_LIMITS } from './api/change-feed.js';
+
+/** How often parked requests whose time is up are expired (one UPDATE each time). */
+const PARKED_SWEEP_MS = 1000;
 
 export interface RunningSigner {
   port: number;
@@ -67,9 +72,11 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     audit.startCheckpoints(config.auditCheckpointSeconds * 1000);
     cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);
-    const signing = new SigningService(hsm, keys, policy, store, audit, log);
+    const parking = { ...DEFAULT_PARKING_LIMITS, ...(config.maxParkedPerKey ? { perKey: config.maxParkedPerKey } : {}), ...(config.maxParkedPerRequester ? { perRequester: config.maxParkedPerRequester } : {}) };
+    const signing = new SigningService(hsm, keys, policy, store, audit, log, parking);
     const jwt = new JwtKeyService(hsm, keys, signing, store, log, clock);
     const approvals = new ApprovalService(store, policy, signing, audit, log);
+    cleanups.push(() => approvals.stop());
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());
     const jwks = config.jwks && (await startJwksServer({ ...config.jwks, ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}) }, jwt));
@@ -78,10 +85,18 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const metricsServer = config.metrics && (await startMetricsServer(config.metrics, metrics, log));
     if (metricsServer) cleanups.push(() => metricsServer.close());
     const server = await startGrpcServer(
-      { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
+      {
+        host: config.host,
+        port: config.port,
+        maxMessageBytes: config.maxMessageBytes,
+        ...(tls ? { tls } : {}),
+        ...(config.streamMaxSeconds ? { streams: { ...DEFAULT_STREAM_LIMITS, maxLifetimeMs: config.streamMaxSeconds * 1000 } } : {}),
+      },
       { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
       () => hsm.isHealthy(),
     );
+    // Parked requests a crash left approved are signed (or failed) once the service can sign.
+    await approvals.start(PARKED_SWEEP_MS).catch((error: unknown) => log.error('approved requests left by a restart could not be finished', { error: String(error) }));
     return {
       port: server.port,
       modulePath,
@@ -97,6 +112,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
       ...(metricsServer ? { metrics: metricsServer } : {}),
       async stop() {
         jwt.stopSchedule();
+        approvals.stop();
         await Promise.all([server.shutdown(), jwks?.close(), metricsServer?.close()]);
         await audit.close().catch((error: unknown) => log.error('final audit checkpoint failed', { error: String(error) }));
         hsm.close();

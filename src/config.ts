@@ -30,6 +30,11 @@ export interface Config {
   metrics?: { host: string; port: number };
   /** How often JWT key versions are advanced (publish, activate, retire, scheduled rotation). */
   jwtScheduleSeconds: number;
+  /** Caps on open parked requests (h2-quorum); defaults 100 per key, 20 per requester. */
+  maxParkedPerKey?: number;
+  maxParkedPerRequester?: number;
+  /** The server ends WaitForSignature and WatchPending streams after this long; default 600. */
+  streamMaxSeconds?: number;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -88,6 +93,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         .default(5)
         .argParser(integer(1, 3600)),
     )
+    .addOption(new Option('--max-parked-per-key <n>', 'open requests waiting for approval per key').env('SIGNER_MAX_PARKED_PER_KEY').default(100).argParser(integer(1, 100_000)))
+    .addOption(
+      new Option('--max-parked-per-requester <n>', 'open requests waiting for approval per requester').env('SIGNER_MAX_PARKED_PER_REQUESTER').default(20).argParser(integer(1, 100_000)),
+    )
+    .addOption(
+      new Option('--stream-max-seconds <n>', 'WaitForSignature and WatchPending streams end after this long (clients call again)')
+        .env('SIGNER_STREAM_MAX_SECONDS')
+        .default(600)
+        .argParser(integer(1, 86_400)),
+    )
     .addHelpText(
       'after',
       `
@@ -118,6 +133,9 @@ PIN (never on the command line):
     metricsAddress: string;
     jwtIssuer?: string;
     jwtScheduleSeconds: number;
+    maxParkedPerKey: number;
+    maxParkedPerRequester: number;
+    streamMaxSeconds: number;
   }>();
   const tlsGiven = [options.tlsCa, options.tlsCert, options.tlsKey].filter(Boolean).length;
   if (tlsGiven !== 0 && tlsGiven !== 3) throw new Error('--tls-ca, --tls-cert and --tls-key go together');
@@ -141,6 +159,9 @@ PIN (never on the command line):
     ...(options.metricsAddress === 'off' ? {} : { metrics: parseAddress(options.metricsAddress, '--metrics-address') }),
     ...(options.jwtIssuer ? { jwtIssuer: options.jwtIssuer } : {}),
     jwtScheduleSeconds: options.jwtScheduleSeconds,
+    maxParkedPerKey: options.maxParkedPerKey,
+    maxParkedPerRequester: options.maxParkedPerRequester,
+    streamMaxSeconds: options.streamMaxSeconds,
   };
 }
 

@@ -25,6 +25,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   HSM_BAD_SIGNATURE: status.UNAVAILABLE,
   HSM_PIN_INCORRECT: status.UNAVAILABLE,
   SHUTTING_DOWN: status.UNAVAILABLE,
+  STREAM_DEADLINE: status.DEADLINE_EXCEEDED,
   INTERNAL: status.INTERNAL,
 };
 

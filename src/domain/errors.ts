@@ -49,6 +49,8 @@ export const ERROR_CODES = [
   'HSM_PIN_INCORRECT',
   /** The service is shutting down. */
   'SHUTTING_DOWN',
+  /** A stream reached the server's bound on its lifetime (DEADLINE_EXCEEDED): call again to continue. */
+  'STREAM_DEADLINE',
   /** Anything unexpected. The caller sees a generic message; details go to the server log. */
   'INTERNAL',
 ] as const;

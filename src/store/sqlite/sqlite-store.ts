@@ -6,7 +6,8 @@ import type { KeyType } from '../../domain/key-types.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
 import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
 import { randomUUID } from 'node:crypto';
-import type { BatchOptions, Ledger, Reader, SignRequestRecord, Store } from '../store.js';
+import { EventEmitter } from 'node:events';
+import type { BatchOptions, Ledger, PendingChange, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -68,6 +69,9 @@ export class SqliteStore implements Store {
   /** Work waiting for the next group commit. */
   private readonly batch: Array<{ work: (tx: Ledger) => unknown; durable: boolean; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
   private synchronous: 'FULL' | 'NORMAL' = 'FULL';
+  readonly pendingChanges = new EventEmitter().setMaxListeners(0);
+  /** Changes to parked requests written by the open transaction: announced once it commits. */
+  private changes: PendingChange[] = [];
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -139,8 +143,18 @@ export class SqliteStore implements Store {
       setActive: db.prepare<[string, string, string, string]>('UPDATE keys SET hsm_id = ?, public_jwk = ?, kid = ? WHERE name = ?'),
       noteExp: db.prepare<[number, string, string]>('UPDATE key_versions SET last_exp_ms = MAX(COALESCE(last_exp_ms, 0), ?) WHERE key_name = ? AND kid = ?'),
       putPending: db.prepare(
-        `INSERT INTO pending_requests (id, key_name, method, payload, digest, chain_id, intent, policy_hash, rules, requester, created_at, expires_at, status, reason, result)
-         VALUES (@id, @keyName, @method, @payload, @digest, @chainId, @intent, @policyHash, @rules, @requester, @createdAt, @expiresAt, @status, @reason, @result)`,
+        `INSERT INTO pending_requests (id, key_name, method, payload, digest, chain_id, intent, policy_hash, rules, requester, created_at, expires_at, status, reason, result, client_request_id, payload_hash)
+         VALUES (@id, @keyName, @method, @payload, @digest, @chainId, @intent, @policyHash, @rules, @requester, @createdAt, @expiresAt, @status, @reason, @result, @clientRequestId, @payloadHash)`,
+      ),
+      parkedByClientId: db.prepare<[string, string], Record<string, string | number | null>>(
+        'SELECT * FROM pending_requests WHERE requester = ? AND client_request_id = ?',
+      ),
+      openByKey: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM pending_requests WHERE key_name = ? AND status IN ('pending', 'approved')"),
+      openByRequester: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM pending_requests WHERE requester = ? AND status IN ('pending', 'approved')"),
+      expirePending: db.prepare<[string, number], { id: string }>("UPDATE pending_requests SET status = 'expired', reason = ? WHERE status = 'pending' AND expires_at <= ? RETURNING id"),
+      pendingPage: db.prepare<[string, number, number, string, number], Record<string, string | number | null>>(
+        `SELECT * FROM pending_requests WHERE status IN (SELECT value FROM json_each(?))
+           AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`,
       ),
       getPending: db.prepare<[string], Record<string, string | number | null>>('SELECT * FROM pending_requests WHERE id = ?'),
       setPending: db.prepare<[string, string, string | null, string]>('UPDATE pending_requests SET status = ?, reason = ?, result = COALESCE(?, result) WHERE id = ?'),
@@ -180,6 +194,7 @@ export class SqliteStore implements Store {
       jwtSettings: (keyName) => this.ledger.jwtSettings(keyName),
       versions: (keyName) => this.ledger.versions(keyName),
       approvals: (requestId) => this.ledger.approvals(requestId),
+      getPending: (id) => this.ledger.getPending(id),
     };
     this.ledger = {
       used,
@@ -251,21 +266,43 @@ export class SqliteStore implements Store {
       noteTokenExpiry(keyName, kid, expMs) {
         sql.noteExp.run(expMs, keyName, kid);
       },
-      putPending(request) {
-        sql.putPending.run({ ...request, rules: JSON.stringify(request.rules), result: request.result ?? null });
+      putPending: (request) => {
+        sql.putPending.run({
+          ...request,
+          rules: JSON.stringify(request.rules),
+          result: request.result ?? null,
+          clientRequestId: request.clientRequestId ?? null,
+          payloadHash: request.payloadHash ?? null,
+        });
+        this.changes.push({ id: request.id, parked: true });
+      },
+      findParkedByClientId(requester, clientRequestId) {
+        const row = sql.parkedByClientId.get(requester, clientRequestId);
+        return row && toPending(row);
+      },
+      openParked(keyName, requester) {
+        return { key: sql.openByKey.get(keyName)!.n, requester: sql.openByRequester.get(requester)!.n };
+      },
+      expirePending: (now, reason) => {
+        const ids = sql.expirePending.all(reason, now).map((row) => row.id);
+        for (const id of ids) this.changes.push({ id, parked: false });
+        return ids;
       },
       getPending(id) {
         const row = sql.getPending.get(id);
         return row && toPending(row);
       },
-      setPendingStatus(id, status, reason = '', result) {
+      setPendingStatus: (id, status, reason = '', result) => {
         sql.setPending.run(status, reason, result ?? null, id);
+        this.changes.push({ id, parked: false });
       },
       rewritePending(id) {
         sql.rewritePending.run(id);
       },
-      putApproval(approval) {
-        return sql.putApproval.run(approval).changes === 1;
+      putApproval: (approval) => {
+        const added = sql.putApproval.run(approval).changes === 1;
+        if (added) this.changes.push({ id: approval.requestId, parked: false });
+        return added;
       },
       approvals(requestId) {
         return sql.approvals.all(requestId).map(toApproval);
@@ -317,11 +354,28 @@ export class SqliteStore implements Store {
   }
 
   exclusive<T>(work: (tx: Ledger) => T): T {
+    let value: T;
     try {
       this.setSynchronous('FULL');
-      return this.db.transaction(() => work(this.ledger)).immediate();
+      value = this.db.transaction(() => work(this.ledger)).immediate();
     } catch (error) {
+      this.changes = [];
       throw storeError(error);
+    }
+    this.announceChanges();
+    return value;
+  }
+
+  /** Tells listeners about the committed transaction's changes to parked requests. */
+  private announceChanges(): void {
+    const changes = this.changes;
+    this.changes = [];
+    for (const change of changes) {
+      try {
+        this.pendingChanges.emit('change', change);
+      } catch {
+        // A listener's failure is its own: the commit stands.
+      }
     }
   }
 
@@ -344,10 +398,12 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() => {
           for (const { work } of batch) {
+            const announced = this.changes.length;
             try {
               // A nested transaction is a savepoint: a failing work leaves no rows and spoils no other.
               outcomes.push({ value: this.db.transaction(() => work(this.ledger))() });
             } catch (error) {
+              this.changes.length = announced;
               // SQLITE_FULL, IOERR or NOMEM can roll the whole transaction back: then nothing of the batch stands.
               if (!this.db.inTransaction) throw error;
               outcomes.push({ error: storeError(error) });
@@ -356,9 +412,11 @@ export class SqliteStore implements Store {
         })
         .immediate();
     } catch (error) {
+      this.changes = [];
       for (const { reject } of batch) reject(storeError(error));
       return;
     }
+    this.announceChanges();
     batch.forEach(({ resolve, reject }, i) => {
       const outcome = outcomes[i]!;
       if ('error' in outcome) reject(outcome.error);
@@ -406,6 +464,11 @@ export class SqliteStore implements Store {
 
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[] {
     return this.sql.pendingByStatus.all(JSON.stringify(statuses), limit).map(toPending);
+  }
+
+  pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): PendingRequest[] {
+    const createdAt = after?.createdAt ?? -1;
+    return this.sql.pendingPage.all(JSON.stringify(statuses), createdAt, createdAt, after?.id ?? '', limit).map(toPending);
   }
 
   jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }> {
@@ -497,6 +560,8 @@ function toPending(row: Record<string, string | number | null>): PendingRequest 
     status: row.status as PendingStatus,
     reason: String(row.reason),
     ...(row.result === null ? {} : { result: String(row.result) }),
+    ...(row.client_request_id === null || row.client_request_id === undefined ? {} : { clientRequestId: String(row.client_request_id) }),
+    ...(row.payload_hash === null || row.payload_hash === undefined ? {} : { payloadHash: String(row.payload_hash) }),
   };
 }
 

@@ -19,6 +19,7 @@ import type { Config } from './config.js';
 import { faults } from './testing/faults.js';
 import { DEFAULT_PARKING_LIMITS } from './approvals/parking-limits.js';
 import { DEFAULT_STREAM_LIMITS } from './api/change-feed.js';
+import { DEFAULT_HEALTH_WATCH_LIMITS } from './api/health-watch.js';
 
 /** How often parked requests whose time is up are expired (one UPDATE each time). */
 const PARKED_SWEEP_MS = 1000;
@@ -90,7 +91,12 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
         port: config.port,
         maxMessageBytes: config.maxMessageBytes,
         ...(tls ? { tls } : {}),
-        ...(config.streamMaxSeconds ? { streams: { ...DEFAULT_STREAM_LIMITS, maxLifetimeMs: config.streamMaxSeconds * 1000 } } : {}),
+        ...(config.streamMaxSeconds
+          ? {
+              streams: { ...DEFAULT_STREAM_LIMITS, maxLifetimeMs: config.streamMaxSeconds * 1000 },
+              healthWatch: { ...DEFAULT_HEALTH_WATCH_LIMITS, maxLifetimeMs: config.streamMaxSeconds * 1000 },
+            }
+          : {}),
       },
       { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
       () => hsm.isHealthy(),

@@ -70,9 +70,12 @@ export class ApprovalService {
     return () => this.store.pendingChanges.off('change', listener);
   }
 
-  /** Expires every request whose time is up: one statement, however many there are. */
+  /** Expires every request whose time is up: one statement, however many there are; no write when none is due. */
   expireDue(): void {
-    this.store.exclusive((tx) => tx.expirePending(this.policy.now(), 'no quorum before the request expired'));
+    const now = this.policy.now();
+    const earliest = this.store.earliestPendingExpiry();
+    if (earliest === undefined || earliest > now) return;
+    this.store.exclusive((tx) => tx.expirePending(now, 'no quorum before the request expired'));
   }
 
   /**

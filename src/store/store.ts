@@ -50,6 +50,8 @@ export interface Store {
   unfinishedSignRequests(beforeMs: number, limit: number): SignRequestRecord[];
   /** Parked requests with these statuses, oldest first. */
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[];
+  /** The earliest expiry of a request still 'pending' (read-only, one index lookup). */
+  earliestPendingExpiry(): number | undefined;
   /** Like `pendingRequests`, strictly after the (createdAt, id) position `after`: one page. */
   pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): PendingRequest[];
   /**

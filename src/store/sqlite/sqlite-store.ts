@@ -149,6 +149,7 @@ export class SqliteStore implements Store {
       parkedByClientId: db.prepare<[string, string], Record<string, string | number | null>>(
         'SELECT * FROM pending_requests WHERE requester = ? AND client_request_id = ?',
       ),
+      earliestExpiry: db.prepare<[], { at: number | null }>("SELECT MIN(expires_at) AS at FROM pending_requests WHERE status = 'pending'"),
       openByKey: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM pending_requests WHERE key_name = ? AND status IN ('pending', 'approved')"),
       openByRequester: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM pending_requests WHERE requester = ? AND status IN ('pending', 'approved')"),
       expirePending: db.prepare<[string, number], { id: string }>("UPDATE pending_requests SET status = 'expired', reason = ? WHERE status = 'pending' AND expires_at <= ? RETURNING id"),
@@ -464,6 +465,10 @@ export class SqliteStore implements Store {
 
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[] {
     return this.sql.pendingByStatus.all(JSON.stringify(statuses), limit).map(toPending);
+  }
+
+  earliestPendingExpiry(): number | undefined {
+    return this.sql.earliestExpiry.get()?.at ?? undefined;
   }
 
   pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): PendingRequest[] {

@@ -26,7 +26,9 @@ export function boundedHealthWatch(limits: HealthWatchLimits) {
     },
     handler(call: WatchCall): void {
       if (watchers.size >= limits.maxWatchers) {
-        call.destroy(Object.assign(new Error(), { code: grpc.status.RESOURCE_EXHAUSTED, details: `at most ${limits.maxWatchers} health watchers at once` }));
+        // 'error' sends the status (a destroyed stream would send none).
+        const details = `at most ${limits.maxWatchers} health watchers at once`;
+        call.emit('error', Object.assign(new Error(details), { code: grpc.status.RESOURCE_EXHAUSTED, details }));
         return;
       }
       const finish = (end: boolean) => {

@@ -466,7 +466,9 @@ function handleStream({ audit, policy, log, metrics, authenticate }: Services) {
           recordFailure(audit, log, ctx, error);
           const failure = toServiceError(error, ctx.requestId);
           observe(metrics, log, ctx, true, { error, failure });
-          call.destroy(Object.assign(new Error(), failure));
+          // 'error' (not destroy) is what makes grpc-js send the status: a destroyed stream sends nothing
+          // and the client hangs until its own deadline.
+          call.emit('error', Object.assign(new Error(failure.details), failure));
         },
       );
     };

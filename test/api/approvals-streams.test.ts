@@ -93,8 +93,9 @@ test.serial('WatchPending gets a newly parked request at once and is ended after
   await new Promise((resolve) => setTimeout(resolve, 300));
   const parkedAt = performance.now();
   const id = await rig.park('watch/a', 2, SIX);
-  const { code } = await ended;
+  const { code, seconds } = await ended;
   t.is(code, grpc.status.DEADLINE_EXCEEDED);
+  t.true(seconds < 10, `ended after ${seconds}s`);
   // The stream is woken by the commit that parks, not by a poll.
   const seenAfterMs = (seenAt.get(id) ?? Infinity) - parkedAt;
   t.true(seenAfterMs < 400, `seen ${seenAfterMs} ms after parking`);

@@ -66,8 +66,9 @@ test.serial('the audit record of the signature lists exactly the approvals that 
   const id = await rig.park('late/a', 1, SIX);
   // carol's rejection does not end the request (reject_ends: false) and alice's approval expires before the quorum.
   await rig.submit('carol', id, 'reject');
-  await rig.submit('alice', id, 'approve', Date.now() + 1500);
-  await new Promise((resolve) => setTimeout(resolve, 1600));
+  const aliceExpiresAt = Date.now() + 3000;
+  await rig.submit('alice', id, 'approve', aliceExpiresAt);
+  await new Promise((resolve) => setTimeout(resolve, aliceExpiresAt + 100 - Date.now()));
   await rig.submit('bob', id);
   t.is((await rig.submit('erin', id)).status, 'signed');
   const approvals = rig.sql(`SELECT approvals FROM audit_log WHERE request_id = '${id}' AND decision = 'allow'`);

@@ -19,16 +19,22 @@ test.after.always(async () => {
   rig.remove();
 });
 
-/** Parks a request and meets its quorum on a service that dies as soon as it starts to sign. */
-async function approveIntoCrash(nonce: number, bobExpiresAt?: number): Promise<{ id: string; code: grpc.status }> {
+/**
+ * Parks a request and meets its quorum on a service that dies as soon as it starts to sign. bob's
+ * approval counts for `bobValidMs` from when it is made.
+ */
+async function approveIntoCrash(nonce: number, bobValidMs = 600_000): Promise<{ id: string; code: grpc.status; bobExpiresAt: number }> {
   await rig.start([], CRASH);
   key ??= await callUnary<Key__Output>(rig.admin, 'CreateKey', { name: 'crash/a', type: 'KEY_TYPE_SECP256K1' });
   const id = await rig.park('crash/a', nonce, SIX);
   await rig.submit('alice', id);
+  const bobExpiresAt = Date.now() + bobValidMs;
   const died = await rpcFailure(rig.submit('bob', id, 'approve', bobExpiresAt));
+  // If the approval was refused, the service is still up: stop it rather than wait for a crash.
+  if (died.code !== grpc.status.UNAVAILABLE) rig.service.child.kill('SIGKILL');
   await exitCode(rig.service.child);
   await rig.stop();
-  return { id, code: died.code };
+  return { id, code: died.code, bobExpiresAt };
 }
 
 test.serial('after a restart, a request left approved is signed with every check re-run', async (t) => {
@@ -46,9 +52,8 @@ test.serial('after a restart, a request left approved is signed with every check
 });
 
 test.serial('after a restart, a request left approved whose quorum no longer holds fails with the reason', async (t) => {
-  // bob's approval counts for 4 s only: by the restart it has expired.
-  const bobExpiresAt = Date.now() + 4000;
-  const { id, code } = await approveIntoCrash(2, bobExpiresAt);
+  // bob's approval counts for 8 s only: by the restart it has expired.
+  const { id, code, bobExpiresAt } = await approveIntoCrash(2, 8000);
   t.is(code, grpc.status.UNAVAILABLE);
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, bobExpiresAt + 200 - Date.now())));
   await rig.start();

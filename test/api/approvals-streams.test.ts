@@ -98,7 +98,7 @@ test.serial('WatchPending gets a newly parked request at once and is ended after
   t.true(seconds < 10, `ended after ${seconds}s`);
   // The stream is woken by the commit that parks, not by a poll.
   const seenAfterMs = (seenAt.get(id) ?? Infinity) - parkedAt;
-  t.true(seenAfterMs < 400, `seen ${seenAfterMs} ms after parking`);
+  t.true(seenAfterMs < 2000, `seen ${seenAfterMs} ms after parking`);
 });
 
 test.serial('a waiting stream opens no write transaction: the service stays responsive while another process holds the write lock', async (t) => {
@@ -119,7 +119,8 @@ test.serial('a waiting stream opens no write transaction: the service stays resp
       slowest = Math.max(slowest, performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    t.true(slowest < 400, `a health check took ${slowest} ms while the stream waited`);
+    // Blocked behind the lock, a write would hold the event loop for the 5 s busy timeout.
+    t.true(slowest < 2000, `a health check took ${slowest} ms while the stream waited`);
   } finally {
     holder.stdin!.end();
     health.close();

@@ -23,6 +23,12 @@ import { EthereumAccounts } from './service/ethereum-accounts.js';
 import { HttpEthereumNode } from './service/ethereum-node.js';
 import { EthereumTransactions } from './service/ethereum-transactions.js';
 import { broadcastApprovedTransactions } from './service/approved-broadcast.js';
+import { DEFAULT_PARKING_LIMITS } from './approvals/parking-limits.js';
+import { DEFAULT_STREAM_LIMITS } from './api/change-feed.js';
+import { DEFAULT_HEALTH_WATCH_LIMITS } from './api/health-watch.js';
+
+/** How often parked requests whose time is up are expired (one UPDATE each time). */
+const PARKED_SWEEP_MS = 1000;
 
 export interface RunningSigner {
   port: number;
@@ -94,9 +100,11 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     audit.startCheckpoints(config.auditCheckpointSeconds * 1000);
     cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);
-    const signing = new SigningService(hsm, keys, policy, store, audit, log);
+    const parking = { ...DEFAULT_PARKING_LIMITS, ...(config.maxParkedPerKey ? { perKey: config.maxParkedPerKey } : {}), ...(config.maxParkedPerRequester ? { perRequester: config.maxParkedPerRequester } : {}) };
+    const signing = new SigningService(hsm, keys, policy, store, audit, log, parking);
     const jwt = new JwtKeyService(hsm, keys, signing, store, log, clock);
     const approvals = new ApprovalService(store, policy, signing, audit, log);
+    cleanups.push(() => approvals.stop());
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());
     const jwks =
@@ -114,11 +122,24 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
       '--port (or --host)',
       config,
       startGrpcServer(
-        { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes, ...(tls ? { tls } : {}) },
+        {
+          host: config.host,
+          port: config.port,
+          maxMessageBytes: config.maxMessageBytes,
+          ...(tls ? { tls } : {}),
+          ...(config.streamMaxSeconds
+            ? {
+                streams: { ...DEFAULT_STREAM_LIMITS, maxLifetimeMs: config.streamMaxSeconds * 1000 },
+                healthWatch: { ...DEFAULT_HEALTH_WATCH_LIMITS, maxLifetimeMs: config.streamMaxSeconds * 1000 },
+              }
+            : {}),
+        },
         { keys, signing, policy, audit, jwt, approvals, store, log, metrics },
         () => hsm.isHealthy(),
       ),
     );
+    // Parked requests a crash left approved are signed (or failed) once the service can sign.
+    await approvals.start(PARKED_SWEEP_MS).catch((error: unknown) => log.error('approved requests left by a restart could not be finished', { error: String(error) }));
     return {
       port: server.port,
       modulePath,
@@ -135,6 +156,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
       ...(jsonRpc ? { jsonRpc } : {}),
       async stop() {
         jwt.stopSchedule();
+        approvals.stop();
         await Promise.all([server.shutdown(), jwks?.close(), metricsServer?.close(), jsonRpc?.close()]);
         await audit.close().catch((error: unknown) => log.error('final audit checkpoint failed', { error: String(error) }));
         hsm.close();

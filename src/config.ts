@@ -36,6 +36,11 @@ export interface Config {
   jsonRpcPlaintextIdentity?: string;
   /** The Ethereum node JSON-RPC fills transactions from, broadcasts to and forwards reads to. */
   downstreamRpcUrl?: string;
+  /** Caps on open parked requests (h2-quorum); defaults 100 per key, 20 per requester. */
+  maxParkedPerKey?: number;
+  maxParkedPerRequester?: number;
+  /** The server ends WaitForSignature and WatchPending streams after this long; default 600. */
+  streamMaxSeconds?: number;
 }
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -104,6 +109,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         .env('SIGNER_JSON_RPC_PLAINTEXT_IDENTITY'),
     )
     .addOption(new Option('--downstream-rpc-url <url>', 'Ethereum node to fill, broadcast and forward reads to').env('SIGNER_DOWNSTREAM_RPC_URL'))
+    .addOption(new Option('--max-parked-per-key <n>', 'open requests waiting for approval per key').env('SIGNER_MAX_PARKED_PER_KEY').default(100).argParser(integer(1, 100_000)))
+    .addOption(
+      new Option('--max-parked-per-requester <n>', 'open requests waiting for approval per requester').env('SIGNER_MAX_PARKED_PER_REQUESTER').default(20).argParser(integer(1, 100_000)),
+    )
+    .addOption(
+      new Option('--stream-max-seconds <n>', 'WaitForSignature and WatchPending streams end after this long (clients call again)')
+        .env('SIGNER_STREAM_MAX_SECONDS')
+        .default(600)
+        .argParser(integer(1, 86_400)),
+    )
     .addHelpText(
       'after',
       `
@@ -138,6 +153,9 @@ PIN (never on the command line):
     jsonRpcAddress: string;
     jsonRpcPlaintextIdentity?: string;
     downstreamRpcUrl?: string;
+    maxParkedPerKey: number;
+    maxParkedPerRequester: number;
+    streamMaxSeconds: number;
   }>();
   const tlsGiven = [options.tlsCa, options.tlsCert, options.tlsKey].filter(Boolean).length;
   if (tlsGiven !== 0 && tlsGiven !== 3) throw new Error('--tls-ca, --tls-cert and --tls-key go together');
@@ -164,6 +182,9 @@ PIN (never on the command line):
     ...(options.jsonRpcAddress === 'off' ? {} : { jsonRpc: parseAddress(options.jsonRpcAddress, '--json-rpc-address') }),
     ...(options.jsonRpcPlaintextIdentity ? { jsonRpcPlaintextIdentity: options.jsonRpcPlaintextIdentity } : {}),
     ...(options.downstreamRpcUrl ? { downstreamRpcUrl: httpUrl(options.downstreamRpcUrl, '--downstream-rpc-url') } : {}),
+    maxParkedPerKey: options.maxParkedPerKey,
+    maxParkedPerRequester: options.maxParkedPerRequester,
+    streamMaxSeconds: options.streamMaxSeconds,
   };
 }
 

@@ -7,6 +7,8 @@ import type { AccessRules } from '../policy/access.js';
 import type { Logger } from '../domain/logger.js';
 import { loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
 import { signerHandlers, type Services } from './signer-handlers.js';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './change-feed.js';
+import { boundedHealthWatch, DEFAULT_HEALTH_WATCH_LIMITS, type HealthWatchLimits } from './health-watch.js';
 import { withStrictRequests } from './strict-request.js';
 
 export interface TlsFiles {
@@ -26,7 +28,15 @@ export interface GrpcServerConfig {
   healthIntervalMs?: number;
   /** mTLS. Without it (--insecure) the service listens in plaintext, on loopback only. */
   tls?: TlsFiles;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls in flight on one connection. Default 100. */
+  maxConcurrentStreams?: number;
+  /** Bounds on WaitForSignature and WatchPending. */
+  streams?: StreamLimits;
+  /** Bounds on the unauthenticated grpc.health.v1 Watch. */
+  healthWatch?: HealthWatchLimits;
 }
+
+const DEFAULT_MAX_CONCURRENT_STREAMS = 100;
 
 export interface RunningGrpcServer {
   /** The port actually bound. */
@@ -53,19 +63,25 @@ export async function startGrpcServer(
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
+    'grpc.max_concurrent_streams': config.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
   });
   const { definition, proto } = loadSignerPackage();
-  server.addService(withStrictRequests(proto.signer.v1.Signer.service), signerHandlers({ ...services, authenticate }));
+  const streams = config.streams ?? DEFAULT_STREAM_LIMITS;
+  server.addService(withStrictRequests(proto.signer.v1.Signer.service), signerHandlers({ ...services, authenticate, streams }));
   new ReflectionService(definition).addToServer(server);
 
   const health = new HealthImplementation();
-  const updateHealth = () => {
-    const status = isHsmHealthy() ? 'SERVING' : 'NOT_SERVING';
-    health.setStatus('', status);
-    health.setStatus(SIGNER_SERVICE_NAME, status);
+  const watch = boundedHealthWatch(config.healthWatch ?? DEFAULT_HEALTH_WATCH_LIMITS);
+  const setHealth = (status: 'SERVING' | 'NOT_SERVING') => {
+    for (const service of ['', SIGNER_SERVICE_NAME]) {
+      health.setStatus(service, status);
+      watch.setStatus(service, status);
+    }
   };
+  const updateHealth = () => setHealth(isHsmHealthy() ? 'SERVING' : 'NOT_SERVING');
   updateHealth();
-  health.addToServer(server);
+  // The package's Watch is unbounded and needs no credentials: ours replaces it.
+  health.addToServer({ addService: (service, implementation) => server.addService(service, { ...implementation, watch: watch.handler }) } as grpc.Server);
   const healthTimer = setInterval(updateHealth, config.healthIntervalMs ?? 5000).unref();
 
   const address = config.host.includes(':') ? `[${config.host}]:${config.port}` : `${config.host}:${config.port}`;
@@ -78,8 +94,8 @@ export async function startGrpcServer(
     shutdown: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         clearInterval(healthTimer);
-        health.setStatus('', 'NOT_SERVING');
-        health.setStatus(SIGNER_SERVICE_NAME, 'NOT_SERVING');
+        setHealth('NOT_SERVING');
+        watch.close();
         const force = setTimeout(() => server.forceShutdown(), graceMs).unref();
         server.tryShutdown(() => {
           clearTimeout(force);

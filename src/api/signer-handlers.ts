@@ -33,6 +33,7 @@ import type { RpcObserver } from '../metrics/metrics.js';
 import { refusalOf } from './strict-request.js';
 import { outcomeOf, recordFailure } from '../service/call-outcome.js';
 import { withRequestId } from '../service/request-id.js';
+import { ChangeFeed, DEFAULT_STREAM_LIMITS, type StreamLimits } from './change-feed.js';
 
 const KEY_TYPES_TO_PROTO: Readonly<Record<KeyType, ProtoKeyType>> = {
   secp256k1: 'KEY_TYPE_SECP256K1',
@@ -67,11 +68,14 @@ export interface Services {
   metrics: RpcObserver;
   /** The caller identity of a call (from its client certificate); throws UNAUTHENTICATED. */
   authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => string;
+  /** Bounds on WaitForSignature and WatchPending; defaults when unset. */
+  streams?: StreamLimits;
 }
 
 /** Thin translation between proto messages and the services; all decisions happen below. */
 export function signerHandlers(services: Services): SignerHandlers {
   const { keys, signing, policy, jwt } = services;
+  const streamLimits = services.streams ?? DEFAULT_STREAM_LIMITS;
   const unary = handleUnary(services);
   const stream = handleStream(services);
   // The change and its audit record commit together.
@@ -122,12 +126,12 @@ export function signerHandlers(services: Services): SignerHandlers {
 
     GetSignRequest: unary('GetSignRequest', () => undefined, (ctx, request) => toProtoSignRequest(services, visibleRequest(services, ctx, request.id))),
 
-    ListPendingRequests: unary('ListPendingRequests', () => undefined, (ctx) => ({
-      requests: services.approvals
-        .pending()
-        .filter((r) => policy.access.allows(ctx.caller, 'ListPendingRequests', r.keyName))
-        .map((r) => toProtoSignRequest(services, r)),
-    })),
+    ListPendingRequests: unary('ListPendingRequests', () => undefined, (ctx, request) => {
+      if (request.pageSize > MAX_PENDING_PAGE) throw invalidField('page_size', `must be between 1 and ${MAX_PENDING_PAGE}`);
+      const after = request.pageToken ? decodePendingToken(request.pageToken) : undefined;
+      const page = services.approvals.pendingPage(request.pageSize || DEFAULT_PENDING_PAGE, after, (r) => policy.access.allows(ctx.caller, 'ListPendingRequests', r.keyName));
+      return { requests: page.requests.map((r) => toProtoSignRequest(services, r)), nextPageToken: page.next ? encodePendingToken(page.next) : '' };
+    }),
 
     SubmitApproval: unary('SubmitApproval', () => undefined, async (ctx, request) => {
       const parked = visibleRequest(services, ctx, request.requestId);
@@ -144,30 +148,43 @@ export function signerHandlers(services: Services): SignerHandlers {
       return toProtoSignRequest(services, updated);
     }),
 
+    // Event-driven: woken by this process's commits (and a read-only re-read every poll interval for
+    // other processes'), never a write transaction per look; ended by the server's lifetime bound.
     WaitForSignature: stream('WaitForSignature', async (ctx, request: { id: string }, call) => {
-      let last = '';
-      for (;;) {
-        const current = visibleRequest(services, ctx, request.id);
-        const message = toProtoSignRequest(services, current);
-        const fingerprint = JSON.stringify([current.status, message.approvals.length]);
-        if (fingerprint !== last) {
-          call.write(message);
-          last = fingerprint;
+      const id = visibleRequest(services, ctx, request.id).id;
+      const feed = new ChangeFeed(services.approvals, call, streamLimits, (change) => change.id === id);
+      try {
+        let last = '';
+        while (!feed.cancelled) {
+          const current = services.approvals.look(id);
+          const message = toProtoSignRequest(services, current);
+          const fingerprint = JSON.stringify([current.status, message.approvals.length]);
+          if (fingerprint !== last) {
+            call.write(message);
+            last = fingerprint;
+          }
+          if (FINAL.has(current.status)) return;
+          // Wake at the request's expiry too, to report it.
+          await feed.next({ maxWaitMs: current.expiresAt - policy.now(), poll: true });
         }
-        if (FINAL.has(current.status) || call.cancelled) return;
-        await nextUpdate(services, request.id, call);
+      } finally {
+        feed.close();
       }
     }),
 
     WatchPending: stream('WatchPending', async (ctx, _request: object, call) => {
-      const sent = new Set<string>();
-      while (!call.cancelled) {
-        for (const r of services.approvals.pending()) {
-          if (sent.has(r.id) || !policy.access.allows(ctx.caller, 'WatchPending', r.keyName)) continue;
-          sent.add(r.id);
-          call.write(toProtoSignRequest(services, r));
+      const visible = (r: PendingRequest) => policy.access.allows(ctx.caller, 'WatchPending', r.keyName);
+      const feed = new ChangeFeed(services.approvals, call, streamLimits, (change) => change.parked);
+      try {
+        for (const r of services.approvals.pendingPage(MAX_PENDING_PAGE, undefined, visible).requests) call.write(toProtoSignRequest(services, r));
+        while (!feed.cancelled) {
+          for (const change of await feed.next()) {
+            const parked = services.approvals.peek(change.id);
+            if (parked?.status === 'pending' && visible(parked)) call.write(toProtoSignRequest(services, parked));
+          }
         }
-        await nextUpdate(services, undefined, call);
+      } finally {
+        feed.close();
       }
     }),
 
@@ -352,20 +369,22 @@ function toProtoSignRequest(services: Services, r: PendingRequest) {
   };
 }
 
-/** Resolves on the next change (in this process) or after a short poll (changes made by another process). */
-function nextUpdate(services: Services, id: string | undefined, call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      services.approvals.events.off('update', onUpdate);
-      call.off('cancelled', done);
-      resolve();
-    };
-    const onUpdate = (changed: string) => (id === undefined || changed === id) && done();
-    const timer = setTimeout(done, 500);
-    services.approvals.events.on('update', onUpdate);
-    call.on('cancelled', done);
-  });
+const DEFAULT_PENDING_PAGE = 100;
+const MAX_PENDING_PAGE = 1000;
+
+/** A ListPendingRequests page token: the (create time, id) position of the last request returned. */
+function encodePendingToken(position: { createdAt: number; id: string }): string {
+  return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
+}
+
+function decodePendingToken(token: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown[];
+    if (Number.isSafeInteger(createdAt) && typeof id === 'string' && id.length <= 128) return { createdAt: createdAt as number, id };
+  } catch {
+    // Falls through to the error below.
+  }
+  throw invalidField('page_token', 'is not a token from a previous ListPendingRequests response');
 }
 
 function toProtoEthereumSignature(result: EthereumSignature) {
@@ -442,7 +461,9 @@ function handleStream({ audit, policy, log, metrics, authenticate }: Services) {
           recordFailure(audit, log, ctx, error);
           const failure = toServiceError(error, ctx.requestId);
           observe(metrics, log, ctx, true, { error, failure });
-          call.destroy(Object.assign(new Error(), failure));
+          // 'error' (not destroy) is what makes grpc-js send the status: a destroyed stream sends nothing
+          // and the client hangs until its own deadline.
+          call.emit('error', Object.assign(new Error(failure.details), failure));
         },
       );
     };

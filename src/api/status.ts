@@ -27,6 +27,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   HSM_PIN_INCORRECT: status.UNAVAILABLE,
   SHUTTING_DOWN: status.UNAVAILABLE,
   NODE_UNAVAILABLE: status.UNAVAILABLE,
+  STREAM_DEADLINE: status.DEADLINE_EXCEEDED,
   INTERNAL: status.INTERNAL,
 };
 

@@ -1,16 +1,15 @@
-import { EventEmitter } from 'node:events';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { approvalPayload, type Approval, type PendingRequest, type Verdict } from '../domain/approval.js';
 import { SignerError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { RequestContext } from '../domain/request-context.js';
-import { quorumState } from '../policy/approvers.js';
+import { inAnyGroup, quorumState } from '../policy/approvers.js';
 import { ethereumTransactionScheme, typedDataScheme } from '../schemes/ethereum/schemes.js';
 import type { PolicyGate } from '../service/policy-gate.js';
 import { decodeResult } from '../service/result-codec.js';
 import type { SigningService } from '../service/signing-service.js';
-import type { Ledger, Store } from '../store/store.js';
+import type { Ledger, PendingChange, Store } from '../store/store.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 
 export interface ApprovalSubmission {
@@ -22,6 +21,9 @@ export interface ApprovalSubmission {
   reason: string;
 }
 
+/** How many pages' worth of rows one ListPendingRequests call reads at most, skipping rows the caller may not see. */
+const SCAN_FACTOR = 10;
+
 /** The final states: nothing changes a request after these. */
 export const FINAL = new Set(['signed', 'rejected', 'expired', 'invalidated', 'failed']);
 
@@ -31,8 +33,7 @@ export const FINAL = new Set(['signed', 'rejected', 'expired', 'invalidated', 'f
  * quorum is met the request is signed once, whoever submitted the last approval.
  */
 export class ApprovalService {
-  /** Emits 'update' with a request id whenever a request changes in this process. */
-  readonly events = new EventEmitter().setMaxListeners(0);
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -47,6 +48,101 @@ export class ApprovalService {
     return request;
   }
 
+  /** The request as stored, without a write: for streams, which must not open a write transaction per look. */
+  peek(id: string): PendingRequest | undefined {
+    return this.store.reader.getPending(id);
+  }
+
+  /**
+   * The request's state now, for a stream: read-only, except once when time or a policy change has
+   * ended a pending request and that is still to be written.
+   */
+  look(id: string): PendingRequest {
+    const request = this.peek(id);
+    if (!request) throw new SignerError('REQUEST_NOT_FOUND', `no sign request ${id}`, 'id');
+    if (request.status === 'pending' && (this.policy.now() >= request.expiresAt || !this.governedBy(request))) return this.get(id);
+    return request;
+  }
+
+  /** Calls `listener` after each commit that parks, approves or changes a request (this process's commits). */
+  onChange(listener: (change: PendingChange) => void): () => void {
+    this.store.pendingChanges.on('change', listener);
+    return () => this.store.pendingChanges.off('change', listener);
+  }
+
+  /** Expires every request whose time is up: one statement, however many there are; no write when none is due. */
+  expireDue(): void {
+    const now = this.policy.now();
+    const earliest = this.store.earliestPendingExpiry();
+    if (earliest === undefined || earliest > now) return;
+    this.store.exclusive((tx) => tx.expirePending(now, 'no quorum before the request expired'));
+  }
+
+  /**
+   * At start: expires what is due every `intervalMs` (one statement each time), and finishes requests
+   * a crash left `approved` (quorum met, never signed): each is signed with every check re-run, or
+   * failed with the reason.
+   */
+  start(intervalMs: number): Promise<void> {
+    this.sweeper = setInterval(() => {
+      try {
+        this.expireDue();
+      } catch (error) {
+        this.log.warn('expiring parked requests failed; retried at the next sweep', { error: String(error) });
+      }
+    }, intervalMs).unref();
+    return this.resumeApproved();
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private async resumeApproved(): Promise<void> {
+    const seen = new Set<string>();
+    for (;;) {
+      const left = this.store.pendingRequests(['approved'], 100 + seen.size).filter((r) => !seen.has(r.id));
+      if (left.length === 0) return;
+      for (const request of left) {
+        seen.add(request.id);
+        this.log.warn('signing a request whose quorum was met before a restart', { requestId: request.id, key: request.keyName });
+        // signApproved always moves the request out of 'approved' (signed, invalidated or failed).
+        await this.signApproved(request);
+        if (this.peek(request.id)?.status === 'approved') {
+          this.store.exclusive((tx) => tx.setPendingStatus(request.id, 'failed', 'INTERNAL: could not be signed after a restart'));
+        }
+      }
+    }
+  }
+
+  /**
+   * One page of the requests still waiting, oldest first, that `visible` lets the caller see; never
+   * more than `limit`, reading at most SCAN_FACTOR pages' worth of rows. `after` is the last position
+   * returned before; the result's `next` is where the next page starts (undefined when done).
+   */
+  pendingPage(limit: number, after: { createdAt: number; id: string } | undefined, visible: (r: PendingRequest) => boolean) {
+    const now = this.policy.now();
+    const requests: PendingRequest[] = [];
+    let cursor = after;
+    let scanned = 0;
+    for (;;) {
+      const rows = this.store.pendingPage(['pending'], limit, cursor);
+      for (const row of rows) {
+        cursor = { createdAt: row.createdAt, id: row.id };
+        scanned++;
+        if (row.expiresAt > now && this.governedBy(row) && visible(row)) requests.push(row);
+        if (requests.length === limit) return { requests, next: cursor };
+      }
+      if (rows.length < limit) return { requests, next: undefined };
+      if (scanned >= limit * SCAN_FACTOR) return { requests, next: cursor };
+    }
+  }
+
+  /** True while the policy that parked the request still governs its key (else its approvals no longer count). */
+  private governedBy(request: PendingRequest): boolean {
+    return this.policy.current.find(request.keyName).policy?.hash === request.policyHash;
+  }
+
   approvals(id: string): Approval[] {
     return this.store.reader.approvals(id);
   }
@@ -55,9 +151,6 @@ export class ApprovalService {
     return quorumState(request.rules, this.approvals(request.id), this.policy.approvers).progress;
   }
 
-  pending(): PendingRequest[] {
-    return this.store.pendingRequests(['pending'], 1000).filter((r) => this.get(r.id).status === 'pending');
-  }
 
   /** Records a verdict; signs (before returning) when it completes the quorum. */
   async submit(ctx: RequestContext, submission: ApprovalSubmission): Promise<PendingRequest> {
@@ -68,6 +161,11 @@ export class ApprovalService {
       const refuse = (why: string) => new SignerError('APPROVAL_REFUSED', `approval refused: ${why}`);
       const approver = this.policy.approvers.get(submission.approverId);
       if (!approver) throw refuse(`"${submission.approverId}" is not in the approver registry`);
+      // Only members of a group the request's rules name may approve or reject it.
+      if (!request.rules.some((rule) => inAnyGroup(approver, rule))) {
+        const groups = [...new Set(request.rules.flatMap((rule) => rule.quorum.map((q) => q.group)))].join(', ');
+        throw refuse(`approver "${approver.id}" is in none of the groups this request needs (${groups})`);
+      }
       if (ctx.caller === request.requester) throw refuse('the requester cannot approve their own request');
       if (submission.expiresAt <= now) throw refuse('the approval has expired');
       const payload = approvalPayload({ instanceId: this.store.instanceId, requestId: request.id, keyName: request.keyName, chainId: request.chainId, digest: request.digest, policyHash: request.policyHash, verdict: submission.verdict, expiresAt: submission.expiresAt });
@@ -94,13 +192,11 @@ export class ApprovalService {
       if (state.met) tx.setPendingStatus(request.id, 'approved');
       return { request: tx.getPending(request.id)!, approved: state.met };
     });
-    this.events.emit('update', request.id);
     if (approved) await this.signApproved(request);
     return this.get(request.id);
   }
 
   private async signApproved(request: PendingRequest): Promise<void> {
-    const counted = () => this.approvals(request.id).filter((a) => a.verdict === 'approve').map((a) => a.approverId);
     const ctx: RequestContext = {
       requestId: request.id,
       caller: request.requester,
@@ -109,7 +205,8 @@ export class ApprovalService {
       keyName: request.keyName,
       intent: request.intent,
       policyHash: request.policyHash,
-      approvals: counted(),
+      // Set by the recheck: exactly the approvals that met the quorum in the transaction that signs.
+      approvals: [],
       audited: false,
     };
     // Re-checked in the transaction that reserves the spend: still approved, quorum still met.
@@ -117,9 +214,9 @@ export class ApprovalService {
       const now = this.policy.now();
       const current = tx.getPending(request.id);
       if (current?.status !== 'approved') throw new SignerError('APPROVAL_INVALID', `request ${request.id} is ${current?.status ?? 'gone'}`);
-      if (!quorumState(current.rules, this.validApprovals(tx, request.id, now), this.policy.approvers).met) {
-        throw new SignerError('APPROVAL_INVALID', 'the quorum is no longer met');
-      }
+      const state = quorumState(current.rules, this.validApprovals(tx, request.id, now), this.policy.approvers);
+      if (!state.met) throw new SignerError('APPROVAL_INVALID', 'the quorum is no longer met');
+      ctx.approvals = state.counted;
     };
     try {
       const payload = decodeResult<{ request: never }>(request.payload).request;
@@ -137,8 +234,6 @@ export class ApprovalService {
           // Logged above.
         }
       }
-    } finally {
-      this.events.emit('update', request.id);
     }
   }
 

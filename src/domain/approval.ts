@@ -7,6 +7,11 @@ export interface QuorumRule {
   quorum: Array<{ group: string; count: number }>;
   /** One reject ends the request (default). */
   rejectEnds: boolean;
+  /**
+   * false: one approver may count toward several groups of this rule (`distinct_approvers: false`).
+   * Otherwise (the default, and for requests parked before the option existed) each counts once.
+   */
+  distinct?: boolean;
 }
 
 export interface PendingRequest {
@@ -28,6 +33,10 @@ export interface PendingRequest {
   reason: string;
   /** The reply once signed (tagged JSON). */
   result?: string;
+  /** The client's request_id, if it sent one: a retry with it finds this request. */
+  clientRequestId?: string;
+  /** What makes a retry "the same request" (as for sign requests). */
+  payloadHash?: string;
 }
 
 export type Verdict = 'approve' | 'reject';

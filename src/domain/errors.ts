@@ -51,8 +51,10 @@ export const ERROR_CODES = [
   'HSM_PIN_INCORRECT',
   /** The service is shutting down. */
   'SHUTTING_DOWN',
-  /** h6-json-rpc: the downstream Ethereum node (--downstream-rpc-url) is not configured or cannot be reached. */
+  /** The downstream Ethereum node (--downstream-rpc-url) is not configured or cannot be reached. */
   'NODE_UNAVAILABLE',
+  /** A stream reached the server's bound on its lifetime (DEADLINE_EXCEEDED): call again to continue. */
+  'STREAM_DEADLINE',
   /** Anything unexpected. The caller sees a generic message; details go to the server log. */
   'INTERNAL',
 ] as const;

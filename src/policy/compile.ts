@@ -97,6 +97,11 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
     if ((raw.token === undefined) !== (raw.amount_above === undefined)) {
       errors.push(new PolicyFieldError(at, 'token and amount_above go together'));
     }
+    const groups = raw.quorum.map((q) => q.group);
+    groups.forEach((group, j) => groups.indexOf(group) !== j && errors.push(new PolicyFieldError([...at, 'quorum', j, 'group'], `"${group}" is named twice in this quorum`)));
+    if (raw.distinct_approvers === false && groups.length < 2) {
+      errors.push(new PolicyFieldError([...at, 'distinct_approvers'], 'false only means something with two or more groups in the quorum'));
+    }
     if (raw.native_value_above === undefined && raw.token === undefined) {
       errors.push(new PolicyFieldError(at, 'needs native_value_above, or token with amount_above'));
     }
@@ -110,6 +115,7 @@ export function compilePolicy(file: PolicyFile, source: { file: string; hash: st
       quorum: raw.quorum,
       expiresAfterMs: raw.expires_after === undefined ? 3_600_000 : (attempt([...at, 'expires_after'], () => parseDuration(raw.expires_after!)) ?? 0),
       rejectEnds: raw.reject_ends ?? true,
+      distinctApprovers: raw.distinct_approvers ?? true,
     };
   });
 

@@ -72,6 +72,8 @@ export interface ApprovalRule {
   quorum: Array<{ group: string; count: number }>;
   expiresAfterMs: number;
   rejectEnds: boolean;
+  /** Each approver counts toward one group of the quorum only (default); false lets one count toward several. */
+  distinctApprovers: boolean;
 }
 
 export interface Policy {

@@ -120,6 +120,11 @@ const approvalRule = z.strictObject({
   expires_after: duration.optional(),
   /** One reject ends the request. Default true. */
   reject_ends: z.boolean().optional(),
+  /**
+   * Default true: an approver in several of this rule's groups counts toward one of them only.
+   * false lets one person count toward every group they belong to (a deliberate choice).
+   */
+  distinct_approvers: z.boolean().optional(),
 });
 
 export const policyFileSchema = z.strictObject({

@@ -11,7 +11,7 @@ import type { EthereumTransactions, SignedEthereumTransaction } from './ethereum
  */
 export function broadcastApprovedTransactions(approvals: ApprovalService, transactions: EthereumTransactions, log: Logger): () => void {
   const sent = new Set<string>();
-  const onUpdate = (id: string) => {
+  const onUpdate = ({ id }: { id: string }) => {
     let request;
     try {
       request = approvals.get(id);
@@ -28,6 +28,5 @@ export function broadcastApprovedTransactions(approvals: ApprovalService, transa
       (error: unknown) => log.warn('approved transaction could not be broadcast', { requestId: id, error: String(error) }),
     );
   };
-  approvals.events.on('update', onUpdate);
-  return () => approvals.events.off('update', onUpdate);
+  return approvals.onChange(onUpdate);
 }

@@ -3,7 +3,7 @@ import type { SignIntent } from '../domain/intent.js';
 import type { Logger } from '../domain/logger.js';
 import { AccessFileError, AccessRules } from '../policy/access.js';
 import { ApproverRegistry, ApproversFileError } from '../policy/approvers.js';
-import type { Decision } from '../policy/decision.js';
+import type { Decision, LimitReason } from '../policy/decision.js';
 import { checkWindows, evaluate } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
 import type { Ledger, Store } from '../store/store.js';
@@ -68,9 +68,15 @@ export class PolicyGate {
     return decision;
   }
 
-  /** The decision, windows included, inside `tx`. Throws for a denial; returns allow or approval_required. */
-  decide(tx: Ledger, keyName: string, intent: SignIntent, now: number): Exclude<Decision, { outcome: 'deny' }> {
-    const decision = checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => tx.used(scope, perMs, now));
+  /**
+   * The decision, windows included, inside `tx`. Throws for a denial; returns allow or approval_required.
+   * `alreadyCounted`: spends of this kind were reserved earlier for this request (a parked request's
+   * rate-limit slot): neither checked nor reserved again.
+   */
+  decide(tx: Ledger, keyName: string, intent: SignIntent, now: number, alreadyCounted?: LimitReason): Exclude<Decision, { outcome: 'deny' }> {
+    const evaluated = evaluate(this.policies, keyName, intent);
+    const remaining = evaluated.outcome === 'deny' || !alreadyCounted ? evaluated : { ...evaluated, spends: evaluated.spends.filter((spend) => spend.reason !== alreadyCounted) };
+    const decision = checkWindows(remaining, (scope, perMs) => tx.used(scope, perMs, now));
     if (decision.outcome === 'deny') throw refusal(decision);
     return decision;
   }

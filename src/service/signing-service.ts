@@ -19,6 +19,7 @@ import { describeForApprovers } from '../approvals/describe.js';
 import type { SignIntent } from '../domain/intent.js';
 import { randomUUID } from 'node:crypto';
 import { faults } from '../testing/faults.js';
+import { checkParkingCaps, DEFAULT_PARKING_LIMITS, type ParkingLimits } from '../approvals/parking-limits.js';
 
 /**
  * The one signing path, the same for every scheme:
@@ -36,6 +37,7 @@ export class SigningService {
     private readonly store: Store,
     private readonly audit: AuditTrail,
     private readonly log: Logger,
+    private readonly parking: ParkingLimits = DEFAULT_PARKING_LIMITS,
   ) {}
 
   async sign<Request, Decoded, Result>(
@@ -108,7 +110,7 @@ export class SigningService {
     let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;
     // Not durable on its own: the record of the signature commits durably before any signature leaves,
     // and that fsync covers this commit too. A parked request is made durable just below.
-    const begun = await this.store.exclusiveBatched((tx): { replay: string } | { decision: Decision } | { parked: PendingRequest } => {
+    const begun = await this.store.exclusiveBatched((tx): { replay: string } | { decision: Decision } | { parked: PendingRequest } | { retried: PendingRequest } => {
       if (ctx.clientRequestId) {
         const earlier = tx.findSignRequest(ctx.caller, ctx.clientRequestId);
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
@@ -118,6 +120,13 @@ export class SigningService {
         if (earlier?.status === 'reserved') {
           throw new SignerError('REQUEST_IN_PROGRESS', `request id "${ctx.clientRequestId}" is still being signed; retry shortly`, 'request_id');
         }
+        // A retry of a parked request gets that request (its signature once signed), never a second copy.
+        const parked = tx.findParkedByClientId(ctx.caller, ctx.clientRequestId);
+        if (parked && (parked.payloadHash !== payloadHash || parked.keyName !== key.name || parked.method !== ctx.method)) {
+          throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
+        }
+        if (parked?.status === 'signed' && parked.result !== undefined) return { replay: parked.result };
+        if (parked) return { retried: parked };
       }
       if (!tx.keyEnabled(key.name)) throw disabled(key.name);
       // The payload of an approved request is re-decoded from the database: it must still be what the
@@ -125,7 +134,8 @@ export class SigningService {
       if (options.approved && bytesToHex(prepared.input) !== options.approved.parked.digest) {
         throw new SignerError('APPROVAL_INVALID', 'the parked request no longer matches the digest its approvers signed');
       }
-      const decision = this.policy.decide(tx, key.name, prepared.intent, now);
+      // An approved request's rate-limit slot was taken when it was parked.
+      const decision = this.policy.decide(tx, key.name, prepared.intent, now, options.approved ? 'RATE_LIMIT' : undefined);
       ctx.policyHash = decision.policy.hash;
       if (decision.outcome === 'approval_required') {
         const { approved, park } = options;
@@ -137,7 +147,10 @@ export class SigningService {
           }
           approved.recheck(tx);
         } else if (park) {
-          const pending = parkRequest(ctx, key.name, prepared, bytesToHex(prepared.input), decision, park.payload, now);
+          checkParkingCaps(tx, key.name, ctx.caller, this.parking);
+          // Parking is a request like any other: it takes a slot of the key's rate limits now.
+          this.policy.reserve(tx, { ...decision, spends: decision.spends.filter((spend) => spend.reason === 'RATE_LIMIT') }, now);
+          const pending = { ...parkRequest(ctx, key.name, prepared, bytesToHex(prepared.input), decision, park.payload, now), payloadHash };
           tx.putPending(pending);
           this.audit.appendInTx(tx, ctx, { decision: 'approval_required', reason: 'PENDING_APPROVAL' });
           return { parked: pending };
@@ -174,6 +187,10 @@ export class SigningService {
       await this.store.exclusiveBatched((tx) => tx.rewritePending(begun.parked.id));
       ctx.audited = true;
       return { pending: begun.parked };
+    }
+    if ('retried' in begun) {
+      this.audit.append(ctx, { decision: 'replay' });
+      return { pending: begun.retried };
     }
     if ('replay' in begun) {
       this.audit.append(ctx, { decision: 'replay' });
@@ -291,12 +308,13 @@ function parkRequest(
     chainId,
     intent: JSON.stringify({ ...JSON.parse(ctx.intent ?? '{}'), words: describeForApprovers(intent, decision.policy) }),
     policyHash: decision.policy.hash,
-    rules: decision.approvals.map((rule) => ({ name: rule.name, quorum: rule.quorum, rejectEnds: rule.rejectEnds })),
+    rules: decision.approvals.map((rule) => ({ name: rule.name, quorum: rule.quorum, rejectEnds: rule.rejectEnds, distinct: rule.distinctApprovers })),
     requester: ctx.caller,
     createdAt: now,
     expiresAt: now + Math.min(...decision.approvals.map((rule) => rule.expiresAfterMs)),
     status: 'pending',
     reason: '',
+    ...(ctx.clientRequestId ? { clientRequestId: ctx.clientRequestId } : {}),
   };
 }
 

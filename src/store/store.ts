@@ -1,7 +1,15 @@
 import type { AuditCheckpoint, AuditFields, AuditRecord } from '../domain/audit.js';
 import type { KeyRecord, PublicJwk } from '../domain/key.js';
 import type { JwtKeySettings, KeyVersion } from '../domain/jwt.js';
+import type { EventEmitter } from 'node:events';
 import type { Approval, PendingRequest, PendingStatus } from '../domain/approval.js';
+
+/** What a 'change' event of `Store.pendingChanges` carries. */
+export interface PendingChange {
+  id: string;
+  /** True when the request was just parked. */
+  parked: boolean;
+}
 
 /**
  * State behind operations, not SQL. SQLite implements it today; nothing above this interface knows
@@ -47,6 +55,15 @@ export interface Store {
   unfinishedSignRequests(beforeMs: number, limit: number): SignRequestRecord[];
   /** Parked requests with these statuses, oldest first. */
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[];
+  /** The earliest expiry of a request still 'pending' (read-only, one index lookup). */
+  earliestPendingExpiry(): number | undefined;
+  /** Like `pendingRequests`, strictly after the (createdAt, id) position `after`: one page. */
+  pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): PendingRequest[];
+  /**
+   * Emits 'change' with a PendingChange after each commit that parked a request, added an approval to
+   * one or changed its status (this process's commits only; never for work that rolled back).
+   */
+  readonly pendingChanges: EventEmitter;
   close(): void;
 }
 
@@ -80,7 +97,7 @@ export interface NonceRecord {
   priorityFee: bigint;
 }
 
-export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals' | 'highestNonce'>;
+export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals' | 'highestNonce' | 'getPending'>;
 
 /** The operations available inside an exclusive transaction. */
 export interface Ledger {
@@ -121,6 +138,12 @@ export interface Ledger {
   setPendingStatus(id: string, status: PendingStatus, reason?: string, result?: string): void;
   /** Rewrites a parked request unchanged: something for a durable commit to fsync (which makes earlier commits durable too). */
   rewritePending(id: string): void;
+  /** The parked request a requester sent with this client request id, if any. */
+  findParkedByClientId(requester: string, clientRequestId: string): PendingRequest | undefined;
+  /** Open (pending or approved) parked requests of the key, and of the requester. */
+  openParked(keyName: string, requester: string): { key: number; requester: number };
+  /** Expires every pending request whose time is up, in one statement; returns their ids. */
+  expirePending(now: number, reason: string): string[];
   /** False if this approver already has an approval on the request (each counts once). */
   putApproval(approval: Approval): boolean;
   approvals(requestId: string): Approval[];

@@ -137,4 +137,14 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE INDEX sign_requests_unfinished ON sign_requests (created_at) WHERE status = 'reserved';`,
   // 7: a failed request's nonce claim is kept while another live request signs the same transaction.
   `CREATE INDEX sign_requests_by_digest ON sign_requests (key_name, digest);`,
+  // 8 (h2-quorum): a parked request remembers the client's request id, so a retry finds it instead of
+  // parking a copy; open requests are counted per key and per requester (parking caps); expiry is one
+  // UPDATE over an index.
+  `ALTER TABLE pending_requests ADD COLUMN client_request_id TEXT;
+   ALTER TABLE pending_requests ADD COLUMN payload_hash TEXT;
+   CREATE UNIQUE INDEX pending_by_client_request ON pending_requests (requester, client_request_id) WHERE client_request_id IS NOT NULL;
+   CREATE INDEX pending_open_by_key ON pending_requests (key_name) WHERE status IN ('pending', 'approved');
+   CREATE INDEX pending_open_by_requester ON pending_requests (requester) WHERE status IN ('pending', 'approved');
+   CREATE INDEX pending_by_expiry ON pending_requests (expires_at) WHERE status = 'pending';
+   CREATE INDEX pending_by_status_id ON pending_requests (status, created_at, id);`,
 ];

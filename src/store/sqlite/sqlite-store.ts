@@ -7,7 +7,8 @@ import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../
 import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { BatchOptions, Ledger, Reader, SignRequestRecord, Store } from '../store.js';
+import { EventEmitter } from 'node:events';
+import type { BatchOptions, Ledger, PendingChange, Reader, SignRequestRecord, Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { createPrivateFile } from '../private-paths.js';
 
@@ -95,6 +96,9 @@ export class SqliteStore implements Store {
   /** Audit records appended in the open transaction, announced once it commits. */
   private readonly uncommittedAudit: AuditRecord[] = [];
   private auditListener?: (records: readonly AuditRecord[]) => void;
+  readonly pendingChanges = new EventEmitter().setMaxListeners(0);
+  /** Changes to parked requests written by the open transaction: announced once it commits. */
+  private changes: PendingChange[] = [];
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     // The database holds every signature's record and the stored results: owner only, -wal and -shm too.
@@ -170,8 +174,19 @@ export class SqliteStore implements Store {
       setActive: db.prepare<[string, string, string, string]>('UPDATE keys SET hsm_id = ?, public_jwk = ?, kid = ? WHERE name = ?'),
       noteExp: db.prepare<[number, string, string]>('UPDATE key_versions SET last_exp_ms = MAX(COALESCE(last_exp_ms, 0), ?) WHERE key_name = ? AND kid = ?'),
       putPending: db.prepare(
-        `INSERT INTO pending_requests (id, key_name, method, payload, digest, chain_id, intent, policy_hash, rules, requester, created_at, expires_at, status, reason, result)
-         VALUES (@id, @keyName, @method, @payload, @digest, @chainId, @intent, @policyHash, @rules, @requester, @createdAt, @expiresAt, @status, @reason, @result)`,
+        `INSERT INTO pending_requests (id, key_name, method, payload, digest, chain_id, intent, policy_hash, rules, requester, created_at, expires_at, status, reason, result, client_request_id, payload_hash)
+         VALUES (@id, @keyName, @method, @payload, @digest, @chainId, @intent, @policyHash, @rules, @requester, @createdAt, @expiresAt, @status, @reason, @result, @clientRequestId, @payloadHash)`,
+      ),
+      parkedByClientId: db.prepare<[string, string], Record<string, string | number | null>>(
+        'SELECT * FROM pending_requests WHERE requester = ? AND client_request_id = ?',
+      ),
+      earliestExpiry: db.prepare<[], { at: number | null }>("SELECT MIN(expires_at) AS at FROM pending_requests WHERE status = 'pending'"),
+      openByKey: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM pending_requests WHERE key_name = ? AND status IN ('pending', 'approved')"),
+      openByRequester: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM pending_requests WHERE requester = ? AND status IN ('pending', 'approved')"),
+      expirePending: db.prepare<[string, number], { id: string }>("UPDATE pending_requests SET status = 'expired', reason = ? WHERE status = 'pending' AND expires_at <= ? RETURNING id"),
+      pendingPage: db.prepare<[string, number, number, string, number], Record<string, string | number | null>>(
+        `SELECT * FROM pending_requests WHERE status IN (SELECT value FROM json_each(?))
+           AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`,
       ),
       getPending: db.prepare<[string], Record<string, string | number | null>>('SELECT * FROM pending_requests WHERE id = ?'),
       setPending: db.prepare<[string, string, string | null, string]>('UPDATE pending_requests SET status = ?, reason = ?, result = COALESCE(?, result) WHERE id = ?'),
@@ -217,6 +232,7 @@ export class SqliteStore implements Store {
       versions: (keyName) => this.ledger.versions(keyName),
       approvals: (requestId) => this.ledger.approvals(requestId),
       highestNonce: (keyName, chainId) => this.ledger.highestNonce(keyName, chainId),
+      getPending: (id) => this.ledger.getPending(id),
     };
     this.ledger = {
       used,
@@ -296,21 +312,43 @@ export class SqliteStore implements Store {
       noteTokenExpiry(keyName, kid, expMs) {
         sql.noteExp.run(expMs, keyName, kid);
       },
-      putPending(request) {
-        sql.putPending.run({ ...request, rules: JSON.stringify(request.rules), result: request.result ?? null });
+      putPending: (request) => {
+        sql.putPending.run({
+          ...request,
+          rules: JSON.stringify(request.rules),
+          result: request.result ?? null,
+          clientRequestId: request.clientRequestId ?? null,
+          payloadHash: request.payloadHash ?? null,
+        });
+        this.changes.push({ id: request.id, parked: true });
+      },
+      findParkedByClientId(requester, clientRequestId) {
+        const row = sql.parkedByClientId.get(requester, clientRequestId);
+        return row && toPending(row);
+      },
+      openParked(keyName, requester) {
+        return { key: sql.openByKey.get(keyName)!.n, requester: sql.openByRequester.get(requester)!.n };
+      },
+      expirePending: (now, reason) => {
+        const ids = sql.expirePending.all(reason, now).map((row) => row.id);
+        for (const id of ids) this.changes.push({ id, parked: false });
+        return ids;
       },
       getPending(id) {
         const row = sql.getPending.get(id);
         return row && toPending(row);
       },
-      setPendingStatus(id, status, reason = '', result) {
+      setPendingStatus: (id, status, reason = '', result) => {
         sql.setPending.run(status, reason, result ?? null, id);
+        this.changes.push({ id, parked: false });
       },
       rewritePending(id) {
         sql.rewritePending.run(id);
       },
-      putApproval(approval) {
-        return sql.putApproval.run(approval).changes === 1;
+      putApproval: (approval) => {
+        const added = sql.putApproval.run(approval).changes === 1;
+        if (added) this.changes.push({ id: approval.requestId, parked: false });
+        return added;
       },
       approvals(requestId) {
         return sql.approvals.all(requestId).map(toApproval);
@@ -372,9 +410,11 @@ export class SqliteStore implements Store {
       value = this.db.transaction(() => work(this.ledger)).immediate();
     } catch (error) {
       this.uncommittedAudit.length = 0;
+      this.changes = [];
       throw storeError(error);
     }
     this.announceAudit();
+    this.announceChanges();
     return value;
   }
 
@@ -385,6 +425,19 @@ export class SqliteStore implements Store {
   private announceAudit(): void {
     if (this.uncommittedAudit.length === 0) return;
     this.auditListener?.(this.uncommittedAudit.splice(0));
+  }
+
+  /** Tells listeners about the committed transaction's changes to parked requests. */
+  private announceChanges(): void {
+    const changes = this.changes;
+    this.changes = [];
+    for (const change of changes) {
+      try {
+        this.pendingChanges.emit('change', change);
+      } catch {
+        // A listener's failure is its own: the commit stands.
+      }
+    }
   }
 
   exclusiveBatched<T>(work: (tx: Ledger) => T, options: BatchOptions = {}): Promise<T> {
@@ -407,11 +460,13 @@ export class SqliteStore implements Store {
         .transaction(() => {
           for (const { work } of batch) {
             const auditMark = this.uncommittedAudit.length;
+            const announced = this.changes.length;
             try {
               // A nested transaction is a savepoint: a failing work leaves no rows and spoils no other.
               outcomes.push({ value: this.db.transaction(() => work(this.ledger))() });
             } catch (error) {
               this.uncommittedAudit.length = auditMark;
+              this.changes.length = announced;
               // SQLITE_FULL, IOERR or NOMEM can roll the whole transaction back: then nothing of the batch stands.
               if (!this.db.inTransaction) throw error;
               outcomes.push({ error: storeError(error) });
@@ -421,10 +476,12 @@ export class SqliteStore implements Store {
         .immediate();
     } catch (error) {
       this.uncommittedAudit.length = 0;
+      this.changes = [];
       for (const { reject } of batch) reject(storeError(error));
       return;
     }
     this.announceAudit();
+    this.announceChanges();
     batch.forEach(({ resolve, reject }, i) => {
       const outcome = outcomes[i]!;
       if ('error' in outcome) reject(outcome.error);
@@ -456,6 +513,15 @@ export class SqliteStore implements Store {
 
   pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[] {
     return this.sql.pendingByStatus.all(JSON.stringify(statuses), limit).map(toPending);
+  }
+
+  earliestPendingExpiry(): number | undefined {
+    return this.sql.earliestExpiry.get()?.at ?? undefined;
+  }
+
+  pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): PendingRequest[] {
+    const createdAt = after?.createdAt ?? -1;
+    return this.sql.pendingPage.all(JSON.stringify(statuses), createdAt, createdAt, after?.id ?? '', limit).map(toPending);
   }
 
   jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }> {
@@ -567,6 +633,8 @@ function toPending(row: Record<string, string | number | null>): PendingRequest 
     status: row.status as PendingStatus,
     reason: String(row.reason),
     ...(row.result === null ? {} : { result: String(row.result) }),
+    ...(row.client_request_id === null || row.client_request_id === undefined ? {} : { clientRequestId: String(row.client_request_id) }),
+    ...(row.payload_hash === null || row.payload_hash === undefined ? {} : { payloadHash: String(row.payload_hash) }),
   };
 }
 

@@ -68,7 +68,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     cleanups.push(() => audit.stopCheckpoints());
     const keys = new KeyService(hsm, store, log);
     const signing = new SigningService(hsm, keys, policy, store, audit, log);
-    const jwt = new JwtKeyService(hsm, keys, signing, store, log, clock);
+    const jwt = new JwtKeyService(hsm, keys, signing, policy, store, log, clock);
     const approvals = new ApprovalService(store, policy, signing, audit, log);
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);
     cleanups.push(() => jwt.stopSchedule());

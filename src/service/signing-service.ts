@@ -7,8 +7,9 @@ import type { EthereumTransaction } from '../domain/intent.js';
 import type { Logger } from '../domain/logger.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { Hsm } from '../keystore/hsm.js';
-import type { Decision } from '../policy/decision.js';
-import type { Scheme } from '../schemes/scheme.js';
+import type { Decision, Denial } from '../policy/decision.js';
+import type { KeyRecord } from '../domain/key.js';
+import type { Prepared, Scheme } from '../schemes/scheme.js';
 import type { Ledger, Store } from '../store/store.js';
 import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
@@ -96,7 +97,12 @@ export class SigningService {
     },
   ): Promise<{ result: Result } | { pending: PendingRequest }> {
     const { inFinalTx } = options;
-    const { key, prepared } = this.prepare(scheme, keyName, request);
+    const resolved = this.prepare(scheme, keyName, request);
+    if ('denial' in resolved) {
+      ctx.policyHash = resolved.denial.policy?.hash;
+      throw refusal(resolved.denial);
+    }
+    const { key, prepared } = resolved;
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     // Server ids get a prefix a client id cannot have, so the two never collide.
     const id = ctx.clientRequestId ?? `server/${ctx.requestId}`;
@@ -222,12 +228,18 @@ export class SigningService {
 
   /** What the policy would decide for this request now, through the same decoding as `sign`. */
   explain<Request, Decoded, Result>(ctx: RequestContext, scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request): Decision {
-    const { key, prepared } = this.prepare(scheme, keyName, request);
+    const resolved = this.prepare(scheme, keyName, request);
+    if ('denial' in resolved) return resolved.denial;
+    const { key, prepared } = resolved;
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     return this.policy.explain(key.name, prepared.intent);
   }
 
-  private prepare<Request, Decoded, Result>(scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request) {
+  private prepare<Request, Decoded, Result>(
+    scheme: Scheme<Request, Decoded, Result>,
+    keyName: string,
+    request: Request,
+  ): { key: KeyRecord; prepared: Prepared<Decoded> } | { denial: Denial } {
     const key = this.keys.get(keyName, 'key_name');
     if (key.name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${keyName}" does not exist`, 'key_name');
     if (!scheme.keyTypes.includes(key.type)) {
@@ -241,6 +253,9 @@ export class SigningService {
     if (scheme.name !== 'jwt' && this.store.reader.jwtSettings(key.name)) {
       throw new SignerError('WRONG_KEY_TYPE', `key "${key.name}" is a JWT key: it signs only with SignJwt`, 'key_name');
     }
+    // Before decoding: a scheme the policy does not enable is refused at no cost, whatever the request holds.
+    const denial = this.policy.schemeDenial(key.name, scheme.name);
+    if (denial) return { denial };
     return { key, prepared: scheme.prepare(request, key) };
   }
 

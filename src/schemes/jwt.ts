@@ -48,6 +48,7 @@ const b64u = (data: string | Uint8Array) => Buffer.from(data).toString('base64ur
 export const jwtScheme: Scheme<JwtRequest, Decoded, SignedJwt> = {
   name: 'jwt',
   keyTypes: ['p256', 'ed25519', 'rsa2048', 'rsa3072'],
+  secretResult: true,
   prepare(request, key) {
     if (!key.kid) throw new SignerError('WRONG_KEY_TYPE', `key "${key.name}" has no active JWT version`, 'key_name');
     const info = JWT_ALGORITHM_INFO[request.algorithm];

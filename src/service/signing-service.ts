@@ -13,7 +13,7 @@ import type { Prepared, Scheme } from '../schemes/scheme.js';
 import type { Ledger, Store } from '../store/store.js';
 import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
-import { decodeResult, encodeResult } from './result-codec.js';
+import { decodeStoredResult, encodeResult, encodeSealedResult } from './result-codec.js';
 import { refusal } from './policy-gate.js';
 import type { PendingRequest } from '../domain/approval.js';
 import { describeForApprovers } from '../approvals/describe.js';
@@ -120,7 +120,12 @@ export class SigningService {
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
-        if (earlier?.status === 'signed') return { replay: earlier.result! };
+        if (earlier?.status === 'signed') {
+          if (earlier.result === undefined) {
+            throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was signed already and its result is no longer kept; use a new request id`, 'request_id');
+          }
+          return { replay: earlier.result };
+        }
         if (earlier?.status === 'reserved') {
           throw new SignerError('REQUEST_IN_PROGRESS', `request id "${ctx.clientRequestId}" is still being signed; retry shortly`, 'request_id');
         }
@@ -183,7 +188,7 @@ export class SigningService {
     }
     if ('replay' in begun) {
       this.audit.append(ctx, { decision: 'replay' });
-      return { result: decodeResult<Result>(begun.replay) };
+      return { result: await decodeStoredResult<Result>(begun.replay, this.hsm, storedResultAad(ctx.caller, id)) };
     }
     faults.crashPoint('after-reservation');
 
@@ -208,9 +213,15 @@ export class SigningService {
     // Fail closed: the signature leaves only once its audit record is durable, and not at all if the
     // key was frozen meanwhile (the database orders this against DisableKey's commit).
     try {
+      // Kept for a retry with the same id; a bearer secret only sealed under the HSM's at-rest key.
+      const stored = !ctx.clientRequestId
+        ? undefined
+        : scheme.secretResult
+          ? await encodeSealedResult(result, this.hsm, storedResultAad(ctx.caller, id))
+          : encodeResult(result);
       await this.store.exclusiveBatched((tx) => {
         if (!tx.keyEnabled(key.name)) throw disabled(key.name);
-        if (!tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined)) {
+        if (!tx.finishSignRequest(ctx.caller, id, 'signed', stored)) {
           throw new SignerError('REQUEST_SETTLED', `request "${id}" was settled by an operator while it was being signed; nothing was released`);
         }
         tx.touchKey(key.name, now);
@@ -313,6 +324,11 @@ function parkRequest(
     status: 'pending',
     reason: '',
   };
+}
+
+/** Binds a sealed result to its row: moved to another caller's or request's row, it does not open. */
+function storedResultAad(caller: string, requestId: string): string {
+  return `sign_requests\n${caller}\n${requestId}`;
 }
 
 const MARK_FAILED_ATTEMPTS = 5;

@@ -137,4 +137,7 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE INDEX sign_requests_unfinished ON sign_requests (created_at) WHERE status = 'reserved';`,
   // 7: a failed request's nonce claim is kept while another live request signs the same transaction.
   `CREATE INDEX sign_requests_by_digest ON sign_requests (key_name, digest);`,
+  // h4-bounds-jwt, 8: whole JWTs kept for replay were bearer tokens at rest; results are sealed under
+  // the HSM's at-rest key from now on, and the plaintext ones are dropped (a retry of those ids is refused).
+  `UPDATE sign_requests SET result = NULL WHERE method = 'SignJwt' AND result IS NOT NULL;`,
 ];

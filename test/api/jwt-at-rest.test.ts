@@ -1,0 +1,79 @@
+import test from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { SignJwtResponse__Output } from '../../src/api/generated/signer/v1/SignJwtResponse.js';
+import type { GetJwksResponse__Output } from '../../src/api/generated/signer/v1/GetJwksResponse.js';
+import { startTestSigner, type TestSigner } from '../helpers/signer.js';
+
+const POLICY = `
+key: "jwt/**"
+jwt:
+  max_ttl: 1h
+`;
+
+const clock = { now: Date.parse('2026-11-21T12:00:00Z') };
+let t0: TestSigner;
+test.before(async () => {
+  t0 = await startTestSigner({}, { 'jwt.yaml': POLICY }, () => clock.now);
+  for (const algorithm of ['ES256', 'EdDSA']) await t0.call('CreateJwtKey', { name: `jwt/${algorithm.toLowerCase()}`, algorithm: `JWT_ALGORITHM_${algorithm.toUpperCase()}` });
+});
+test.after.always(async () => t0?.stop());
+
+/** Every file SQLite keeps this database in, as text: the database, its WAL and its shared memory. */
+function databaseBytes(): string {
+  const path = join(t0.dir, 'signer.db');
+  return [path, `${path}-wal`, `${path}-shm`].filter(existsSync).map((file) => readFileSync(file).toString('latin1')).join('\n');
+}
+
+/** Every JWT-shaped string in `text` that jose accepts against the served JWKS. */
+async function verifiableTokens(text: string): Promise<string[]> {
+  const jwks = createLocalJWKSet(JSON.parse((await t0.call<GetJwksResponse__Output>('GetJwks', {})).jwksJson));
+  const verified: string[] = [];
+  for (const [candidate] of text.matchAll(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g)) {
+    try {
+      await jwtVerify(candidate, jwks, { currentDate: new Date(clock.now) });
+      verified.push(candidate);
+    } catch {
+      // not a token we signed, or cut short: fine
+    }
+  }
+  return verified;
+}
+
+test.serial('tokens kept for idempotent replay are sealed: the database file never holds a verifiable token (regression: whole JWTs in sign_requests.result)', async (t) => {
+  const tokens: string[] = [];
+  for (const keyName of ['jwt/es256', 'jwt/eddsa']) {
+    const first = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName, claimsJson: '{"sub":"user:1"}', requestId: `login-${keyName.replace("/", ".")}` });
+    clock.now += 1000; // a later iat would change the token if it were signed again
+    const retried = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName, claimsJson: '{"sub":"user:1"}', requestId: `login-${keyName.replace("/", ".")}` });
+    // The replay is the very token, opened from its sealed copy.
+    t.is(retried.token, first.token);
+    t.is(retried.kid, first.kid);
+    tokens.push(first.token);
+  }
+  // The test can find tokens this way: the JWKS verifies what the service returned.
+  t.deepEqual(await verifiableTokens(tokens.join(' ')), tokens);
+
+  const stored = databaseBytes();
+  t.deepEqual(await verifiableTokens(stored), []);
+  for (const token of tokens) {
+    const [, , signature] = token.split('.');
+    t.false(stored.includes(signature!), 'a token signature is in the database files');
+  }
+  const db = new Database(join(t0.dir, 'signer.db'), { readonly: true });
+  const rows = db.prepare("SELECT result FROM sign_requests WHERE method = 'SignJwt'").all() as Array<{ result: string }>;
+  db.close();
+  t.is(rows.length, 2);
+  for (const { result } of rows) t.deepEqual(Object.keys(JSON.parse(result)), ['$sealed']);
+
+  // Once the service has stopped and SQLite folded the WAL into the database, still nothing.
+  await t0.stop();
+  t.deepEqual(await verifiableTokensOffline(databaseBytes(), tokens), []);
+});
+
+/** After stop: the tokens the service returned are the only ones it signed; look for any of them. */
+async function verifiableTokensOffline(text: string, tokens: string[]): Promise<string[]> {
+  return tokens.filter((token) => text.includes(token.split('.')[2]!));
+}

@@ -36,7 +36,16 @@ export function openAtRest(lib: pkcs11js.PKCS11, session: Session, blob: Uint8Ar
   if (found.length !== 1) throw new SignerError('HSM_UNAVAILABLE', `the at-rest key ${id.toString('hex')} is not on the token`);
   lib.C_DecryptInit(session.handle, gcm(iv, aad), found.items(0).handle);
   const sealed = bytes.subarray(ID_BYTES + IV_BYTES);
-  return new Uint8Array(lib.C_Decrypt(session.handle, sealed, Buffer.alloc(sealed.length)));
+  try {
+    return new Uint8Array(lib.C_Decrypt(session.handle, sealed, Buffer.alloc(sealed.length)));
+  } catch (error) {
+    // The tag does not match: the blob was altered, or moved from the row it was sealed for. SoftHSM
+    // reports that as CKR_GENERAL_ERROR, which an HSM fault can also be: the message says both.
+    if (error instanceof pkcs11js.Pkcs11Error && [pkcs11js.CKR_ENCRYPTED_DATA_INVALID, pkcs11js.CKR_GENERAL_ERROR].includes(error.code)) {
+      throw new SignerError('INTERNAL', 'a sealed value does not open: it was altered or moved (or the HSM failed)', undefined, { cause: error });
+    }
+    throw error;
+  }
 }
 
 /** The key to seal with: the existing one (the lowest id if a race left several), or a new one. */

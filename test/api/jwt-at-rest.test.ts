@@ -5,7 +5,10 @@ import Database from 'better-sqlite3';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { SignJwtResponse__Output } from '../../src/api/generated/signer/v1/SignJwtResponse.js';
 import type { GetJwksResponse__Output } from '../../src/api/generated/signer/v1/GetJwksResponse.js';
-import { startTestSigner, type TestSigner } from '../helpers/signer.js';
+import { AT_REST_KEY_LABEL } from '../../src/keystore/at-rest-key.js';
+import { secretKeyProtection } from '../helpers/pkcs11.js';
+import * as grpc from '@grpc/grpc-js';
+import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 const POLICY = `
 key: "jwt/**"
@@ -42,6 +45,19 @@ async function verifiableTokens(text: string): Promise<string[]> {
   return verified;
 }
 
+test.serial('a sealed token moved to another request id does not open there: the retry fails instead of handing it out', async (t) => {
+  const claimsJson = '{"sub":"user:2"}';
+  await t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson, requestId: 'move.from' });
+  await t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson, requestId: 'move.to' });
+  const db = new Database(join(t0.dir, 'signer.db'));
+  db.prepare("UPDATE sign_requests SET result = (SELECT result FROM sign_requests WHERE request_id = 'move.from') WHERE request_id = 'move.to'").run();
+  db.close();
+  const moved = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson, requestId: 'move.to' }));
+  t.is(moved.code, grpc.status.INTERNAL);
+  t.true(t0.logs.some((line) => line.includes('altered or moved')));
+  await t.notThrowsAsync(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson, requestId: 'move.from' }));
+});
+
 test.serial('tokens kept for idempotent replay are sealed: the database file never holds a verifiable token (regression: whole JWTs in sign_requests.result)', async (t) => {
   const tokens: string[] = [];
   for (const keyName of ['jwt/es256', 'jwt/eddsa']) {
@@ -65,8 +81,13 @@ test.serial('tokens kept for idempotent replay are sealed: the database file nev
   const db = new Database(join(t0.dir, 'signer.db'), { readonly: true });
   const rows = db.prepare("SELECT result FROM sign_requests WHERE method = 'SignJwt'").all() as Array<{ result: string }>;
   db.close();
-  t.is(rows.length, 2);
+  t.is(rows.length, 4);
   for (const { result } of rows) t.deepEqual(Object.keys(JSON.parse(result)), ['$sealed']);
+
+  // The sealing key is one AES key on the token that cannot leave it and only encrypts.
+  t.deepEqual(secretKeyProtection('test-token', AT_REST_KEY_LABEL), [
+    { sensitive: true, extractable: false, encrypt: true, wrap: false, unwrap: false, sign: false, derive: false },
+  ]);
 
   // Once the service has stopped and SQLite folded the WAL into the database, still nothing.
   await t0.stop();

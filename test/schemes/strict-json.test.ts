@@ -40,3 +40,22 @@ test('maxDepth refuses deeper nesting, naming where it starts', (t) => {
 test('invalid JSON is refused as before', (t) => {
   refusal(t, '{"a":', 'doc', /is not valid JSON/);
 });
+
+test('exactNumbersOnly refuses magnitudes above 2^53 on their digits, in any notation, and keeps the rest', (t) => {
+  const exact = { exactNumbersOnly: true };
+  for (const number of ['9007199254740993', '-9007199254740993', '9007199254740992.0000001', '90071992547409921e-1', '1e16', '0.9007199254740993e16', '1e999999999']) {
+    refusal(t, `{"a":[${number}]}`, 'doc.a[0]', /above 2\^53/, exact);
+  }
+  for (const number of ['9007199254740992', '-9007199254740992', '9007199254740991.9', '900719925474099.2e1', '1e15', '0.5', '1e-999999999', '0e99', '-0']) {
+    t.notThrows(() => parseStrictJson(`{"a":[${number}]}`, 'doc', exact), number);
+  }
+  // Digits inside strings are not numbers.
+  t.notThrows(() => parseStrictJson('{"a":"12345678901234567890"}', 'doc', exact));
+});
+
+test('forbiddenKeys refuses a member name at any depth, however it is spelled', (t) => {
+  const forbidden = { forbiddenKeys: new Set(['__proto__']) };
+  refusal(t, '{"__proto__":{}}', 'doc.__proto__', /forbidden member name/, forbidden);
+  refusal(t, '{"a":[{"b":{"\\u005f_proto__":1}}]}', 'doc.a[0].b.__proto__', /forbidden member name/, forbidden);
+  t.notThrows(() => parseStrictJson('{"a":"__proto__","__proto__x":1}', 'doc', forbidden));
+});

@@ -6,6 +6,8 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { SignJwtResponse__Output } from '../../src/api/generated/signer/v1/SignJwtResponse.js';
 import type { GetJwksResponse__Output } from '../../src/api/generated/signer/v1/GetJwksResponse.js';
 import { AT_REST_KEY_LABEL } from '../../src/keystore/at-rest-key.js';
+import { encodeResult } from '../../src/service/result-codec.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { secretKeyProtection } from '../helpers/pkcs11.js';
 import * as grpc from '@grpc/grpc-js';
 import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
@@ -92,6 +94,26 @@ test.serial('tokens kept for idempotent replay are sealed: the database file nev
   // Once the service has stopped and SQLite folded the WAL into the database, still nothing.
   await t0.stop();
   t.deepEqual(await verifiableTokensOffline(databaseBytes(), tokens), []);
+});
+
+test.serial('the migration drops plaintext tokens earlier versions kept; a retry of such an id is refused, not answered', async (t) => {
+  // A service of its own: the plaintext written here stays in SQLite's free pages and WAL (see the docs on VACUUM).
+  const t1 = await startTestSigner({}, { 'jwt.yaml': POLICY });
+  t.teardown(() => t1.stop());
+  await t1.call('CreateJwtKey', { name: 'jwt/es256', algorithm: 'JWT_ALGORITHM_ES256' });
+  const claimsJson = '{"sub":"user:3"}';
+  const signed = await t1.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/es256', claimsJson, requestId: 'legacy.1' });
+  const db = new Database(join(t1.dir, 'signer.db'));
+  // What the service stored before results were sealed: the whole token.
+  const plaintext = encodeResult({ token: signed.token, kid: signed.kid, expiresAtMs: Date.parse(signed.expireTime) });
+  db.prepare("UPDATE sign_requests SET result = ? WHERE request_id = 'legacy.1'").run(plaintext);
+  db.exec(MIGRATIONS.find((sql) => sql.includes("SET result = NULL WHERE method = 'SignJwt'"))!);
+  t.is((db.prepare("SELECT result FROM sign_requests WHERE request_id = 'legacy.1'").get() as { result: string | null }).result, null);
+  db.close();
+  const retried = await rpcFailure(t1.call('SignJwt', { keyName: 'jwt/es256', claimsJson, requestId: 'legacy.1' }));
+  t.is(retried.code, grpc.status.ALREADY_EXISTS);
+  t.is(retried.errorCode, 'REQUEST_ID_REUSED');
+  t.regex(retried.details, /no longer kept; use a new request id/);
 });
 
 /** After stop: the tokens the service returned are the only ones it signed; look for any of them. */

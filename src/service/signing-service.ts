@@ -187,8 +187,10 @@ export class SigningService {
       return { pending: begun.parked };
     }
     if ('replay' in begun) {
+      // Opened first: a stored result that does not open is audited as the error it is, not as a replay.
+      const result = await decodeStoredResult<Result>(begun.replay, this.hsm, storedResultAad(ctx.caller, id));
       this.audit.append(ctx, { decision: 'replay' });
-      return { result: await decodeStoredResult<Result>(begun.replay, this.hsm, storedResultAad(ctx.caller, id)) };
+      return { result };
     }
     faults.crashPoint('after-reservation');
 

@@ -136,9 +136,9 @@ function checkTypeBounds(value: unknown): void {
     const members = value.types[name];
     if (!Array.isArray(members)) continue;
     if (members.length > MAX_MEMBERS) throw invalidField(`${FIELD}.types.${name}`, `must have at most ${MAX_MEMBERS} members (has ${members.length})`);
-    graph[name] = members.filter(
-      (m: unknown): m is TypedDataField =>
-        isObject(m) && typeof m.name === 'string' && typeof m.type === 'string' && m.type.length <= MAX_TYPE_LENGTH,
+    // A malformed member counts as an empty one, so that indexes in messages stay those of the request.
+    graph[name] = members.map((m: unknown) =>
+      isObject(m) && typeof m.name === 'string' && typeof m.type === 'string' && m.type.length <= MAX_TYPE_LENGTH ? { name: m.name, type: m.type } : { name: '', type: '' },
     );
   }
   checkTypeGraph(graph);

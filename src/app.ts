@@ -102,7 +102,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
     const keys = new KeyService(hsm, store, log);
     const parking = { ...DEFAULT_PARKING_LIMITS, ...(config.maxParkedPerKey ? { perKey: config.maxParkedPerKey } : {}), ...(config.maxParkedPerRequester ? { perRequester: config.maxParkedPerRequester } : {}) };
     const signing = new SigningService(hsm, keys, policy, store, audit, log, parking);
-    const jwt = new JwtKeyService(hsm, keys, signing, store, log, clock);
+    const jwt = new JwtKeyService(hsm, keys, signing, policy, store, log, clock);
     const approvals = new ApprovalService(store, policy, signing, audit, log);
     cleanups.push(() => approvals.stop());
     jwt.startSchedule(config.jwtScheduleSeconds * 1000);

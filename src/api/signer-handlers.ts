@@ -19,7 +19,7 @@ import type { Store } from '../store/store.js';
 import { encodeResult } from '../service/result-codec.js';
 import type { EcdsaRecoverable, SignedTransaction } from '../schemes/ethereum/transaction.js';
 import type { PolicyGate } from '../service/policy-gate.js';
-import type { JwtKeyService } from '../service/jwt-keys.js';
+import { DEFAULT_PUBLISH_AHEAD_MS, type JwtKeyService } from '../service/jwt-keys.js';
 import type { JwtAlgorithm, JwtKeySettings, KeyVersion } from '../domain/jwt.js';
 import { parseDuration } from '../domain/amount.js';
 import type { JwtAlgorithm__Output as ProtoJwtAlgorithm } from './generated/signer/v1/JwtAlgorithm.js';
@@ -203,7 +203,7 @@ export function signerHandlers(services: Services): SignerHandlers {
       const settings: JwtKeySettings = {
         algorithm,
         rotationPeriodMs: durationField(request.rotationPeriod, 'rotation_period', 0),
-        publishAheadMs: durationField(request.publishAhead, 'publish_ahead', 5 * 60_000),
+        publishAheadMs: durationField(request.publishAhead, 'publish_ahead', DEFAULT_PUBLISH_AHEAD_MS),
         graceMs: durationField(request.verificationGrace, 'verification_grace', 5 * 60_000),
         clockSkewMs: durationField(request.clockSkew, 'clock_skew', 60_000),
         defaultTtlMs: durationField(request.defaultTtl, 'default_ttl', 15 * 60_000),

@@ -25,7 +25,7 @@ interface CreateOptions extends ConnectionOptions {
 /** Options that only CreateJwtKey has, with the request field each fills. */
 const JWT_DURATIONS = [
   ['rotationPeriod', '--rotation-period', 'rotate automatically this long after a version became active (default: manual only)'],
-  ['publishAhead', '--publish-ahead', 'how long a new version is in the JWKS before it signs (default 5m; 0s: at once)'],
+  ['publishAhead', '--publish-ahead', 'how long a rotated-in version is in the JWKS before it signs (default 10m; the first version signs at once)'],
   ['verificationGrace', '--verification-grace', 'how long a retiring version stays in the JWKS after its last token expired (default 5m)'],
   ['clockSkew', '--clock-skew', 'allowed clock difference with verifiers (default 1m)'],
   ['defaultTtl', '--default-ttl', 'exp when the caller sends none: iat + this (default 15m)'],

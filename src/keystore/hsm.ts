@@ -11,6 +11,7 @@ import { CKK_EC_EDWARDS, keyPairTemplates, signMechanism } from './key-templates
 import { SessionPool } from './session-pool.js';
 import { sessionIsLoggedIn, TokenLogin } from './token-login.js';
 import { Mutex } from './mutex.js';
+import { openAtRest, sealAtRest } from './at-rest-key.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { faults } from '../testing/faults.js';
 
@@ -170,6 +171,19 @@ export class Hsm {
       }
       throw toSignerError(error, 'sign');
     }
+  }
+
+  /** Encrypts a secret the database keeps, under the token's at-rest AES key (see at-rest-key.ts). */
+  async sealAtRest(plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    return this.pool.use(async (session) => sealAtRest(this.module.lib, session, plaintext, aad)).catch((error: unknown) => {
+      throw toSignerError(error, 'encryption');
+    });
+  }
+
+  async openAtRest(sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    return this.pool.use(async (session) => openAtRest(this.module.lib, session, sealed, aad)).catch((error: unknown) => {
+      throw toSignerError(error, 'decryption');
+    });
   }
 
   /** Closes every session, logs out and finalises the module. */

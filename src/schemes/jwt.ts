@@ -16,6 +16,8 @@ export interface JwtRequest {
   /** Seconds-resolution clock for iat. */
   nowMs: number;
   defaultTtlMs: number;
+  /** The policy's max_ttl, when one governs the key: a default exp never goes past it. */
+  maxTtlMs?: number;
 }
 
 export interface SignedJwt {
@@ -34,6 +36,8 @@ interface Decoded {
 
 const MAX_CLAIMS_BYTES = 16 * 1024;
 const MAX_CLAIMS_DEPTH = 32;
+// A verifier that copies claims into a plain object (Object.assign, a naive merge) lets these rewrite prototypes.
+const FORBIDDEN_CLAIM_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 const NUMERIC_DATES = ['exp', 'nbf', 'iat'] as const;
 // 9999-12-31T23:59:59Z. Later dates have no ISO 8601 time for the reply, and an exp that far
 // out would keep the key version in the JWKS forever.
@@ -44,6 +48,7 @@ const b64u = (data: string | Uint8Array) => Buffer.from(data).toString('base64ur
 export const jwtScheme: Scheme<JwtRequest, Decoded, SignedJwt> = {
   name: 'jwt',
   keyTypes: ['p256', 'ed25519', 'rsa2048', 'rsa3072'],
+  secretResult: true,
   prepare(request, key) {
     if (!key.kid) throw new SignerError('WRONG_KEY_TYPE', `key "${key.name}" has no active JWT version`, 'key_name');
     const info = JWT_ALGORITHM_INFO[request.algorithm];
@@ -52,7 +57,7 @@ export const jwtScheme: Scheme<JwtRequest, Decoded, SignedJwt> = {
     const now = Math.floor(request.nowMs / 1000);
     claims.iat ??= now;
     claims.jti ??= b64u(randomBytes(16));
-    claims.exp ??= (claims.iat as number) + Math.floor(request.defaultTtlMs / 1000);
+    claims.exp ??= defaultExp(claims.iat as number, now, request);
     if ((claims.exp as number) <= now) throw invalidField('claims_json.exp', 'is in the past');
     const header = { alg: request.algorithm, kid: key.kid, typ: 'JWT' };
     const signingInput = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(claims))}`;
@@ -84,7 +89,7 @@ export const jwtScheme: Scheme<JwtRequest, Decoded, SignedJwt> = {
 function parseClaims(json: string): Record<string, unknown> {
   if (json.length === 0) throw invalidField('claims_json', 'is required');
   if (Buffer.byteLength(json) > MAX_CLAIMS_BYTES) throw invalidField('claims_json', `must be at most ${MAX_CLAIMS_BYTES} bytes`);
-  const claims = parseStrictJson(json, 'claims_json', { maxDepth: MAX_CLAIMS_DEPTH });
+  const claims = parseStrictJson(json, 'claims_json', { maxDepth: MAX_CLAIMS_DEPTH, exactNumbersOnly: true, forbiddenKeys: FORBIDDEN_CLAIM_NAMES });
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw invalidField('claims_json', 'must be a JSON object');
   const record = claims as Record<string, unknown>;
   for (const name of NUMERIC_DATES) {
@@ -101,6 +106,18 @@ function parseClaims(json: string): Record<string, unknown> {
     throw invalidField('claims_json.aud', 'must be a string or an array of strings');
   }
   return record;
+}
+
+/**
+ * iat + the key's default lifetime, but never past the policy's max_ttl (counted from now when iat is
+ * in the future, as the policy counts it): a long default must not make every token without exp fail.
+ */
+function defaultExp(iat: number, now: number, { defaultTtlMs, maxTtlMs }: JwtRequest): number {
+  const exp = iat + Math.floor(defaultTtlMs / 1000);
+  if (maxTtlMs === undefined) return exp;
+  const bound = Math.min(iat, now) + Math.floor(maxTtlMs / 1000);
+  // A bound at or before now would only turn the policy's TTL_TOO_LONG into "exp is in the past".
+  return bound > now ? Math.min(exp, bound) : exp;
 }
 
 function signatureBytes(algorithm: JwtAlgorithm, keyType: keyof typeof KEY_TYPE_INFO): number {

@@ -27,6 +27,8 @@ export interface Scheme<Request, Decoded, Result> {
   readonly keyTypes: readonly KeyType[];
   prepare(request: Request, key: KeyRecord): Prepared<Decoded>;
   finish(prepared: Prepared<Decoded>, signature: Uint8Array, key: KeyRecord): Result;
+  /** The result is a bearer secret (a JWT): kept for replay only sealed under the HSM's at-rest key. */
+  readonly secretResult?: boolean;
   /** The released signature's bytes, whose hash the audit log records. */
   signatureOf(result: Result): Uint8Array;
 }

@@ -5,6 +5,10 @@ export interface StrictJsonOptions {
   integersOnly?: boolean;
   /** Refuse objects and arrays nested deeper: JSON.stringify overflows the stack near 5000 levels. */
   maxDepth?: number;
+  /** Refuse numbers above 2^53 in magnitude: JSON.parse rounds them silently (9007199254740993 becomes ...992). */
+  exactNumbersOnly?: boolean;
+  /** Member names refused at every depth (e.g. `__proto__`, which a verifier copying the object would turn into a prototype). */
+  forbiddenKeys?: ReadonlySet<string>;
 }
 
 /**
@@ -14,14 +18,23 @@ export interface StrictJsonOptions {
  * all become integers on the way in). The refusal names the member at fault: `field.path.to.key`.
  */
 export function parseStrictJson(text: string, field: string, options: StrictJsonOptions = {}): unknown {
-  let value: unknown;
+  const value = parseJson(text, field);
+  checkStrictJson(text, field, options);
+  return value;
+}
+
+/** JSON.parse alone. Its result may hide duplicate keys: use it only to refuse early, then call `checkStrictJson`. */
+export function parseJson(text: string, field: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw invalidField(field, `is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/** The checks of `parseStrictJson` on text that JSON.parse accepted. */
+export function checkStrictJson(text: string, field: string, options: StrictJsonOptions = {}): void {
   checkMembers(text, field, options);
-  return value;
 }
 
 const NUMBER = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
@@ -29,7 +42,7 @@ const NUMBER = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
 type Container = { kind: 'object'; path: string; keys: Set<string>; key: string; awaitingKey: boolean } | { kind: 'array'; path: string; index: number };
 
 /** One pass over text that JSON.parse accepted, without recursion (nesting depth is unbounded). */
-function checkMembers(text: string, field: string, { integersOnly = false, maxDepth = Infinity }: StrictJsonOptions): void {
+function checkMembers(text: string, field: string, { integersOnly = false, maxDepth = Infinity, exactNumbersOnly = false, forbiddenKeys }: StrictJsonOptions): void {
   const stack: Container[] = [];
   const pathOfNextValue = () => {
     const top = stack[stack.length - 1];
@@ -44,6 +57,7 @@ function checkMembers(text: string, field: string, { integersOnly = false, maxDe
       if (top?.kind === 'object' && top.awaitingKey) {
         const raw = text.slice(at + 1, end - 1);
         const key = raw.includes('\\') ? (JSON.parse(text.slice(at, end)) as string) : raw;
+        if (forbiddenKeys?.has(key)) throw invalidField(`${top.path}.${key}`, `is a forbidden member name: ${JSON.stringify(key)} can rewrite a prototype in code that copies the object`);
         if (top.keys.has(key)) throw invalidField(`${top.path}.${key}`, `is a duplicate JSON key: ${JSON.stringify(key)} appears twice in one object`);
         top.keys.add(key);
         top.key = key;
@@ -56,6 +70,9 @@ function checkMembers(text: string, field: string, { integersOnly = false, maxDe
       NUMBER.lastIndex = at;
       const number = NUMBER.exec(text)![0];
       if (integersOnly && /[.eE]/.test(number)) throw invalidField(pathOfNextValue(), `must be a whole number without a fraction or exponent (got ${number})`);
+      if (exactNumbersOnly && exceedsSafeMagnitude(number)) {
+        throw invalidField(pathOfNextValue(), `is above 2^53 in magnitude, where JSON numbers lose precision (got ${number.slice(0, 40)}): send it as a string`);
+      }
       at += number.length;
       continue;
     }
@@ -75,4 +92,19 @@ function endOfString(text: string, start: number): number {
   let at = start + 1;
   while (text[at] !== '"') at += text[at] === '\\' ? 2 : 1;
   return at + 1;
+}
+
+const TWO_POW_53 = 2n ** 53n;
+
+/** Whether the JSON number `text` is above 2^53 in magnitude, decided on its digits (Number() would round first). */
+function exceedsSafeMagnitude(text: string): boolean {
+  const [, whole = '', fraction = '', exponent = '0'] = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text)!;
+  const digits = (whole + fraction).replace(/^0+/, '');
+  if (digits === '') return false;
+  // value = digits * 10^scale
+  const scale = Number(exponent) - fraction.length;
+  const magnitude = digits.length - 1 + scale; // floor(log10(value))
+  if (magnitude >= 16) return true; // >= 10^16 > 2^53
+  if (magnitude < 15) return false; // < 10^15 < 2^53
+  return scale >= 0 ? BigInt(digits) * 10n ** BigInt(scale) > TWO_POW_53 : BigInt(digits) > TWO_POW_53 * 10n ** BigInt(-scale);
 }

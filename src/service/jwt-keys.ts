@@ -8,7 +8,15 @@ import type { Hsm } from '../keystore/hsm.js';
 import { jwtScheme, type SignedJwt } from '../schemes/jwt.js';
 import type { Ledger, Store } from '../store/store.js';
 import type { KeyService } from './key-service.js';
+import type { PolicyGate } from './policy-gate.js';
 import type { SigningService } from './signing-service.js';
+
+/**
+ * How long a rotated-in version is in the JWKS before it signs, unless the key says otherwise: longer
+ * than verifiers cache a JWKS (jose refetches for an unknown kid at most every 30 s; HTTP caches
+ * follow max-age, which is this too).
+ */
+export const DEFAULT_PUBLISH_AHEAD_MS = 10 * 60_000;
 
 export interface JwkEntry extends PublicJwk {
   kid: string;
@@ -28,12 +36,13 @@ export class JwtKeyService {
     private readonly hsm: Hsm,
     private readonly keys: KeyService,
     private readonly signing: SigningService,
+    private readonly policy: PolicyGate,
     private readonly store: Store,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Creates the key and its first version. With publish-ahead 0 it signs at once; otherwise after it. */
+  /** Creates the key and its first version, which signs at once: there is no older version a verifier could be caching. */
   async create(name: string, settings: JwtKeySettings, labels: Record<string, string>, keyType?: KeyType): Promise<KeyRecord> {
     const type = keyType ?? JWT_ALGORITHM_INFO[settings.algorithm].defaultKeyType;
     if (!JWT_ALGORITHM_INFO[settings.algorithm].keyTypes.includes(type)) {
@@ -72,14 +81,36 @@ export class JwtKeyService {
   /** Signs the claims with the key's active version. */
   async sign(ctx: RequestContext, keyName: string, claimsJson: string): Promise<SignedJwt> {
     const settings = this.settingsOf(keyName);
+    this.ensureActiveVersion(keyName, settings);
+    const maxTtlMs = this.policy.jwtMaxTtlMs(keyName);
     return this.signing.sign(
       ctx,
       jwtScheme,
       keyName,
-      { claimsJson, algorithm: settings.algorithm, nowMs: this.clock(), defaultTtlMs: settings.defaultTtlMs },
+      { claimsJson, algorithm: settings.algorithm, nowMs: this.clock(), defaultTtlMs: settings.defaultTtlMs, ...(maxTtlMs !== undefined ? { maxTtlMs } : {}) },
       // The version must stay in the JWKS until this token has expired.
       (tx, result) => tx.noteTokenExpiry(keyName, result.kid, result.expiresAtMs),
     );
+  }
+
+  /**
+   * A key without an active version activates a due one now rather than at the next scheduled run;
+   * with none due, the refusal says when one becomes active.
+   */
+  private ensureActiveVersion(keyName: string, settings: JwtKeySettings): void {
+    if (this.keys.get(keyName, 'key_name').kid) return;
+    const now = this.clock();
+    const versions = this.store.exclusive((tx) => {
+      this.advanceKey(tx, keyName, settings, now);
+      return tx.versions(keyName);
+    });
+    if (versions.some((v) => v.state === 'active')) return;
+    const next = versions.filter((v) => v.state === 'published').map((v) => v.publishedAt + settings.publishAheadMs).sort((a, b) => a - b)[0];
+    const when =
+      next === undefined
+        ? 'none is waiting to become active; rotate the key to publish one'
+        : `the next becomes active at ${new Date(next).toISOString()} (in ${Math.ceil((next - now) / 1000)}s), once it has been in the JWKS for publish-ahead`;
+    throw new SignerError('WRONG_KEY_TYPE', `key "${keyName}" has no active JWT version: ${when}`, 'key_name');
   }
 
   /** Every published, active and retiring version of every JWT key (or of `keyName`'s). Never private members. */
@@ -138,7 +169,9 @@ export class JwtKeyService {
   private advanceKey(tx: Ledger, name: string, settings: JwtKeySettings, now: number): boolean {
     const versions = tx.versions(name);
     const active = versions.find((v) => v.state === 'active');
-    const ready = versions.filter((v) => v.state === 'published' && now >= v.publishedAt + settings.publishAheadMs).at(-1);
+    // A key's first version has nothing to overlap with: it is ready at once.
+    const first = versions.every((v) => v.activatedAt === undefined);
+    const ready = versions.filter((v) => v.state === 'published' && (first || now >= v.publishedAt + settings.publishAheadMs)).at(-1);
     if (ready && (!active || ready.version > active.version)) {
       if (active) tx.updateVersion({ ...active, state: 'retiring', retiringAt: now });
       // Older published versions that never signed are superseded.

@@ -1,9 +1,10 @@
 import { SignerError } from '../domain/errors.js';
-import type { SignIntent } from '../domain/intent.js';
+import type { SchemeName, SignIntent } from '../domain/intent.js';
 import type { Logger } from '../domain/logger.js';
 import { AccessFileError, AccessRules } from '../policy/access.js';
 import { ApproverRegistry, ApproversFileError } from '../policy/approvers.js';
-import type { Decision, LimitReason } from '../policy/decision.js';
+import type { Decision, Denial, LimitReason } from '../policy/decision.js';
+import type { Policy } from '../policy/policy.js';
 import { checkWindows, evaluate } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
 import type { Ledger, Store } from '../store/store.js';
@@ -60,6 +61,29 @@ export class PolicyGate {
     return this.policies;
   }
 
+  /**
+   * The denial of a request for `scheme` that needs no decoding: no single policy governs the key, or
+   * its policy does not enable the scheme. Checked before the request is decoded, since decoding costs
+   * and refusing must not (a large typed-data request to a key that signs only transactions).
+   */
+  schemeDenial(keyName: string, scheme: SchemeName): Denial | undefined {
+    const { policy, ambiguous } = this.policies.find(keyName);
+    if (ambiguous) {
+      const files = ambiguous.map((p) => p.file).join(', ');
+      return { outcome: 'deny', reason: 'AMBIGUOUS_POLICY', rule: 'key', message: `key "${keyName}" matches several equally specific policies (${files})` };
+    }
+    if (!policy) return { outcome: 'deny', reason: 'NO_POLICY', rule: 'key', message: `no policy governs key "${keyName}": it signs nothing` };
+    const section = SCHEME_SECTIONS[scheme];
+    if (section.enabled(policy)) return undefined;
+    const message = `denied by ${section.rule} in ${policy.file}: ${section.what} not enabled for this key`;
+    return { outcome: 'deny', policy, reason: 'SCHEME_DISABLED', rule: section.rule, message };
+  }
+
+  /** The max_ttl of the JWT rules governing the key, if a single policy with JWT rules does. */
+  jwtMaxTtlMs(keyName: string): number | undefined {
+    return this.policies.find(keyName).policy?.jwt?.maxTtlMs;
+  }
+
   /** Decides and reserves the spend, inside `tx`. Throws for anything but allow. */
   authorize(tx: Ledger, keyName: string, intent: SignIntent, now: number): Allowed {
     const decision = this.decide(tx, keyName, intent, now);
@@ -91,6 +115,15 @@ export class PolicyGate {
     return checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => this.store.reader.used(scope, perMs, now));
   }
 }
+
+/** The policy section that enables each scheme, for the check made before decoding. */
+const SCHEME_SECTIONS: Readonly<Record<SchemeName, { rule: string; what: string; enabled: (policy: Policy) => boolean }>> = {
+  ethereum_transaction: { rule: 'ethereum_transactions', what: 'transactions are', enabled: (p) => p.transactions !== undefined },
+  eip191: { rule: 'personal_messages', what: 'EIP-191 messages are', enabled: (p) => p.personalMessages !== undefined },
+  eip712: { rule: 'typed_data', what: 'EIP-712 typed data is', enabled: (p) => p.typedData !== undefined },
+  jwt: { rule: 'jwt', what: 'JWT signing is', enabled: (p) => p.jwt !== undefined },
+  bytes: { rule: 'raw_bytes', what: 'raw byte signing is', enabled: (p) => p.rawBytes !== undefined },
+};
 
 /** On a reload the error says that the previous set stays; at start-up there is none. */
 function loadDirectory(dir: string, reloading = false): { policies: PolicySet; access: AccessRules; approvers: ApproverRegistry } {

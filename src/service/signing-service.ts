@@ -7,12 +7,13 @@ import type { EthereumTransaction } from '../domain/intent.js';
 import type { Logger } from '../domain/logger.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { Hsm } from '../keystore/hsm.js';
-import type { Decision } from '../policy/decision.js';
-import type { Scheme } from '../schemes/scheme.js';
+import type { Decision, Denial } from '../policy/decision.js';
+import type { KeyRecord } from '../domain/key.js';
+import type { Prepared, Scheme } from '../schemes/scheme.js';
 import type { Ledger, Store } from '../store/store.js';
 import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
-import { decodeResult, encodeResult } from './result-codec.js';
+import { decodeStoredResult, encodeResult, encodeSealedResult } from './result-codec.js';
 import { refusal } from './policy-gate.js';
 import type { PendingRequest } from '../domain/approval.js';
 import { describeForApprovers } from '../approvals/describe.js';
@@ -98,7 +99,12 @@ export class SigningService {
     },
   ): Promise<{ result: Result } | { pending: PendingRequest }> {
     const { inFinalTx } = options;
-    const { key, prepared } = this.prepare(scheme, keyName, request);
+    const resolved = this.prepare(scheme, keyName, request);
+    if ('denial' in resolved) {
+      ctx.policyHash = resolved.denial.policy?.hash;
+      throw refusal(resolved.denial);
+    }
+    const { key, prepared } = resolved;
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     // Server ids get a prefix a client id cannot have, so the two never collide.
     const id = ctx.clientRequestId ?? `server/${ctx.requestId}`;
@@ -116,7 +122,12 @@ export class SigningService {
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
-        if (earlier?.status === 'signed') return { replay: earlier.result! };
+        if (earlier?.status === 'signed') {
+          if (earlier.result === undefined) {
+            throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was signed already and its result is no longer kept; use a new request id`, 'request_id');
+          }
+          return { replay: earlier.result };
+        }
         if (earlier?.status === 'reserved') {
           throw new SignerError('REQUEST_IN_PROGRESS', `request id "${ctx.clientRequestId}" is still being signed; retry shortly`, 'request_id');
         }
@@ -193,8 +204,10 @@ export class SigningService {
       return { pending: begun.retried };
     }
     if ('replay' in begun) {
+      // Opened first: a stored result that does not open is audited as the error it is, not as a replay.
+      const result = await decodeStoredResult<Result>(begun.replay, this.hsm, storedResultAad(ctx.caller, id));
       this.audit.append(ctx, { decision: 'replay' });
-      return { result: decodeResult<Result>(begun.replay) };
+      return { result };
     }
     faults.crashPoint('after-reservation');
 
@@ -219,9 +232,15 @@ export class SigningService {
     // Fail closed: the signature leaves only once its audit record is durable, and not at all if the
     // key was frozen meanwhile (the database orders this against DisableKey's commit).
     try {
+      // Kept for a retry with the same id; a bearer secret only sealed under the HSM's at-rest key.
+      const stored = !ctx.clientRequestId
+        ? undefined
+        : scheme.secretResult
+          ? await encodeSealedResult(result, this.hsm, storedResultAad(ctx.caller, id))
+          : encodeResult(result);
       await this.store.exclusiveBatched((tx) => {
         if (!tx.keyEnabled(key.name)) throw disabled(key.name);
-        if (!tx.finishSignRequest(ctx.caller, id, 'signed', ctx.clientRequestId ? encodeResult(result) : undefined)) {
+        if (!tx.finishSignRequest(ctx.caller, id, 'signed', stored)) {
           throw new SignerError('REQUEST_SETTLED', `request "${id}" was settled by an operator while it was being signed; nothing was released`);
         }
         tx.touchKey(key.name, now);
@@ -239,12 +258,18 @@ export class SigningService {
 
   /** What the policy would decide for this request now, through the same decoding as `sign`. */
   explain<Request, Decoded, Result>(ctx: RequestContext, scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request): Decision {
-    const { key, prepared } = this.prepare(scheme, keyName, request);
+    const resolved = this.prepare(scheme, keyName, request);
+    if ('denial' in resolved) return resolved.denial;
+    const { key, prepared } = resolved;
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     return this.policy.explain(key.name, prepared.intent);
   }
 
-  private prepare<Request, Decoded, Result>(scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request) {
+  private prepare<Request, Decoded, Result>(
+    scheme: Scheme<Request, Decoded, Result>,
+    keyName: string,
+    request: Request,
+  ): { key: KeyRecord; prepared: Prepared<Decoded> } | { denial: Denial } {
     const key = this.keys.get(keyName, 'key_name');
     if (key.name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${keyName}" does not exist`, 'key_name');
     if (!scheme.keyTypes.includes(key.type)) {
@@ -258,6 +283,9 @@ export class SigningService {
     if (scheme.name !== 'jwt' && this.store.reader.jwtSettings(key.name)) {
       throw new SignerError('WRONG_KEY_TYPE', `key "${key.name}" is a JWT key: it signs only with SignJwt`, 'key_name');
     }
+    // Before decoding: a scheme the policy does not enable is refused at no cost, whatever the request holds.
+    const denial = this.policy.schemeDenial(key.name, scheme.name);
+    if (denial) return { denial };
     return { key, prepared: scheme.prepare(request, key) };
   }
 
@@ -316,6 +344,11 @@ function parkRequest(
     reason: '',
     ...(ctx.clientRequestId ? { clientRequestId: ctx.clientRequestId } : {}),
   };
+}
+
+/** Binds a sealed result to its row: moved to another caller's or request's row, it does not open. */
+function storedResultAad(caller: string, requestId: string): string {
+  return `sign_requests\n${caller}\n${requestId}`;
 }
 
 const MARK_FAILED_ATTEMPTS = 5;

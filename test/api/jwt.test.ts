@@ -4,6 +4,8 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErr
 import type { JwtKey__Output } from '../../src/api/generated/signer/v1/JwtKey.js';
 import type { SignJwtResponse__Output } from '../../src/api/generated/signer/v1/SignJwtResponse.js';
 import type { GetJwksResponse__Output } from '../../src/api/generated/signer/v1/GetJwksResponse.js';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 const ISSUER = 'https://issuer.test';
@@ -99,10 +101,10 @@ test.serial('rotation: old tokens verify through the grace period, new ones carr
     defaultTtl: '15m',
   });
   const v1 = created.versions[0]!;
-  t.is(v1.state, 'published');
-  // Published, in the JWKS, but too new to sign.
+  // The first version has nothing to overlap with: it signs at once, publish-ahead or not.
+  t.is(v1.state, 'active');
   t.true(((await (await fetch(jwksUrl())).json()) as { keys: Array<{ kid: string }> }).keys.some((k) => k.kid === v1.kid));
-  t.is((await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/rot', claimsJson: claims() }))).code, grpc.status.FAILED_PRECONDITION);
+  t.is((await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/rot', claimsJson: claims() })).kid, v1.kid);
 
   clock.now = start + 10 * MINUTE;
   await t0.signer.jwt.advance();
@@ -159,12 +161,10 @@ test.serial('signer keys rotate publishes a new version and lists the versions',
 test.serial('scheduled rotation publishes the next version publish-ahead before the period ends', async (t) => {
   const start = clock.now;
   await t0.call('CreateJwtKey', { name: 'jwt/sched', algorithm: 'JWT_ALGORITHM_EDDSA', publishAhead: '1h', rotationPeriod: '1d' });
-  clock.now = start + 3_600_000;
-  await t0.signer.jwt.advance();
   const versions = () => t0.signer.jwt.versions('jwt/sched').map((v) => v.state);
   t.deepEqual(versions(), ['active']);
-  // The period runs from activation (start + 1h); the next version appears 1h before it ends...
-  clock.now = start + 3_600_000 + 86_400_000 - 3_600_000 - 1;
+  // The period runs from activation (creation: the first version signs at once); the next version appears 1h before it ends...
+  clock.now = start + 86_400_000 - 3_600_000 - 1;
   await t0.signer.jwt.advance();
   t.deepEqual(versions(), ['active']);
   clock.now += 1;
@@ -206,4 +206,88 @@ test.serial('a lifetime counts from now when iat is in the future: a far-future 
   t.regex(refused.details, /lifetime/);
   const fine = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/future', claimsJson: claims({ iat: now + 60, exp: now + 600 }) });
   t.truthy(fine.token);
+});
+
+test.serial('a new JWT key signs at once with the defaults; a rotation publishes 10 minutes ahead by default (regression: 5m, and new keys waited)', async (t) => {
+  const start = clock.now;
+  const created = await t0.call<JwtKey__Output>('CreateJwtKey', { name: 'jwt/defaults', algorithm: 'JWT_ALGORITHM_ES256' });
+  t.deepEqual(created.versions.map((v) => v.state), ['active']);
+  const first = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/defaults', claimsJson: claims() });
+  const jwks = createRemoteJWKSet(jwksUrl());
+  await t.notThrowsAsync(jwtVerify(first.token, jwks, { issuer: ISSUER, audience: 'api', currentDate: at(clock.now) }));
+  const rotated = await t0.call<JwtKey__Output>('RotateKey', { name: 'jwt/defaults' });
+  t.deepEqual(rotated.versions.map((v) => v.state), ['active', 'published']);
+  clock.now = start + 10 * MINUTE - 1;
+  await t0.signer.jwt.advance();
+  t.is((await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/defaults', claimsJson: claims() })).kid, first.kid);
+  clock.now = start + 10 * MINUTE;
+  await t0.signer.jwt.advance();
+  t.is((await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/defaults', claimsJson: claims() })).kid, rotated.versions[1]!.kid);
+});
+
+test.serial('"no active version" says when the next version becomes active, and it signs from then on without waiting for the schedule', async (t) => {
+  const start = clock.now;
+  await t0.call('CreateJwtKey', { name: 'jwt/gap', algorithm: 'JWT_ALGORITHM_ES256', publishAhead: '10m' });
+  const rotated = await t0.call<JwtKey__Output>('RotateKey', { name: 'jwt/gap' });
+  // A key left without an active version (as a database from before first versions signed at once can be).
+  const db = new Database(join(t0.dir, 'signer.db'));
+  db.prepare("UPDATE key_versions SET state = 'retiring', retiring_at = ? WHERE key_name = 'jwt/gap' AND version = 1").run(start);
+  db.prepare("UPDATE keys SET kid = NULL WHERE name = 'jwt/gap'").run();
+  db.close();
+  clock.now = start + MINUTE;
+  const refused = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/gap', claimsJson: claims() }));
+  t.is(refused.code, grpc.status.FAILED_PRECONDITION);
+  t.is(refused.field, 'key_name');
+  t.regex(refused.details, new RegExp(`no active JWT version: the next becomes active at ${new Date(start + 10 * MINUTE).toISOString()} \\(in 540s\\)`));
+  clock.now = start + 10 * MINUTE;
+  // No advance(): signing activates the due version itself.
+  t.is((await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/gap', claimsJson: claims() })).kid, rotated.versions[1]!.kid);
+});
+
+test.serial('a key whose default lifetime exceeds max_ttl issues tokens bounded by max_ttl (regression: TTL_TOO_LONG); an explicit longer exp still fails', async (t) => {
+  await t0.call('CreateJwtKey', { name: 'jwt/long', algorithm: 'JWT_ALGORITHM_ES256', defaultTtl: '2h' });
+  const signed = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/long', claimsJson: claims() });
+  const { payload } = await jwtVerify(signed.token, createRemoteJWKSet(jwksUrl()), { issuer: ISSUER, audience: 'api', currentDate: at(clock.now) });
+  t.is(payload.exp! - payload.iat!, 3600);
+  t.is(Date.parse(signed.expireTime), payload.exp! * 1000);
+  // A future iat: the bound counts from now, as the policy does.
+  const now = Math.floor(clock.now / 1000);
+  const later = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/long', claimsJson: claims({ iat: now + 60 }) });
+  t.is(Date.parse(later.expireTime) / 1000, now + 3600);
+  const explicit = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/long', claimsJson: claims({ exp: now + 2 * 3600 }) }));
+  t.is(explicit.code, grpc.status.PERMISSION_DENIED);
+  t.regex(explicit.details, /max_ttl/);
+});
+
+test.serial('__proto__, constructor and prototype are refused as claim names at every depth (regression: __proto__ hid a forbidden claim)', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['{"__proto__":{"admin":true}}', 'claims_json.__proto__'],
+    ['{"constructor":{"prototype":{"admin":true}}}', 'claims_json.constructor'],
+    ['{"ctx":{"prototype":1}}', 'claims_json.ctx.prototype'],
+    ['{"roles":[{"x":{"\\u005f_proto__":[]}}]}', 'claims_json.roles[0].x.__proto__'],
+  ];
+  for (const [extra, field] of cases) {
+    const claimsJson = `${claims().slice(0, -1)},${extra.slice(1)}`;
+    const refused = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson }));
+    t.is(refused.code, grpc.status.INVALID_ARGUMENT, field);
+    t.is(refused.errorCode, 'INVALID_FIELD');
+    t.is(refused.field, field);
+  }
+  // The words are fine as values and inside longer names.
+  await t.notThrowsAsync(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson: claims({ note: '__proto__', constructorName: 'x' }) }));
+});
+
+test.serial('numbers above 2^53 are refused, found in the raw JSON (regression: 9007199254740993 was signed as ...992)', async (t) => {
+  for (const number of ['9007199254740993', '-9007199254740993', '9007199254740992.5', '1e16', '12345678901234567890', '1.5e300']) {
+    const claimsJson = `${claims().slice(0, -1)},"n":{"deep":[${number}]}}`;
+    const refused = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson }));
+    t.is(refused.code, grpc.status.INVALID_ARGUMENT, number);
+    t.is(refused.field, 'claims_json.n.deep[0]', number);
+    t.regex(refused.details, /above 2\^53/);
+  }
+  // Exactly 2^53, and smaller numbers in any notation, are signed as written.
+  const claimsJson = `${claims().slice(0, -1)},"n":9007199254740992,"m":-9007199254740992,"f":0.5,"e":1e15}`;
+  const signed = await t0.call<SignJwtResponse__Output>('SignJwt', { keyName: 'jwt/es256', claimsJson });
+  const { payload } = await jwtVerify(signed.token, createRemoteJWKSet(jwksUrl()), { issuer: ISSUER, audience: 'api', currentDate: at(clock.now) });
+  t.deepEqual([payload.n, payload.m, payload.f, payload.e], [2 ** 53, -(2 ** 53), 0.5, 1e15]);
 });

@@ -65,3 +65,24 @@ export function swapPrivateKeys(tokenLabel: string, keyA: string, keyB: string):
     lib.C_CloseSession(session);
   }
 }
+
+/** The protection attributes of the secret keys labelled `keyLabel` (read through this process's login). */
+export function secretKeyProtection(tokenLabel: string, keyLabel: string): Array<Record<'sensitive' | 'extractable' | 'encrypt' | 'wrap' | 'unwrap' | 'sign' | 'derive', boolean>> {
+  const lib = sameModule();
+  const session = lib.C_OpenSession(slotOf(lib, tokenLabel), pkcs11js.CKF_SERIAL_SESSION);
+  try {
+    lib.C_FindObjectsInit(session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_LABEL, value: keyLabel },
+    ]);
+    const handles = lib.C_FindObjects(session, 10);
+    lib.C_FindObjectsFinal(session);
+    const names = { sensitive: pkcs11js.CKA_SENSITIVE, extractable: pkcs11js.CKA_EXTRACTABLE, encrypt: pkcs11js.CKA_ENCRYPT, wrap: pkcs11js.CKA_WRAP, unwrap: pkcs11js.CKA_UNWRAP, sign: pkcs11js.CKA_SIGN, derive: pkcs11js.CKA_DERIVE };
+    return handles.map((handle) => {
+      const values = lib.C_GetAttributeValue(session, handle, Object.values(names).map((type) => ({ type })));
+      return Object.fromEntries(Object.keys(names).map((name, i) => [name, (values[i]!.value as Buffer)[0] === 1])) as never;
+    });
+  } finally {
+    lib.C_CloseSession(session);
+  }
+}

@@ -2,6 +2,7 @@ import test from 'ava';
 import { TypedDataEncoder, hexlify } from 'ethers';
 import { SignerError } from '../../src/domain/errors.js';
 import { decodeTypedData } from '../../src/schemes/ethereum/eip712.js';
+import { mutuallyReferencingTypedData } from '../helpers/typed-data-blowup.js';
 
 const permit = {
   types: {
@@ -100,16 +101,60 @@ test('unknown types, unknown top-level members and bad JSON are refused', (t) =>
   refusal(t, { ...permit, types: { Permit: [{ name: 'toString', type: 'constructor' }] } }, 'typed_data.types.Permit[0].type');
 });
 
-test('deeply recursive values are refused, not a stack overflow', (t) => {
-  const types = { Node: [{ name: 'next', type: 'Node[]' }] };
-  let value: object = { next: [] };
-  for (let i = 0; i < 100; i++) value = { next: [value] };
-  const error = t.throws(() => decodeTypedData(JSON.stringify({ types, primaryType: 'Node', domain: { name: 'x' }, message: value })), {
+test('deeply nested values are refused, not a stack overflow', (t) => {
+  const types = { Node: [{ name: 'next', type: 'uint8' + '[]'.repeat(100) }] };
+  let value: unknown = [];
+  for (let i = 0; i < 99; i++) value = [value];
+  const error = t.throws(() => decodeTypedData(JSON.stringify({ types, primaryType: 'Node', domain: { name: 'x' }, message: { next: value } })), {
     instanceOf: SignerError,
   });
   t.is(error?.code, 'INVALID_FIELD');
   t.regex(error?.message ?? '', /nests deeper than 32/);
-  t.true(error?.field?.startsWith('typed_data.message.next[0].next[0]'));
+  t.true(error?.field?.startsWith('typed_data.message.next[0][0]'));
+});
+
+test('recursive types are refused, naming the member that closes the cycle (regression: they were hashed)', (t) => {
+  const document = (types: object) => ({ types, primaryType: 'Node', domain: { name: 'x' }, message: { next: [] } });
+  refusal(t, document({ Node: [{ name: 'next', type: 'Node[]' }] }), 'typed_data.types.Node[0].type', /refers back to Node: recursive types are refused/);
+  const mutual = { Node: [{ name: 'next', type: 'Leaf[]' }], Leaf: [{ name: 'up', type: 'Node[2]' }] };
+  refusal(t, document(mutual), 'typed_data.types.Leaf[0].type', /refers back to Node/);
+});
+
+test('the 64 types x 100 members mutually referencing request is refused, naming types (regression: 270 ms of event loop)', (t) => {
+  const json = mutuallyReferencingTypedData();
+  t.true(Buffer.byteLength(json) < 256 * 1024);
+  refusal(t, json, 'typed_data.types', /at most 32 types \(has 64\)/);
+  // Within the type count, the members and then the cycle are refused.
+  refusal(t, mutuallyReferencingTypedData({ types: 16, members: 100 }), 'typed_data.types.Type0', /at most 64 members \(has 100\)/);
+  refusal(t, mutuallyReferencingTypedData({ types: 16, members: 16 }), 'typed_data.types.Type15[0].type', /refers back to Type0/);
+});
+
+/** `count` struct types, each `members` uint256 members wide (names padded to `nameLength`), unused beside Mail. */
+function withExtraTypes(count: number, members: number, nameLength = 1): object {
+  const extra = Object.fromEntries(
+    Array.from({ length: count }, (_, i) => [`Extra${i}`, Array.from({ length: members }, (_, j) => ({ name: `m${j}`.padEnd(nameLength, '_'), type: 'uint256' }))]),
+  );
+  return { ...permit, types: { ...permit.types, ...extra } };
+}
+
+test('type count: exactly 32 types (the implied EIP712Domain included) decode, one more is refused', (t) => {
+  t.notThrows(() => decodeTypedData(JSON.stringify(withExtraTypes(30, 1))));
+  refusal(t, withExtraTypes(31, 1), 'typed_data.types', /at most 32 types/);
+  refusal(t, withExtraTypes(32, 1), 'typed_data.types', /at most 32 types \(has 33\)/);
+});
+
+test('members per type: exactly 64 decode, 65 are refused naming the type', (t) => {
+  t.notThrows(() => decodeTypedData(JSON.stringify(withExtraTypes(1, 64))));
+  refusal(t, withExtraTypes(1, 65), 'typed_data.types.Extra0', /at most 64 members \(has 65\)/);
+});
+
+test('encoded type strings: in all at most 32 KiB, counting each type with every type it refers to', (t) => {
+  // 20 types of 64 members of 16-character names: about 28 KiB of type strings, under the limit...
+  t.notThrows(() => decodeTypedData(JSON.stringify(withExtraTypes(20, 64, 16))));
+  // ...and the same types chained (each refers to the next) repeat each other in every type string: far above.
+  const chained = withExtraTypes(20, 64, 16) as { types: Record<string, Array<{ name: string; type: string }>> };
+  for (let i = 0; i < 19; i++) chained.types[`Extra${i}`]![0] = { name: 'next'.padEnd(16, '_'), type: `Extra${i + 1}` };
+  refusal(t, chained, 'typed_data.types', /more than 32768 characters of type strings/);
 });
 
 test('a duplicate JSON key is refused naming it (regression: JSON.parse kept the last one)', (t) => {

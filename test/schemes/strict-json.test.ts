@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { SignerError } from '../../src/domain/errors.js';
 import { parseStrictJson } from '../../src/schemes/strict-json.js';
 
@@ -39,4 +40,49 @@ test('maxDepth refuses deeper nesting, naming where it starts', (t) => {
 
 test('invalid JSON is refused as before', (t) => {
   refusal(t, '{"a":', 'doc', /is not valid JSON/);
+});
+
+test('exactNumbersOnly refuses magnitudes above 2^53 on their digits, in any notation, and keeps the rest', (t) => {
+  const exact = { exactNumbersOnly: true };
+  for (const number of ['9007199254740993', '-9007199254740993', '9007199254740992.0000001', '90071992547409921e-1', '1e16', '0.9007199254740993e16', '1e999999999']) {
+    refusal(t, `{"a":[${number}]}`, 'doc.a[0]', /above 2\^53/, exact);
+  }
+  for (const number of ['9007199254740992', '-9007199254740992', '9007199254740991.9', '900719925474099.2e1', '1e15', '0.5', '1e-999999999', '0e99', '-0']) {
+    t.notThrows(() => parseStrictJson(`{"a":[${number}]}`, 'doc', exact), number);
+  }
+  // Digits inside strings are not numbers.
+  t.notThrows(() => parseStrictJson('{"a":"12345678901234567890"}', 'doc', exact));
+});
+
+test('forbiddenKeys refuses a member name at any depth, however it is spelled', (t) => {
+  const forbidden = { forbiddenKeys: new Set(['__proto__']) };
+  refusal(t, '{"__proto__":{}}', 'doc.__proto__', /forbidden member name/, forbidden);
+  refusal(t, '{"a":[{"b":{"\\u005f_proto__":1}}]}', 'doc.a[0].b.__proto__', /forbidden member name/, forbidden);
+  t.notThrows(() => parseStrictJson('{"a":"__proto__","__proto__x":1}', 'doc', forbidden));
+});
+
+test('exactNumbersOnly (property): an integer, written plainly or with a fraction of zeros or an exponent, is refused exactly when above 2^53', (t) => {
+  const limit = 2n ** 53n;
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.bigInt({ min: limit - 1000n, max: limit + 1000n }), fc.bigInt({ min: -limit - 1000n, max: -limit + 1000n }), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n })),
+      fc.nat({ max: 5 }),
+      (n, shift) => {
+        const digits = (n < 0n ? -n : n).toString();
+        const sign = n < 0n ? '-' : '';
+        // The same value three ways: 123, 123.000, 1.23e2 (as d.ddd e+k).
+        const spellings = [`${sign}${digits}`, `${sign}${digits}.${'0'.repeat(shift + 1)}`, `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${digits.length - 1}`];
+        for (const text of spellings) {
+          let refused = false;
+          try {
+            parseStrictJson(`[${text}]`, 'doc', { exactNumbersOnly: true });
+          } catch {
+            refused = true;
+          }
+          if (refused !== (n > limit || -n > limit)) throw new Error(`${text}: refused ${refused}`);
+        }
+      },
+    ),
+  );
+  t.pass();
 });

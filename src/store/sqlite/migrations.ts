@@ -147,4 +147,7 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX pending_open_by_requester ON pending_requests (requester) WHERE status IN ('pending', 'approved');
    CREATE INDEX pending_by_expiry ON pending_requests (expires_at) WHERE status = 'pending';
    CREATE INDEX pending_by_status_id ON pending_requests (status, created_at, id);`,
+  // 9 (h4-bounds-jwt): whole JWTs kept for replay were bearer tokens at rest; results are sealed under
+  // the HSM's at-rest key from now on, and the plaintext ones are dropped (a retry of those ids is refused).
+  `UPDATE sign_requests SET result = NULL WHERE method = 'SignJwt' AND result IS NOT NULL;`,
 ];

@@ -10,6 +10,7 @@ import { withExamples } from './help.js';
 import { printJson, printJsonLine, toJson } from './json-output.js';
 import { startProgress, type Progress } from './progress.js';
 import { formatRow } from './table.js';
+import { oneLine } from './terminal-text.js';
 
 const seqOption = (flag: string, description: string) =>
   new Option(`${flag} <seq>`, description).argParser((text: string) => {
@@ -43,7 +44,7 @@ export function auditVerifyCommand(): Command {
       if (options.json) printJson(report);
       else if (report.ok) {
         console.log(`audit log intact: ${report.records} records, ${report.checkpoints} signed checkpoints, ${report.unsealed} records after the last checkpoint`);
-      } else console.error(`audit log FAILED verification: ${report.problem!.message}`);
+      } else console.error(`audit log FAILED verification: ${oneLine(report.problem!.message)}`);
       if (!report.ok) process.exitCode = 1;
     } finally {
       store.close();

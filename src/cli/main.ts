@@ -14,6 +14,9 @@ import { approvalsCommand } from './approvals-commands.js';
 import { auditExportCommand, auditTailCommand, auditVerifyCommand } from './audit-commands.js';
 import { requestsSettleCommand, requestsUnfinishedCommand } from './requests-commands.js';
 import { describeFailure } from './failure.js';
+import { guardStream, oneLine } from './terminal-text.js';
+
+guardStream(process.stdout);
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')
@@ -74,6 +77,6 @@ program.parseAsync(process.argv).catch((error: unknown) => {
     process.exitCode = error.exitCode;
     return;
   }
-  console.error(`signer: ${describeFailure(error)}`);
+  console.error(`signer: ${oneLine(describeFailure(error))}`);
   process.exitCode = 1;
 });

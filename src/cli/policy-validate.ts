@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { loadPolicyDirectory, PolicyLoadError } from '../policy/load.js';
 import { withExamples } from './help.js';
 import { printJson } from './json-output.js';
+import { oneLine } from './terminal-text.js';
 
 /** `signer policy validate [dir]`: checks a policy directory; non-zero exit with every problem. */
 export function policyValidateCommand(): Command {
@@ -24,7 +25,7 @@ export function policyValidateCommand(): Command {
       } catch (error) {
         if (!(error instanceof PolicyLoadError)) throw error;
         if (options.json) printJson({ valid: false, problems: error.problems });
-        else for (const problem of error.problems) console.error(problem);
+        else for (const problem of error.problems) console.error(oneLine(problem));
         process.exitCode = 1;
       }
     });

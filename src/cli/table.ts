@@ -3,12 +3,14 @@
  * Columns are separated by two spaces; an empty cell shows as "-" so that columns stay countable.
  */
 
+import { oneLine } from './terminal-text.js';
+
 const GAP = '  ';
 
 function cell(value: string | number | undefined): string {
   const text = value === undefined ? '' : String(value);
   // One record, one line: a newline inside a cell would break every column after it.
-  return text === '' ? '-' : text.replace(/[\r\n\t]+/g, ' ');
+  return text === '' ? '-' : oneLine(text);
 }
 
 /** A header row and rows, each column as wide as its widest cell. Ends with a newline. */

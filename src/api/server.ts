@@ -2,9 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { X509Certificate } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as protoLoader from '@grpc/proto-loader';
 import { readFileSync } from 'node:fs';
 import { identityFromCertificate, INSECURE_IDENTITY } from './identity.js';
-import { loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
+import { LOADER_OPTIONS, loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
 import { signerHandlers, type Services } from './signer-handlers.js';
 import { withStrictRequests } from './strict-request.js';
 
@@ -34,6 +37,12 @@ export interface RunningGrpcServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+/** grpc.health.v1 from the package that serves it, so that reflection lists it too (grpcurl, Postman). */
+function healthDefinition(): protoLoader.PackageDefinition {
+  const protoDir = join(dirname(createRequire(import.meta.url).resolve('grpc-health-check')), '..', '..', 'proto');
+  return protoLoader.loadSync('health/v1/health.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir] });
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** Starts the Signer service with grpc.health.v1 health and server reflection. */
@@ -55,7 +64,7 @@ export async function startGrpcServer(
   });
   const { definition, proto } = loadSignerPackage();
   server.addService(withStrictRequests(proto.signer.v1.Signer.service), signerHandlers({ ...services, authenticate }));
-  new ReflectionService(definition).addToServer(server);
+  new ReflectionService({ ...definition, ...healthDefinition() }).addToServer(server);
 
   const health = new HealthImplementation();
   const updateHealth = () => {

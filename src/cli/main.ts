@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { policyCheckCommand } from './policy-check.js';
 import { policyValidateCommand } from './policy-validate.js';
+import { policyReloadCommand } from './policy-reload.js';
+import { signCommand } from './sign-commands.js';
 import { keysRotateCommand } from './keys-rotate.js';
 import { keysCreateCommand } from './keys-create.js';
 import { keysListCommand } from './keys-list.js';
@@ -20,7 +22,8 @@ guardStream(process.stdout);
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')
-  .addCommand(new Command('policy').description('validate policy files and check requests against them').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()))
+  .addCommand(new Command('policy').description('validate policy files, check requests against them, reload them in the service').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()).addCommand(policyReloadCommand()))
+  .addCommand(signCommand())
   .addCommand(approvalsCommand())
   .addCommand(
     new Command('keys')
@@ -60,6 +63,7 @@ SIGNER_PROGRESS=1 forces progress bars on standard error (drawn only on a termin
 Examples:
   $ signer keys create dev/relayer/hot-1 --type secp256k1 --label env=dev
   $ signer keys list
+  $ signer sign message dev/relayer/hot-1 --message gm
   $ signer audit verify
   $ signer <command> --help`,
   );

@@ -12,8 +12,8 @@ import { withExamples } from './help.js';
 import { printJson, printJsonLine } from './json-output.js';
 import { ask, onTerminal } from './prompt.js';
 import { listPending, resolveRequestId } from './request-id.js';
-import { duration, viewRequest } from './request-view.js';
-import { formatFields, formatRow, formatTable } from './table.js';
+import { duration, requestJson, viewRequest } from './request-view.js';
+import { formatFields, formatRow, formatTable, tableWidth } from './table.js';
 import { oneLine } from './terminal-text.js';
 
 /** `signer approvals ...`: the approver's side of the quorum. */
@@ -68,22 +68,22 @@ function pending(): Command {
     const client = connect(options);
     try {
       const requests = await listPending(client);
-      if (options.json) return printJson(requests);
+      if (options.json) return printJson(requests.map(requestJson));
       if (requests.length === 0) return console.log('no requests waiting for approval');
-      process.stdout.write(formatTable(pendingHeader(options.wide), requests.map((r) => pendingRow(r, options.wide))));
+      process.stdout.write(formatTable(pendingHeader(options.wide), requests.map((r) => pendingRow(r, options.wide)), tableWidth(options.wide), [0, 3, 4]));
     } finally {
       client.close();
     }
   });
 }
 
-/** Narrow: the first 8 characters of the id, enough to name it (ids may be given by a unique prefix). */
-const pendingHeader = (wide?: boolean) => (wide ? ['ID', 'KEY', 'WHAT', 'HOW MUCH', 'REQUESTER', 'AGE', 'APPROVALS'] : ['ID', 'KEY', 'WHAT', 'HOW MUCH', 'AGE', 'APPROVALS']);
+/** Narrow: the first 8 characters of the id, enough to name it (ids may be given by a unique prefix); WHAT has the amount. */
+const pendingHeader = (wide?: boolean) => (wide ? ['ID', 'KEY', 'WHAT', 'HOW MUCH', 'REQUESTER', 'AGE', 'APPROVALS'] : ['ID', 'KEY', 'WHAT', 'AGE', 'APPROVALS']);
 
 function pendingRow(r: SignRequest__Output, wide?: boolean): string[] {
   const { what, amount } = viewRequest(r);
   const age = duration(Math.max(0, Date.now() - Date.parse(r.createTime)));
-  return wide ? [r.id, r.keyName, what, amount, r.requester, age, r.progress] : [r.id.slice(0, 8), r.keyName, what, amount, age, r.progress];
+  return wide ? [r.id, r.keyName, what, amount, r.requester, age, r.progress] : [r.id.slice(0, 8), r.keyName, what, age, r.progress];
 }
 
 /** The request as `show` and `approve` print it: a headline, then every detail in words. */
@@ -99,7 +99,7 @@ function show(): Command {
     const client = connect(options);
     try {
       const r = await call<SignRequest__Output>(client, 'GetSignRequest', { id: await resolveRequestId(client, typed) });
-      if (options.json) return printJson(r);
+      if (options.json) return printJson(requestJson(r));
       process.stdout.write(formatRequest(r));
     } finally {
       client.close();
@@ -150,7 +150,7 @@ function verdict(kind: Verdict): Command {
           signature: ed25519.sign(payload, key.privateKey),
           reason: options.reason ?? '',
         });
-        if (options.json) printJson(updated);
+        if (options.json) printJson(requestJson(updated));
         else console.log(`${updated.id}: ${oneLine(updated.status)}${updated.reason ? ` (${oneLine(updated.reason)})` : ''}; approvals ${oneLine(updated.progress)}`);
       } finally {
         client.close();
@@ -160,17 +160,21 @@ function verdict(kind: Verdict): Command {
 }
 
 function watch(): Command {
-  const command = new Command('watch').description('print each request as it starts waiting (Ctrl-C to stop)').option('--json', 'JSON lines, one request per line');
+  const command = new Command('watch')
+    .description('print each request as it starts waiting (Ctrl-C to stop)')
+    .option('--wide', 'whole ids and the requester, no column cut')
+    .option('--json', 'JSON lines, one request per line');
   withExamples(command, ['signer approvals watch', 'signer approvals watch --json']);
   return withConnectionOptions(command, 'approver').action(
-    async (options: ConnectionOptions & { json?: boolean }) => {
+    async (options: ConnectionOptions & { json?: boolean; wide?: boolean }) => {
       const client = connect(options);
+      const widths = options.wide ? WIDE_WATCH_WIDTHS : WATCH_WIDTHS;
       const stream = (client.grpc as unknown as { WatchPending(request: object): grpc.ClientReadableStream<SignRequest__Output> }).WatchPending({});
-      if (!options.json) console.log(formatRow(WATCH_WIDTHS, pendingHeader()));
+      if (!options.json) console.log(formatRow(widths, pendingHeader(options.wide), !options.wide));
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (r: SignRequest__Output) => {
-          if (options.json) return printJsonLine(r);
-          console.log(formatRow(WATCH_WIDTHS, pendingRow(r)));
+          if (options.json) return printJsonLine(requestJson(r));
+          console.log(formatRow(widths, pendingRow(r, options.wide), !options.wide));
         });
         stream.on('end', resolve);
         stream.on('error', reject);
@@ -184,4 +188,5 @@ function watch(): Command {
 }
 
 /** Rows are printed as requests arrive, so the columns have fixed widths. */
-const WATCH_WIDTHS = [8, 16, 24, 12, 4, 0];
+const WATCH_WIDTHS = [8, 14, 30, 4, 16]; // 80 columns with the gaps
+const WIDE_WATCH_WIDTHS = [36, 24, 52, 14, 36, 5, 0];

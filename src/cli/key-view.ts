@@ -1,6 +1,6 @@
 import type { Key__Output } from '../api/generated/signer/v1/Key.js';
 import type { KeyType } from '../domain/key-types.js';
-import { formatFields, formatTable } from './table.js';
+import { formatFields, formatTable, tableTime, tableWidth } from './table.js';
 
 /** The key types as the CLI names them, and as the API does. */
 export const CLI_KEY_TYPES: Readonly<Record<KeyType, string>> = {
@@ -54,11 +54,19 @@ function labelText(labels: Record<string, string>): string {
     .join(',');
 }
 
-/** `keys list`: one row per key. */
-export function formatKeyTable(keys: KeyView[]): string {
+/** `keys list`: one row per key; within 80 columns without --wide (the times are in `keys show`). */
+export function formatKeyTable(keys: KeyView[], wide?: boolean): string {
+  if (wide) {
+    return formatTable(
+      ['NAME', 'TYPE', 'STATE', 'ADDRESS', 'LABELS', 'CREATED', 'LAST USED', 'USES'],
+      keys.map((k) => [k.name, k.type, k.state, k.ethereumAddress, labelText(k.labels), k.createTime, k.lastUsedTime ?? 'never', k.useCount]),
+    );
+  }
   return formatTable(
-    ['NAME', 'TYPE', 'STATE', 'ADDRESS', 'LABELS', 'CREATED', 'LAST USED', 'USES'],
-    keys.map((k) => [k.name, k.type, k.state, k.ethereumAddress, labelText(k.labels), k.createTime, k.lastUsedTime ?? 'never', k.useCount]),
+    ['NAME', 'TYPE', 'STATE', 'ADDRESS', 'LABELS', 'USES'],
+    keys.map((k) => [k.name, k.type, k.state, k.ethereumAddress, labelText(k.labels), k.useCount]),
+    tableWidth(false),
+    [1, 2, 5],
   );
 }
 
@@ -77,4 +85,29 @@ export function formatKeyDetails(key: KeyView): string {
     ['public JWK', JSON.stringify(key.publicJwk)],
   );
   return `${key.name}\n${formatFields(fields)}${key.publicKeyPem}\n`;
+}
+
+/** A JWT key version as the API returns it (JwtKeyVersion). */
+interface VersionRow {
+  version: number | string;
+  state: string;
+  kid: string;
+  publishTime: string;
+  activateTime: string;
+  retireStartTime: string;
+}
+
+/**
+ * The versions of a JWT key. Narrow: the time the version entered its current state ("since");
+ * --wide: every time.
+ */
+export function formatVersionTable(versions: readonly VersionRow[], wide?: boolean): string {
+  if (wide) {
+    return formatTable(
+      ['VERSION', 'STATE', 'KID', 'PUBLISHED', 'ACTIVE SINCE', 'RETIRING SINCE'],
+      versions.map((v) => [v.version, v.state, v.kid, v.publishTime, v.activateTime, v.retireStartTime]),
+    );
+  }
+  const since = (v: VersionRow) => (v.state === 'retiring' || v.state === 'retired' ? v.retireStartTime : v.state === 'active' ? v.activateTime : v.publishTime);
+  return formatTable(['VERSION', 'STATE', 'KID', 'SINCE'], versions.map((v) => [v.version, v.state, v.kid, tableTime(since(v))]), tableWidth(false), [0, 1, 3]);
 }

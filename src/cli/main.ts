@@ -19,6 +19,13 @@ import { describeFailure } from './failure.js';
 import { guardStream, oneLine } from './terminal-text.js';
 
 guardStream(process.stdout);
+// `signer ... | head`: once the reader has gone, stop quietly, as other command-line tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
+}
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')

@@ -3,7 +3,7 @@ import type { ReloadPoliciesResponse__Output } from '../api/generated/signer/v1/
 import { call, withClient, withConnectionOptions, type ConnectionOptions } from './connection.js';
 import { withExamples } from './help.js';
 import { printJson } from './json-output.js';
-import { formatTable } from './table.js';
+import { formatTable, tableWidth } from './table.js';
 
 /** `signer policy reload`: the running service re-reads its policy directory (ReloadPolicies, admin). */
 export function policyReloadCommand(): Command {
@@ -15,6 +15,6 @@ export function policyReloadCommand(): Command {
     const { policies } = await withClient(options, (client) => call<ReloadPoliciesResponse__Output>(client, 'ReloadPolicies', {}));
     if (options.json) return printJson({ policies });
     console.log(`reloaded: ${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} in force`);
-    process.stdout.write(formatTable(['FILE', 'KEY', 'SHA-256'], policies.map((p) => [p.file, p.key, p.hash.slice(0, 16)])));
+    process.stdout.write(formatTable(['FILE', 'KEY', 'SHA-256'], policies.map((p) => [p.file, p.key, p.hash.slice(0, 16)]), tableWidth(false)));
   });
 }

@@ -121,3 +121,9 @@ export function duration(ms: number): string {
   const seconds = Math.round(ms / 1000);
   return seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.round(seconds / 60)}m` : `${Math.round(seconds / 3600)}h`;
 }
+
+/** A request for --json: the decoded summary as an object under `intent`, never a JSON string inside JSON. */
+export function requestJson(r: SignRequest__Output): Record<string, unknown> {
+  const { intentJson, ...rest } = r;
+  return { ...rest, intent: parseIntent(intentJson) };
+}

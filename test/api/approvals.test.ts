@@ -132,10 +132,10 @@ test.serial('2-of-3 through the CLI: the waiting client gets a signature that re
     stream.on('error', reject);
   });
 
-  const listed = await cli(['approvals', 'pending']);
+  const listed = await cli(['approvals', 'pending', '--wide']);
   t.is(listed.code, 0, listed.stderr);
-  t.regex(listed.stdout, /^ID +KEY +WHAT +HOW MUCH +AGE +APPROVALS\n/);
-  t.regex(listed.stdout, new RegExp(`\\n${id.slice(0, 8)} +treas/cold +send 6 ether to ${FRIEND} +6 ether +\\d+s +0/2 treasury-approvers\\n`));
+  t.regex(listed.stdout, /^ID +KEY +WHAT +HOW MUCH +REQUESTER +AGE +APPROVALS\n/);
+  t.regex(listed.stdout, new RegExp(`\\n${id} +treas/cold +send 6 ether to ${FRIEND} +6 ether +spiffe://signer.local/relayer +\\d+s +0/2 treasury-approvers\\n`));
   const listedJson = await cli(['approvals', 'pending', '--json']);
   const pendingJson = JSON.parse(listedJson.stdout) as SignRequest__Output[];
   t.is(pendingJson.length, 1);

@@ -152,6 +152,15 @@ test.serial('approve shows the request in words and refuses to approve from a sc
   t.regex(shown.stdout, /\n  chain: +Ethereum mainnet \(chain 1\)\n/);
   t.regex(shown.stdout, /\n  asked by: +spiffe:\/\/signer\.local\/relayer at \S+Z\n  expires: +\S+Z \(in (59|60)m\)\n  approvals: +0\/2 treasury-approvers\n/);
   t.false(shown.stdout.includes(FRIEND), 'no lowercase address');
+
+  // The list fits 80 columns; --wide has whole ids; --json has the decoded request as an object.
+  const listed = await cli(['approvals', 'pending']);
+  for (const line of listed.stdout.trimEnd().split('\n')) t.true(line.length <= 80, line);
+  t.regex(listed.stdout, new RegExp(`\\n${id.slice(0, 8)} +treas/cold +send 6 ether to 0x5aAe\\w*…\\w*BeAed +\\d+s +0/2 treasury-approvers\\n`));
+  t.regex((await cli(['approvals', 'pending', '--wide'])).stdout, new RegExp(`\\n${id} +treas/cold +.* spiffe://signer.local/relayer +`));
+  const json = (JSON.parse((await cli(['approvals', 'pending', '--json'])).stdout) as Array<Record<string, unknown>>).find((r) => r.id === id)!;
+  t.false('intentJson' in json);
+  t.like(json.intent, { scheme: 'ethereum_transaction', to: FRIEND, value: parseEther('6').toString(), chainId: '1' });
 });
 
 test.serial('approve on a terminal: only "yes" approves; --yes and a unique id prefix for scripts', async (t) => {

@@ -52,7 +52,7 @@ test.serial('keys create prints the key for people; keys list prints a table in 
   t.notRegex(created.stdout, /address:/);
   t.regex(created.stdout, /-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/);
 
-  const table = await signer(['keys', 'list']);
+  const table = await signer(['keys', 'list', '--wide']);
   t.is(table.code, 0, table.stderr);
   const [header, ...rows] = table.stdout.trimEnd().split('\n');
   t.regex(header!, /^NAME +TYPE +STATE +ADDRESS +LABELS +CREATED +LAST USED +USES$/);
@@ -60,6 +60,13 @@ test.serial('keys create prints the key for people; keys list prints a table in 
   t.regex(rows[1]!, /^cli\/hot-1 +secp256k1 +enabled +0x[0-9a-fA-F]{40} +env=test,owner=ops +\S+Z +never +0$/);
   // Columns line up: every row's TYPE starts where the header's does.
   for (const row of rows) t.is(row.indexOf(row.split(/ +/)[1]!), header!.indexOf('TYPE'));
+
+  // Without --wide the table fits 80 columns: no times (keys show has them).
+  const narrow = await signer(['keys', 'list']);
+  const narrowRows = narrow.stdout.trimEnd().split('\n');
+  for (const row of narrowRows) t.true(row.length <= 80, row);
+  t.regex(narrowRows[0]!, /^NAME +TYPE +STATE +ADDRESS +LABELS +USES$/);
+  t.regex(narrowRows[2]!, /^cli\/hot-1 +secp256k1 +enabled +0x[0-9a-fA-F]{6,}…[0-9a-fA-F]{6,} +env=test,owner=ops +0$/);
 
   const json = await signer(['keys', 'list', '--json']);
   const listed = JSON.parse(json.stdout) as KeyView[];
@@ -129,7 +136,8 @@ test.serial('keys create --jwt and jwks: the set verifies a token the service si
   const table = await signer(['jwks', 'cli/jwt-1', '--table']);
   t.regex(table.stdout, new RegExp(`^KID +ALG +KTY\\n${versions[0]!.kid} +EdDSA +OKP Ed25519\\n${versions[1]!.kid} +EdDSA +OKP Ed25519\\n$`));
   const rotateTable = await signer(['keys', 'rotate', 'cli/jwt-2']);
-  t.regex(rotateTable.stdout, /^cli\/jwt-2 \(ES256\)\nVERSION +STATE +KID +PUBLISHED +ACTIVE SINCE +RETIRING SINCE\n1 +published +\S+ +\S+Z +- +-\n2 +published /);
+  t.regex(rotateTable.stdout, /^cli\/jwt-2 \(ES256\)\nVERSION +STATE +KID +SINCE\n1 +\w+ +\S+ +\d{4}-\d\d-\d\d \d\d:\d\d\n2 +published /);
+  for (const row of rotateTable.stdout.split('\n')) t.true(row.length <= 80, row);
 });
 
 test.serial('jwks of a key that is not a JWT key: exit 1 and one line naming the status, code and field', async (t) => {

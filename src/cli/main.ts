@@ -17,6 +17,7 @@ import { auditExportCommand, auditTailCommand, auditVerifyCommand } from './audi
 import { requestsSettleCommand, requestsUnfinishedCommand } from './requests-commands.js';
 import { describeFailure } from './failure.js';
 import { guardStream, oneLine } from './terminal-text.js';
+import { resolveDatabaseFromDataDir } from './database-option.js';
 
 guardStream(process.stdout);
 // `signer ... | head`: once the reader has gone, stop quietly, as other command-line tools do.
@@ -62,7 +63,8 @@ const program = new Command('signer')
     'after',
     `
 Commands that call the service take --server (SIGNER_ADDRESS, default localhost:50051) and mTLS files
---ca, --client-cert, --client-key (default: the development PKI in data/pki), or --insecure.
+--ca, --client-cert, --client-key (default: the development PKI in <data-dir>/pki), or --insecure.
+The data directory is found as the service finds it: --data-dir, SIGNER_DATA_DIR, then data/ in the package.
 Listing and show commands print tables for people and --json for scripts.
 Exit status: 0 success, 1 error (bad arguments, refused or failed call); policy check also 2 and 3.
 SIGNER_PROGRESS=1 forces progress bars on standard error (drawn only on a terminal by default), 0 turns them off.
@@ -78,6 +80,7 @@ Examples:
 /** addCommand does not pass settings down: every command shows a usage hint and throws instead of exiting. */
 function configure(command: Command): void {
   command.showHelpAfterError('(add --help for usage)').exitOverride();
+  resolveDatabaseFromDataDir(command);
   command.commands.forEach(configure);
 }
 configure(program);

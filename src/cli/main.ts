@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { policyCheckCommand } from './policy-check.js';
-import { policyValidateCommand } from './policy-validate.js';
+import { policySchemaCommand, policyValidateCommand } from './policy-validate.js';
 import { policyReloadCommand } from './policy-reload.js';
 import { signCommand } from './sign-commands.js';
 import { keysRotateCommand } from './keys-rotate.js';
@@ -30,7 +30,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')
-  .addCommand(new Command('policy').description('validate policy files, check requests against them, reload them in the service').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()).addCommand(policyReloadCommand()))
+  .addCommand(new Command('policy').description('validate policy files, check requests against them, reload them in the service').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()).addCommand(policyReloadCommand()).addCommand(policySchemaCommand()))
   .addCommand(signCommand())
   .addCommand(approvalsCommand())
   .addCommand(

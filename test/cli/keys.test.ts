@@ -206,3 +206,24 @@ test('every command has --help with examples', async (t) => {
     }),
   );
 });
+
+test.serial('keys show on a JWT key: algorithm, schedule and every version with its times; GetKey and ListKeys return them', async (t) => {
+  await t0.call('CreateJwtKey', { name: 'cli/jwt-show', algorithm: 'JWT_ALGORITHM_ES256', rotationPeriod: '30d', publishAhead: '10m' });
+  await t0.call('RotateKey', { name: 'cli/jwt-show' });
+  const key = await t0.call<Key__Output>('GetKey', { name: 'cli/jwt-show' });
+  t.is(key.jwt!.algorithm, 'JWT_ALGORITHM_ES256');
+  t.deepEqual(key.jwt!.schedule, { rotationPeriod: '2592000s', publishAhead: '600s', verificationGrace: '300s', clockSkew: '60s', defaultTtl: '900s' });
+  t.deepEqual(key.jwt!.versions.map((v) => [v.version, v.state]), [[1, 'published'], [2, 'published']]);
+  const listed = (await t0.call<ListKeysResponse__Output>('ListKeys', { pageSize: 1000 })).keys;
+  t.deepEqual(listed.find((k) => k.name === 'cli/jwt-show')!.jwt, key.jwt);
+  t.is(listed.find((k) => k.name === 'cli/hot-1')!.jwt, null);
+
+  const shown = await signer(['keys', 'show', 'cli/jwt-show']);
+  t.is(shown.code, 0, shown.stderr);
+  t.regex(shown.stdout, /\n  JWT algorithm: +ES256\n  rotation: +every 2592000s\n  publish ahead: +600s\n  grace: +300s after the last token expires \(clock skew 60s\)\n  default TTL: +900s\n  versions:\n/);
+  t.regex(shown.stdout, new RegExp(`\\n  1 +published +kid ${key.jwt!.versions[0]!.kid}\\n +published \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\n  2 +published +kid ${key.jwt!.versions[1]!.kid}\\n`));
+  for (const line of shown.stdout.split('\n').filter((l) => !l.startsWith('  public JWK'))) t.true(line.length <= 80, line);
+  const json = JSON.parse((await signer(['keys', 'show', 'cli/jwt-show', '--json'])).stdout) as KeyView;
+  t.like(json.jwt, { algorithm: 'ES256', schedule: { publishAhead: '600s' } });
+  t.is(json.jwt!.versions.length, 2);
+});

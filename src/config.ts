@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 /** The development token's PIN. Not a secret: never use the embedded token for real keys. */
@@ -49,6 +50,9 @@ const integer = (min: number, max: number) => (value: string) => {
   return n;
 };
 
+/** `data/` in the package (beside dist/), wherever the command is run from: the service and the CLI agree. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
+
 /**
  * Reads flags and environment variables (flags win). PINs come only from SIGNER_HSM_PIN or
  * SIGNER_HSM_PIN_FILE, never from argv, where any local user could read them.
@@ -58,7 +62,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     .description('Remote signing service: keys stay in a PKCS#11 HSM, callers get signatures.')
     .addOption(new Option('--host <address>', 'address to listen on (loopback only until mTLS lands)').env('SIGNER_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'gRPC port (0 picks a free one)').env('SIGNER_PORT').default(50051).argParser(integer(0, 65535)))
-    .addOption(new Option('--data-dir <dir>', 'where the database and the development token live').env('SIGNER_DATA_DIR').default('data'))
+    .addOption(new Option('--data-dir <dir>', 'where the database and the development token live').env('SIGNER_DATA_DIR').default(DEFAULT_DATA_DIR, 'data/ in the package'))
     .addOption(new Option('--database <file>', 'SQLite database file (default: <data-dir>/signer.db)').env('SIGNER_DATABASE'))
     .addOption(new Option('--policy-dir <dir>', 'directory of policy files, reloaded on SIGHUP').env('SIGNER_POLICY_DIR').default('policies'))
     .addOption(

@@ -1,11 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as protoLoader from '@grpc/proto-loader';
+import { readFileSync } from 'node:fs';
 import { readCaBundle } from './pem-bundle.js';
 import { identityFromCertificate, INSECURE_IDENTITY } from './identity.js';
 import type { AccessRules } from '../policy/access.js';
 import type { Logger } from '../domain/logger.js';
-import { loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
+import { LOADER_OPTIONS, loadSignerPackage, SIGNER_SERVICE_NAME } from './proto.js';
 import { signerHandlers, type Services } from './signer-handlers.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './change-feed.js';
 import { boundedHealthWatch, DEFAULT_HEALTH_WATCH_LIMITS, type HealthWatchLimits } from './health-watch.js';
@@ -45,6 +49,12 @@ export interface RunningGrpcServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+/** grpc.health.v1 from the package that serves it, so that reflection lists it too (grpcurl, Postman). */
+function healthDefinition(): protoLoader.PackageDefinition {
+  const protoDir = join(dirname(createRequire(import.meta.url).resolve('grpc-health-check')), '..', '..', 'proto');
+  return protoLoader.loadSync('health/v1/health.proto', { ...LOADER_OPTIONS, includeDirs: [protoDir] });
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** Starts the Signer service with grpc.health.v1 health and server reflection. */
@@ -68,7 +78,7 @@ export async function startGrpcServer(
   const { definition, proto } = loadSignerPackage();
   const streams = config.streams ?? DEFAULT_STREAM_LIMITS;
   server.addService(withStrictRequests(proto.signer.v1.Signer.service), signerHandlers({ ...services, authenticate, streams }));
-  new ReflectionService(definition).addToServer(server);
+  new ReflectionService({ ...definition, ...healthDefinition() }).addToServer(server);
 
   const health = new HealthImplementation();
   const watch = boundedHealthWatch(config.healthWatch ?? DEFAULT_HEALTH_WATCH_LIMITS);

@@ -93,12 +93,12 @@ export function signerHandlers(services: Services): SignerHandlers {
       return toProtoKey(await keys.create({ name: request.name, type, labels: request.labels }));
     }),
 
-    GetKey: unary('GetKey', byName, (_ctx, request) => toProtoKey(visibleKey(keys, request.name))),
+    GetKey: unary('GetKey', byName, (_ctx, request) => withJwtInfo(services, visibleKey(keys, request.name))),
 
     ListKeys: unary('ListKeys', () => undefined, (ctx, request) => {
       const visible = (name: string) => !name.startsWith(RESERVED_PREFIX) && policy.access.canList(ctx.caller, name);
       const page = keys.list(request.pageSize, request.pageToken, visible);
-      return { keys: page.keys.map(toProtoKey), nextPageToken: page.nextPageToken };
+      return { keys: page.keys.map((key) => withJwtInfo(services, key)), nextPageToken: page.nextPageToken };
     }),
 
     DisableKey: unary('DisableKey', byName, (ctx, request) => toProtoKey(setEnabled(ctx, request.name, false))),
@@ -291,6 +291,22 @@ function durationField(text: string, field: string, fallback: number): number {
   } catch (error) {
     throw invalidField(field, (error as Error).message);
   }
+}
+
+/** A key for GetKey and ListKeys: for a JWT key, with its algorithm, versions and schedule. */
+function withJwtInfo(services: Services, key: KeyRecord): Key {
+  const settings = services.store.reader.jwtSettings(key.name);
+  if (!settings) return toProtoKey(key);
+  const { algorithm, versions } = toProtoJwtKey(key, settings, services.store.reader.versions(key.name));
+  const seconds = (ms: number) => `${Math.floor(ms / 1000)}s`;
+  const schedule = {
+    rotationPeriod: seconds(settings.rotationPeriodMs),
+    publishAhead: seconds(settings.publishAheadMs),
+    verificationGrace: seconds(settings.graceMs),
+    clockSkew: seconds(settings.clockSkewMs),
+    defaultTtl: seconds(settings.defaultTtlMs),
+  };
+  return { ...toProtoKey(key), jwt: { algorithm, versions, schedule } };
 }
 
 function toProtoJwtKey(key: KeyRecord, settings: JwtKeySettings, versions: KeyVersion[]) {

@@ -11,6 +11,7 @@ import { withExamples } from './help.js';
 import { printJson, printJsonLine, toJson } from './json-output.js';
 import { startProgress, type Progress } from './progress.js';
 import { formatRow } from './table.js';
+import { oneLine } from './terminal-text.js';
 
 const seqOption = (flag: string, description: string) =>
   new Option(`${flag} <seq>`, description).argParser((text: string) => {
@@ -52,7 +53,7 @@ export function auditVerifyCommand(): Command {
       else if (report.ok) {
         console.log(`audit log intact: ${report.records} records, ${report.checkpoints} signed checkpoints, ${report.unsealed} records after the last checkpoint`);
         if (!pin) console.log(`no pinned first checkpoint at ${pinPath}: a log emptied of every record and checkpoint would also pass`);
-      } else console.error(`audit log FAILED verification: ${report.problem!.message}`);
+      } else console.error(`audit log FAILED verification: ${oneLine(report.problem!.message)}`);
       if (!report.ok) process.exitCode = 1;
     } finally {
       store.close();
@@ -107,7 +108,8 @@ export function auditExportCommand(): Command {
 }
 
 const TAIL_HEADER = ['SEQ', 'TIME', 'CALLER', 'METHOD', 'KEY', 'DECISION', 'REASON'];
-const TAIL_WIDTHS = [8, 24, 28, 24, 28, 9, 0];
+const TAIL_WIDTHS = [6, 8, 12, 12, 12, 8, 10]; // 80 columns with the gaps
+const WIDE_TAIL_WIDTHS = [8, 24, 28, 24, 28, 9, 0];
 
 /** `signer audit tail`: prints new records as they are written. */
 export function auditTailCommand(): Command {
@@ -116,9 +118,11 @@ export function auditTailCommand(): Command {
     .addOption(databaseOption())
     .addOption(seqOption('--from', 'start after this record (default: the current end)'))
     .option('--interval-ms <ms>', 'how often to look for new records', '500')
+    .option('--wide', 'whole times and callers, no column cut')
     .option('--json', 'JSON lines, one record per line (as audit export)');
   withExamples(command, ['signer audit tail', 'signer audit tail --from 0 --json | jq -c \'select(.decision != "ok")\'']);
-  return command.action(async (options: { database: string; from?: number; intervalMs: string; json?: boolean }) => {
+  return command.action(async (options: { database: string; from?: number; intervalMs: string; json?: boolean; wide?: boolean }) => {
+    const widths = options.wide ? WIDE_TAIL_WIDTHS : TAIL_WIDTHS;
     const store = openReadOnly(options.database);
     let after = options.from ?? store.lastAuditSeq();
     const stop = () => {
@@ -127,11 +131,11 @@ export function auditTailCommand(): Command {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    if (!options.json) console.log(formatRow(TAIL_WIDTHS, TAIL_HEADER));
+    if (!options.json) console.log(formatRow(widths, TAIL_HEADER, !options.wide));
     for (;;) {
       for (const record of store.auditRecords(after, 1000)) {
         if (options.json) printJsonLine(record);
-        else console.log(formatRow(TAIL_WIDTHS, tailRow(record)));
+        else console.log(formatRow(widths, tailRow(record, options.wide), !options.wide));
         after = record.seq;
       }
       await new Promise((r) => setTimeout(r, Number(options.intervalMs)));
@@ -139,6 +143,9 @@ export function auditTailCommand(): Command {
   });
 }
 
-function tailRow(record: AuditRecord): Array<string | number> {
-  return [record.seq, new Date(record.timeMs).toISOString(), record.caller, record.method, record.keyName, record.decision, record.reason];
+/** Narrow: the time of day and the caller without its SPIFFE trust domain, which every caller shares. */
+function tailRow(record: AuditRecord, wide?: boolean): Array<string | number> {
+  const time = new Date(record.timeMs).toISOString();
+  if (wide) return [record.seq, time, record.caller, record.method, record.keyName, record.decision, record.reason];
+  return [record.seq, time.slice(11, 19), record.caller.replace(/^spiffe:\/\/[^/]+\//, ''), record.method, record.keyName, record.decision, record.reason];
 }

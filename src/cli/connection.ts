@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { RemoteSignerClient } from '../client/signer-client.js';
+import { dataDirOption } from './database-option.js';
 
 export interface ConnectionOptions {
   server: string;
@@ -14,10 +16,19 @@ export interface ConnectionOptions {
 export function withConnectionOptions(command: Command, identity = 'admin'): Command {
   return command
     .addOption(new Option('--server <address>', 'the signer to call').env('SIGNER_ADDRESS').default('localhost:50051'))
-    .addOption(new Option('--ca <file>', 'CA certificate (PEM) of the server').env('SIGNER_CLIENT_CA').default('data/pki/ca.pem'))
-    .addOption(new Option('--client-cert <file>', 'your client certificate (PEM)').env('SIGNER_CLIENT_CERT').default(`data/pki/${identity}.pem`))
-    .addOption(new Option('--client-key <file>', 'your client private key (PEM)').env('SIGNER_CLIENT_KEY').default(`data/pki/${identity}-key.pem`))
-    .option('--insecure', 'plaintext, for a service started with --insecure');
+    .addOption(new Option('--ca <file>', 'CA certificate (PEM) of the server (default: <data-dir>/pki/ca.pem)').env('SIGNER_CLIENT_CA'))
+    .addOption(new Option('--client-cert <file>', `your client certificate (PEM) (default: <data-dir>/pki/${identity}.pem)`).env('SIGNER_CLIENT_CERT'))
+    .addOption(new Option('--client-key <file>', `your client private key (PEM) (default: <data-dir>/pki/${identity}-key.pem)`).env('SIGNER_CLIENT_KEY'))
+    .addOption(dataDirOption())
+    .option('--insecure', 'plaintext, for a service started with --insecure')
+    .hook('preAction', (_, action) => {
+      // The development PKI the service wrote into its data directory, unless files are given.
+      const options = action.opts<ConnectionOptions & { dataDir: string }>();
+      const pki = join(options.dataDir, 'pki');
+      action.setOptionValue('ca', options.ca ?? join(pki, 'ca.pem'));
+      action.setOptionValue('clientCert', options.clientCert ?? join(pki, `${identity}.pem`));
+      action.setOptionValue('clientKey', options.clientKey ?? join(pki, `${identity}-key.pem`));
+    });
 }
 
 export function connect(options: ConnectionOptions): RemoteSignerClient {

@@ -3,6 +3,7 @@
  * that follow a stream (`watch`, `tail`, `export`) print JSON lines. Bytes appear as 0x hex, not as
  * Node's {"type":"Buffer","data":[...]}.
  */
+import { escapeJsonText } from './terminal-text.js';
 
 function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
   // JSON.stringify has already called Buffer#toJSON on `value`; the holder still has the original.
@@ -13,7 +14,7 @@ function replacer(this: Record<string, unknown>, key: string, value: unknown): u
 }
 
 export function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, replacer, indent);
+  return escapeJsonText(JSON.stringify(value, replacer, indent));
 }
 
 /** One JSON document, indented for the people who read it too. */

@@ -1,6 +1,7 @@
 import type { Key__Output } from '../api/generated/signer/v1/Key.js';
 import type { KeyType } from '../domain/key-types.js';
-import { formatFields, formatTable } from './table.js';
+import { formatFields, formatTable, tableTime, tableWidth } from './table.js';
+import { oneLine } from './terminal-text.js';
 
 /** The key types as the CLI names them, and as the API does. */
 export const CLI_KEY_TYPES: Readonly<Record<KeyType, string>> = {
@@ -25,6 +26,12 @@ export interface KeyView {
   useCount: number;
   publicKeyPem: string;
   publicJwk: Record<string, unknown>;
+  /** JWT keys only. */
+  jwt?: {
+    algorithm: string;
+    versions: VersionRow[];
+    schedule: { rotationPeriod: string; publishAhead: string; verificationGrace: string; clockSkew: string; defaultTtl: string };
+  };
 }
 
 export function keyView(key: Key__Output): KeyView {
@@ -40,6 +47,15 @@ export function keyView(key: Key__Output): KeyView {
     useCount: Number(key.useCount),
     publicKeyPem: pem(key.publicKeyDer),
     publicJwk: JSON.parse(key.publicJwk || '{}') as Record<string, unknown>,
+    ...(key.jwt
+      ? {
+          jwt: {
+            algorithm: String(key.jwt.algorithm).replace('JWT_ALGORITHM_', '').replace('EDDSA', 'EdDSA'),
+            versions: key.jwt.versions.map((v) => ({ version: v.version, state: v.state, kid: v.kid, publishTime: v.publishTime, activateTime: v.activateTime, retireStartTime: v.retireStartTime, retireTime: v.retireTime })),
+            schedule: { ...key.jwt.schedule! },
+          },
+        }
+      : {}),
   };
 }
 
@@ -54,11 +70,19 @@ function labelText(labels: Record<string, string>): string {
     .join(',');
 }
 
-/** `keys list`: one row per key. */
-export function formatKeyTable(keys: KeyView[]): string {
+/** `keys list`: one row per key; within 80 columns without --wide (the times are in `keys show`). */
+export function formatKeyTable(keys: KeyView[], wide?: boolean): string {
+  if (wide) {
+    return formatTable(
+      ['NAME', 'TYPE', 'STATE', 'ADDRESS', 'LABELS', 'CREATED', 'LAST USED', 'USES'],
+      keys.map((k) => [k.name, k.type, k.state, k.ethereumAddress, labelText(k.labels), k.createTime, k.lastUsedTime ?? 'never', k.useCount]),
+    );
+  }
   return formatTable(
-    ['NAME', 'TYPE', 'STATE', 'ADDRESS', 'LABELS', 'CREATED', 'LAST USED', 'USES'],
-    keys.map((k) => [k.name, k.type, k.state, k.ethereumAddress, labelText(k.labels), k.createTime, k.lastUsedTime ?? 'never', k.useCount]),
+    ['NAME', 'TYPE', 'STATE', 'ADDRESS', 'LABELS', 'USES'],
+    keys.map((k) => [k.name, k.type, k.state, k.ethereumAddress, labelText(k.labels), k.useCount]),
+    tableWidth(false),
+    [1, 2, 5],
   );
 }
 
@@ -76,5 +100,45 @@ export function formatKeyDetails(key: KeyView): string {
     ['signatures', key.useCount],
     ['public JWK', JSON.stringify(key.publicJwk)],
   );
-  return `${key.name}\n${formatFields(fields)}${key.publicKeyPem}\n`;
+  if (!key.jwt) return `${key.name}\n${formatFields(fields)}${key.publicKeyPem}\n`;
+  const s = key.jwt.schedule;
+  fields.push(
+    ['JWT algorithm', key.jwt.algorithm],
+    ['rotation', s.rotationPeriod === '0s' ? 'manual (signer keys rotate)' : `every ${s.rotationPeriod}`],
+    ['publish ahead', s.publishAhead],
+    ['grace', `${s.verificationGrace} after the last token expires (clock skew ${s.clockSkew})`],
+    ['default TTL', s.defaultTtl],
+  );
+  // One version on two lines (its kid, then its times), to stay within 80 columns.
+  const versions = key.jwt.versions.map((v) => {
+    const times = [['published', v.publishTime], ['active', v.activateTime], ['retiring', v.retireStartTime], ['retired', v.retireTime]].filter(([, t]) => t).map(([what, t]) => `${what} ${tableTime(t)}`);
+    return `  ${String(v.version).padEnd(3)} ${v.state.padEnd(9)} kid ${oneLine(v.kid)}\n      ${times.join(', ')}\n`;
+  });
+  return `${key.name}\n${formatFields(fields)}  versions:\n${versions.join('')}${key.publicKeyPem}\n`;
+}
+
+/** A JWT key version as the API returns it (JwtKeyVersion). */
+interface VersionRow {
+  version: number | string;
+  state: string;
+  kid: string;
+  publishTime: string;
+  activateTime: string;
+  retireStartTime: string;
+  retireTime?: string;
+}
+
+/**
+ * The versions of a JWT key. Narrow: the time the version entered its current state ("since");
+ * --wide: every time.
+ */
+export function formatVersionTable(versions: readonly VersionRow[], wide?: boolean): string {
+  if (wide) {
+    return formatTable(
+      ['VERSION', 'STATE', 'KID', 'PUBLISHED', 'ACTIVE SINCE', 'RETIRING SINCE'],
+      versions.map((v) => [v.version, v.state, v.kid, v.publishTime, v.activateTime, v.retireStartTime]),
+    );
+  }
+  const since = (v: VersionRow) => (v.state === 'retiring' || v.state === 'retired' ? v.retireStartTime : v.state === 'active' ? v.activateTime : v.publishTime);
+  return formatTable(['VERSION', 'STATE', 'KID', 'SINCE'], versions.map((v) => [v.version, v.state, v.kid, tableTime(since(v))]), tableWidth(false), [0, 1, 3]);
 }

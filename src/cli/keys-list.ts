@@ -12,9 +12,10 @@ const PAGE_SIZE = 1000;
 export function keysListCommand(): Command {
   const command = new Command('list')
     .description('list the keys you may see, in name order: type, state, address, labels, use')
+    .option('--wide', 'every column in full (wider than 80 columns)')
     .option('--json', 'print a JSON array of keys');
   withExamples(command, ['signer keys list', 'signer keys list --json | jq -r \'.[] | select(.state == "disabled") | .name\'']);
-  return withConnectionOptions(command).action(async (options: ConnectionOptions & { json?: boolean }) => {
+  return withConnectionOptions(command).action(async (options: ConnectionOptions & { json?: boolean; wide?: boolean }) => {
     const keys = await withClient(options, async (client) => {
       const all: KeyView[] = [];
       let pageToken = '';
@@ -27,6 +28,6 @@ export function keysListCommand(): Command {
     });
     if (options.json) return printJson(keys);
     if (keys.length === 0) return console.log('no keys (or none you may see)');
-    process.stdout.write(formatKeyTable(keys));
+    process.stdout.write(formatKeyTable(keys, options.wide));
   });
 }

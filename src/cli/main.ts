@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { policyCheckCommand } from './policy-check.js';
-import { policyValidateCommand } from './policy-validate.js';
+import { policySchemaCommand, policyValidateCommand } from './policy-validate.js';
+import { policyReloadCommand } from './policy-reload.js';
+import { signCommand } from './sign-commands.js';
 import { keysRotateCommand } from './keys-rotate.js';
 import { keysCreateCommand } from './keys-create.js';
 import { keysListCommand } from './keys-list.js';
@@ -14,10 +16,22 @@ import { approvalsCommand } from './approvals-commands.js';
 import { auditExportCommand, auditTailCommand, auditVerifyCommand } from './audit-commands.js';
 import { requestsSettleCommand, requestsUnfinishedCommand } from './requests-commands.js';
 import { describeFailure } from './failure.js';
+import { guardStream, oneLine } from './terminal-text.js';
+import { resolveDatabaseFromDataDir } from './database-option.js';
+
+guardStream(process.stdout);
+// `signer ... | head`: once the reader has gone, stop quietly, as other command-line tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
+}
 
 const program = new Command('signer')
   .description('Operator CLI for the remote signer')
-  .addCommand(new Command('policy').description('validate policy files and check requests against them').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()))
+  .addCommand(new Command('policy').description('validate policy files, check requests against them, reload them in the service').addCommand(policyValidateCommand()).addCommand(policyCheckCommand()).addCommand(policyReloadCommand()).addCommand(policySchemaCommand()))
+  .addCommand(signCommand())
   .addCommand(approvalsCommand())
   .addCommand(
     new Command('keys')
@@ -49,7 +63,8 @@ const program = new Command('signer')
     'after',
     `
 Commands that call the service take --server (SIGNER_ADDRESS, default localhost:50051) and mTLS files
---ca, --client-cert, --client-key (default: the development PKI in data/pki), or --insecure.
+--ca, --client-cert, --client-key (default: the development PKI in <data-dir>/pki), or --insecure.
+The data directory is found as the service finds it: --data-dir, SIGNER_DATA_DIR, then data/ in the package.
 Listing and show commands print tables for people and --json for scripts.
 Exit status: 0 success, 1 error (bad arguments, refused or failed call); policy check also 2 and 3.
 SIGNER_PROGRESS=1 forces progress bars on standard error (drawn only on a terminal by default), 0 turns them off.
@@ -57,6 +72,7 @@ SIGNER_PROGRESS=1 forces progress bars on standard error (drawn only on a termin
 Examples:
   $ signer keys create dev/relayer/hot-1 --type secp256k1 --label env=dev
   $ signer keys list
+  $ signer sign message dev/relayer/hot-1 --message gm
   $ signer audit verify
   $ signer <command> --help`,
   );
@@ -64,6 +80,7 @@ Examples:
 /** addCommand does not pass settings down: every command shows a usage hint and throws instead of exiting. */
 function configure(command: Command): void {
   command.showHelpAfterError('(add --help for usage)').exitOverride();
+  resolveDatabaseFromDataDir(command);
   command.commands.forEach(configure);
 }
 configure(program);
@@ -74,6 +91,6 @@ program.parseAsync(process.argv).catch((error: unknown) => {
     process.exitCode = error.exitCode;
     return;
   }
-  console.error(`signer: ${describeFailure(error)}`);
+  console.error(`signer: ${oneLine(describeFailure(error))}`);
   process.exitCode = 1;
 });

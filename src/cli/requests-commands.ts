@@ -5,6 +5,7 @@ import { parseDuration } from '../domain/amount.js';
 import type { SignRequestRecord } from '../store/store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { databaseOption } from './database-option.js';
+import { printJsonLine } from './json-output.js';
 
 // Younger requests may still be in flight in a running service; only a crash leaves one this old.
 const olderThanOption = () => new Option('--older-than <duration>', 'only requests at least this old (e.g. 30s, 5m)').default('1m');
@@ -37,7 +38,7 @@ export function requestsUnfinishedCommand(): Command {
       const store = new SqliteStore(resolve(options.database), { readonly: true });
       try {
         const requests = unfinished(store, options.olderThan);
-        if (options.json) for (const r of requests) console.log(JSON.stringify(r));
+        if (options.json) for (const r of requests) printJsonLine(r);
         else if (requests.length === 0) console.log('no unfinished sign requests');
         else {
           for (const r of requests) console.log(describe(r));

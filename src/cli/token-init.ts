@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readPin } from '../config.js';
 import { ensureDevToken } from '../keystore/dev-token.js';
+import { dataDirOption } from './database-option.js';
 import { withExamples } from './help.js';
 import { printJson } from './json-output.js';
 
@@ -18,7 +19,7 @@ interface TokenInitOptions {
 export function tokenInitCommand(): Command {
   const command = new Command('init')
     .description('create the development SoftHSM token under the data directory, as `npm start` does on first start (idempotent; development only)')
-    .addOption(new Option('--data-dir <dir>', 'where the service keeps its data (the token goes in <dir>/softhsm)').env('SIGNER_DATA_DIR').default('data'))
+    .addOption(dataDirOption())
     .addOption(new Option('--token-label <label>', 'label of the token').env('SIGNER_TOKEN_LABEL').default('signer-dev').argParser(nonEmpty))
     .option('--json', 'print what was done as JSON')
     .addHelpText(

@@ -69,6 +69,11 @@ export class ApproverRegistry {
   get(id: string): Approver | undefined {
     return this.byId.get(id);
   }
+
+  /** How many approvers belong to `group` (0 for a group nobody is in): can a quorum be met at all? */
+  groupSize(group: string): number {
+    return [...this.byId.values()].filter((a) => a.groups.has(group)).length;
+  }
 }
 
 export class ApproversFileError extends Error {

@@ -102,7 +102,7 @@ test('grpc.health.v1 reports SERVING for the service', async (t) => {
   client.close();
 });
 
-test('server reflection lists the Signer service', async (t) => {
+test('server reflection lists the Signer service and the health service', async (t) => {
   const require = createRequire(import.meta.url);
   const reflectionProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
   const reflection = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionProto, { includeDirs: [] })) as any;
@@ -115,6 +115,7 @@ test('server reflection lists the Signer service', async (t) => {
   });
   call.end();
   t.true(services.includes('signer.v1.Signer'));
+  t.true(services.includes('grpc.health.v1.Health'), services.join(', '));
   client.close();
 });
 

@@ -125,6 +125,8 @@ async function runCli(args: string[]) {
 
 test.serial('signer policy validate: exit 0 for a valid directory, 1 with each problem', async (t) => {
   writeFileSync(policyFile(), POLICY('2.7 ether'));
+  // validate checks that the "big" rule's quorum (2 of treasury) can be met.
+  writeFileSync(join(t0.dir, 'policies', 'approvers.yaml'), `approvers:\n  - { id: a, public_key: "${'aa'.repeat(32)}", groups: [treasury] }\n  - { id: b, public_key: "${'bb'.repeat(32)}", groups: [treasury] }\n`);
   const ok = await runCli(['policy', 'validate', join(t0.dir, 'policies')]);
   t.is(ok.code, 0);
   t.regex(ok.stdout, /1 valid policy/);

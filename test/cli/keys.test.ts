@@ -52,7 +52,7 @@ test.serial('keys create prints the key for people; keys list prints a table in 
   t.notRegex(created.stdout, /address:/);
   t.regex(created.stdout, /-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/);
 
-  const table = await signer(['keys', 'list']);
+  const table = await signer(['keys', 'list', '--wide']);
   t.is(table.code, 0, table.stderr);
   const [header, ...rows] = table.stdout.trimEnd().split('\n');
   t.regex(header!, /^NAME +TYPE +STATE +ADDRESS +LABELS +CREATED +LAST USED +USES$/);
@@ -60,6 +60,13 @@ test.serial('keys create prints the key for people; keys list prints a table in 
   t.regex(rows[1]!, /^cli\/hot-1 +secp256k1 +enabled +0x[0-9a-fA-F]{40} +env=test,owner=ops +\S+Z +never +0$/);
   // Columns line up: every row's TYPE starts where the header's does.
   for (const row of rows) t.is(row.indexOf(row.split(/ +/)[1]!), header!.indexOf('TYPE'));
+
+  // Without --wide the table fits 80 columns: no times (keys show has them).
+  const narrow = await signer(['keys', 'list']);
+  const narrowRows = narrow.stdout.trimEnd().split('\n');
+  for (const row of narrowRows) t.true(row.length <= 80, row);
+  t.regex(narrowRows[0]!, /^NAME +TYPE +STATE +ADDRESS +LABELS +USES$/);
+  t.regex(narrowRows[2]!, /^cli\/hot-1 +secp256k1 +enabled +0x[0-9a-fA-F]{6,}…[0-9a-fA-F]{6,} +env=test,owner=ops +0$/);
 
   const json = await signer(['keys', 'list', '--json']);
   const listed = JSON.parse(json.stdout) as KeyView[];
@@ -130,7 +137,8 @@ test.serial('keys create --jwt and jwks: the set verifies a token the service si
   t.regex(table.stdout, new RegExp(`^KID +ALG +KTY\\n${versions[0]!.kid} +EdDSA +OKP Ed25519\\n${versions[1]!.kid} +EdDSA +OKP Ed25519\\n$`));
   const rotateTable = await signer(['keys', 'rotate', 'cli/jwt-2']);
   // cli/jwt-2 has the default publish-ahead: its first version signed at once, the new one waits.
-  t.regex(rotateTable.stdout, /^cli\/jwt-2 \(ES256\)\nVERSION +STATE +KID +PUBLISHED +ACTIVE SINCE +RETIRING SINCE\n1 +active +\S+ +\S+Z +\S+Z +-\n2 +published /);
+  t.regex(rotateTable.stdout, /^cli\/jwt-2 \(ES256\)\nVERSION +STATE +KID +SINCE\n1 +\w+ +\S+ +\d{4}-\d\d-\d\d \d\d:\d\d\n2 +published /);
+  for (const row of rotateTable.stdout.split('\n')) t.true(row.length <= 80, row);
 });
 
 test.serial('jwks of a key that is not a JWT key: exit 1 and one line naming the status, code and field', async (t) => {
@@ -198,4 +206,27 @@ test('every command has --help with examples', async (t) => {
       t.regex(help.stdout, /\nExamples:\n {2}\$ .*signer /, command.join(' '));
     }),
   );
+});
+
+test.serial('keys show on a JWT key: algorithm, schedule and every version with its times; GetKey and ListKeys return them', async (t) => {
+  await t0.call('CreateJwtKey', { name: 'cli/jwt-show', algorithm: 'JWT_ALGORITHM_ES256', rotationPeriod: '30d', publishAhead: '10m' });
+  await t0.call('RotateKey', { name: 'cli/jwt-show' });
+  const key = await t0.call<Key__Output>('GetKey', { name: 'cli/jwt-show' });
+  t.is(key.jwt!.algorithm, 'JWT_ALGORITHM_ES256');
+  t.deepEqual(key.jwt!.schedule, { rotationPeriod: '2592000s', publishAhead: '600s', verificationGrace: '300s', clockSkew: '60s', defaultTtl: '900s' });
+  // The first version signs at once; the rotation publishes ahead.
+  t.deepEqual(key.jwt!.versions.map((v) => [v.version, v.state]), [[1, 'active'], [2, 'published']]);
+  const listed = (await t0.call<ListKeysResponse__Output>('ListKeys', { pageSize: 1000 })).keys;
+  t.deepEqual(listed.find((k) => k.name === 'cli/jwt-show')!.jwt, key.jwt);
+  t.is(listed.find((k) => k.name === 'cli/hot-1')!.jwt, null);
+
+  const shown = await signer(['keys', 'show', 'cli/jwt-show']);
+  t.is(shown.code, 0, shown.stderr);
+  t.regex(shown.stdout, /\n  JWT algorithm: +ES256\n  rotation: +every 2592000s\n  publish ahead: +600s\n  grace: +300s after the last token expires \(clock skew 60s\)\n  default TTL: +900s\n  versions:\n/);
+  t.regex(shown.stdout, new RegExp(`\\n  1 +active +kid ${key.jwt!.versions[0]!.kid}\\n +published \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d, active \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\n`));
+  t.regex(shown.stdout, new RegExp(`\\n  2 +published +kid ${key.jwt!.versions[1]!.kid}\\n`));
+  for (const line of shown.stdout.split('\n').filter((l) => !l.startsWith('  public JWK'))) t.true(line.length <= 80, line);
+  const json = JSON.parse((await signer(['keys', 'show', 'cli/jwt-show', '--json'])).stdout) as KeyView;
+  t.like(json.jwt, { algorithm: 'ES256', schedule: { publishAhead: '600s' } });
+  t.is(json.jwt!.versions.length, 2);
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Metadata, status } from '@grpc/grpc-js';
-import { formatFields, formatRow, formatTable } from '../../src/cli/table.js';
+import { formatFields, formatRow, formatTable, shorten } from '../../src/cli/table.js';
 import { progressEnabled, renderProgress, startProgress } from '../../src/cli/progress.js';
 import { describeFailure } from '../../src/cli/failure.js';
 import { toJson } from '../../src/cli/json-output.js';
@@ -19,6 +19,18 @@ test('formatFields aligns values; formatRow keeps fixed widths and lets a wide c
   t.is(formatFields([['type', 'p256'], ['last used', '']]), '  type:      p256\n  last used: -\n');
   t.is(formatRow([3, 3, 0], ['a', 'b', 'c']), 'a    b    c');
   t.is(formatRow([3, 3, 0], ['abcdef', 'b', 'c']), 'abcdef  b    c');
+});
+
+test('formatTable within a width: the widest columns give way first, never below their header; hex is cut in the middle', (t) => {
+  const address = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
+  const text = formatTable(['NAME', 'ADDRESS', 'NOTE'], [['a', address, 'x'.repeat(40)]], 40);
+  for (const line of text.trimEnd().split('\n')) t.true(line.length <= 40, line);
+  t.is(text, 'NAME  ADDRESS           NOTE\na     0x5aAeb6…f1BeAed  xxxxxxxxxxxxxxx…\n');
+  t.is(formatTable(['NAME'], [['abcdef']], 2), 'NAME\nabc…\n');
+  t.is(formatTable(['T', 'NOTE'], [['2026-12-03 13:07', 'long note here']], 25, [0]), 'T                 NOTE\n2026-12-03 13:07  long n…\n');
+  t.is(shorten('0x0123456789', 9), '0x01…6789');
+  t.is(shorten('hello world', 6), 'hello…');
+  t.is(shorten('send 6 ether to 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', 32), 'send 6 ether to 0x5aAeb6…f1BeAed');
 });
 
 test('toJson prints bytes as 0x hex and bigints as strings', (t) => {
@@ -69,6 +81,12 @@ test('describeFailure: one line with the gRPC status, signer-error-code, reason,
   t.is(describeFailure({ code: status.INVALID_ARGUMENT, details: '"chainId" must be\nnon-zero', metadata: field }), '"chainId" must be; non-zero [INVALID_ARGUMENT INVALID_FIELD, field unsigned_transaction.chainId]');
   t.regex(describeFailure({ code: status.UNAVAILABLE, details: 'No connection established. Resolution note: ', metadata: new Metadata() }), /^cannot reach the signer .*: No connection established \[UNAVAILABLE\]$/);
   t.is(describeFailure(new Error('plain')), 'plain');
+});
+
+test('signer ... | head: a reader that goes away ends the command quietly (no EPIPE stack trace)', (t) => {
+  // `true` exits without reading, so every write after it is gone fails with EPIPE.
+  const out = execFileSync('bash', ['-c', 'node "$1" completion bash | true; echo "status ${PIPESTATUS[0]}"', '_', join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  t.is(out, 'status 0\n');
 });
 
 test('completion bash: a valid script that completes subcommands, options and option choices', async (t) => {

@@ -1,5 +1,5 @@
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,7 +24,10 @@ function quickStartCommands(): string[] {
 test('the README quick start runs verbatim against a service started with its defaults', async (t) => {
   const checkout = mkdtempSync(join(tmpdir(), 'signer-quick-start-'));
   t.teardown(() => rmSync(checkout, { recursive: true, force: true }));
-  for (const entry of ['dist', 'node_modules', 'package.json', 'policies', 'softhsm']) symlinkSync(join(ROOT, entry), join(checkout, entry));
+  // dist/ is copied: the data directory defaults to data/ beside the package's dist/, which must be
+  // the scratch checkout's, not this one's.
+  cpSync(join(ROOT, 'dist'), join(checkout, 'dist'), { recursive: true });
+  for (const entry of ['node_modules', 'package.json', 'policies', 'proto', 'softhsm']) symlinkSync(join(ROOT, entry), join(checkout, entry));
 
   const service = spawn(process.execPath, ['--enable-source-maps', 'dist/src/main.js'], { cwd: checkout, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(async () => {

@@ -14,13 +14,16 @@ export interface CliResult {
 const run = promisify(execFile);
 
 /** Runs `signer ...args` as a child process; never throws for a non-zero exit. */
-export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+    const running = run(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...options.env },
       ...(options.cwd ? { cwd: options.cwd } : {}),
       timeout: 60_000,
     });
+    // Standard input, as a pipe would give it; without `input` it stays open (and empty).
+    if (options.input !== undefined) running.child.stdin!.end(options.input);
+    const { stdout, stderr } = await running;
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number | string; stdout: string; stderr: string };

@@ -18,6 +18,7 @@ import { withRequestId } from '../../service/request-id.js';
 import type { SigningService } from '../../service/signing-service.js';
 import { identityFromCertificate } from '../identity.js';
 import { readCaBundle } from '../pem-bundle.js';
+import { browserRequestRefusal } from './browser-guard.js';
 import type { TlsFiles } from '../server.js';
 import { GRPC_STATUS } from '../status.js';
 import { accountMethods } from './accounts.js';
@@ -147,6 +148,11 @@ export async function startJsonRpcServer(config: JsonRpcServerConfig, services: 
   async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (request.method !== 'POST') {
       response.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
+    const refusal = browserRequestRefusal(request, !config.tls);
+    if (refusal) {
+      send(response, 403, failure(null, INVALID_REQUEST, refusal), true);
       return;
     }
     const body = await readBody(request, config.maxBodyBytes);

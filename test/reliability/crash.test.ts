@@ -158,7 +158,8 @@ test('a request settled while the HSM is still signing it is never released', as
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const policyDir = writePolicies(dir, { 'access.yaml': ACCESS, 'approvers.yaml': APPROVERS, 'crash.yaml': POLICY });
   const database = join(dir, 'signer.db');
-  const service = await startMain(dir, policyDir, { SIGNER_TEST_FAULTS: 'hsm-delay-ms=3000' });
+  // A wide window: each settle attempt starts a CLI process, which takes seconds on a loaded machine.
+  const service = await startMain(dir, policyDir, { SIGNER_TEST_FAULTS: 'hsm-delay-ms=10000' });
   const signer = client(service.port);
   t.teardown(async () => {
     signer.close();
@@ -167,11 +168,12 @@ test('a request settled while the HSM is still signing it is never released', as
   await callUnary<Key__Output>(signer, 'CreateKey', { name: 'crash/hot', type: 'KEY_TYPE_SECP256K1' });
   const signing = rpcFailure(callUnary(signer, 'SignEthereumTransaction', { keyName: 'crash/hot', unsignedTransaction: transfer(0, '1'), requestId: 'slow-1' }));
   // Settled while the signature is in the (slowed) HSM.
-  for (let tries = 0; ; tries++) {
+  const giveUp = Date.now() + 9_000;
+  for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const settled = await cli(['requests', 'settle', 'slow-1', '--database', database, '--older-than', '1ms']).catch(() => undefined);
     if (settled) break;
-    if (tries > 20) throw new Error('the request never showed up as unfinished');
+    if (Date.now() > giveUp) throw new Error('the request never showed up as unfinished');
   }
   const failure = await signing;
   t.is(failure.code, grpc.status.ABORTED);

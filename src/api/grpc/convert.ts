@@ -1,11 +1,13 @@
 import { invalidField } from '../../domain/errors.js';
 import type { KeyRecord } from '../../domain/key.js';
 import type { KeyType } from '../../domain/key-types.js';
+import type { JwtAlgorithm, JwtKeySettings, KeyVersion } from '../../domain/jwt.js';
 import { ethereumAddress, spkiDer } from '../../domain/public-key.js';
 import { messageSignature, type EthereumSignature } from '../../schemes/ethereum/schemes.js';
 import type { BytesAlgorithm } from '../../schemes/raw-bytes.js';
 import { scalarBytes } from '../../schemes/ecdsa.js';
 import type { EcdsaRecoverable, SignedTransaction } from '../../schemes/ethereum/transaction.js';
+import type { JwtAlgorithm__Output as ProtoJwtAlgorithm } from '../generated/signer/v1/JwtAlgorithm.js';
 import type { Key, ProtoKeyType, ProtoSignBytesAlgorithm } from '../proto.js';
 
 /** Conversions between domain values and proto messages that more than one area uses. */
@@ -23,6 +25,13 @@ export const BYTES_ALGORITHMS_TO_PROTO: Readonly<Record<BytesAlgorithm, ProtoSig
   'ecdsa-p256-sha256': 'SIGN_BYTES_ALGORITHM_ECDSA_P256_SHA256',
   'rsa-pss-sha256': 'SIGN_BYTES_ALGORITHM_RSA_PSS_SHA256',
   'rsa-pkcs1v15-sha256': 'SIGN_BYTES_ALGORITHM_RSA_PKCS1V15_SHA256',
+};
+
+export const JWT_ALGORITHMS_TO_PROTO: Readonly<Record<JwtAlgorithm, ProtoJwtAlgorithm>> = {
+  ES256: 'JWT_ALGORITHM_ES256',
+  EdDSA: 'JWT_ALGORITHM_EDDSA',
+  RS256: 'JWT_ALGORITHM_RS256',
+  PS256: 'JWT_ALGORITHM_PS256',
 };
 
 export function fromProto<T extends string>(table: Readonly<Record<T, string | number>>, value: unknown, field: string): T {
@@ -69,5 +78,23 @@ export function toProtoEthereumSignature(result: EthereumSignature) {
     yParity: result.yParity,
     signature: messageSignature(result),
     digest: result.digest,
+  };
+}
+
+/** A JWT key with its algorithm and versions (CreateJwtKey, RotateKey, and the jwt part of a Key). */
+export function toProtoJwtKey(key: KeyRecord, settings: JwtKeySettings, versions: KeyVersion[]) {
+  const time = (ms?: number) => (ms === undefined ? '' : new Date(ms).toISOString());
+  return {
+    key: toProtoKey(key),
+    algorithm: JWT_ALGORITHMS_TO_PROTO[settings.algorithm],
+    versions: versions.map((v) => ({
+      version: v.version,
+      kid: v.kid,
+      state: v.state,
+      publishTime: time(v.publishedAt),
+      activateTime: time(v.activatedAt),
+      retireStartTime: time(v.retiringAt),
+      retireTime: time(v.retiredAt),
+    })),
   };
 }

@@ -1,6 +1,5 @@
 import { invalidField } from '../../domain/errors.js';
-import type { KeyRecord } from '../../domain/key.js';
-import type { JwtAlgorithm, JwtKeySettings, KeyVersion } from '../../domain/jwt.js';
+import type { JwtKeySettings } from '../../domain/jwt.js';
 import { parseDuration } from '../../domain/amount.js';
 import {
   DEFAULT_CLOCK_SKEW_MS,
@@ -10,10 +9,9 @@ import {
 } from '../../service/jwt-keys.js';
 import { visibleKey } from '../../service/visibility.js';
 import { withRequestId } from '../../service/request-id.js';
-import type { JwtAlgorithm__Output as ProtoJwtAlgorithm } from '../generated/signer/v1/JwtAlgorithm.js';
 import type { SignerHandlers } from '../proto.js';
 import { byKeyName, byName, handleUnary, type Services } from './call.js';
-import { KEY_TYPES_TO_PROTO, fromProto, toProtoKey } from './convert.js';
+import { JWT_ALGORITHMS_TO_PROTO, KEY_TYPES_TO_PROTO, fromProto, toProtoJwtKey } from './convert.js';
 
 type JwtHandlers = Pick<SignerHandlers, 'CreateJwtKey' | 'RotateKey' | 'SignJwt' | 'GetJwks'>;
 
@@ -58,13 +56,6 @@ export function jwtHandlers(services: Services): JwtHandlers {
   };
 }
 
-const JWT_ALGORITHMS_TO_PROTO: Readonly<Record<JwtAlgorithm, ProtoJwtAlgorithm>> = {
-  ES256: 'JWT_ALGORITHM_ES256',
-  EdDSA: 'JWT_ALGORITHM_EDDSA',
-  RS256: 'JWT_ALGORITHM_RS256',
-  PS256: 'JWT_ALGORITHM_PS256',
-};
-
 function durationField(text: string, field: string, fallback: number): number {
   if (text === '') return fallback;
   if (text === '0s') return 0;
@@ -73,22 +64,4 @@ function durationField(text: string, field: string, fallback: number): number {
   } catch (error) {
     throw invalidField(field, (error as Error).message);
   }
-}
-
-/** A JWT key with its algorithm and versions (CreateJwtKey, RotateKey, and the jwt part of a Key). */
-export function toProtoJwtKey(key: KeyRecord, settings: JwtKeySettings, versions: KeyVersion[]) {
-  const time = (ms?: number) => (ms === undefined ? '' : new Date(ms).toISOString());
-  return {
-    key: toProtoKey(key),
-    algorithm: JWT_ALGORITHMS_TO_PROTO[settings.algorithm],
-    versions: versions.map((v) => ({
-      version: v.version,
-      kid: v.kid,
-      state: v.state,
-      publishTime: time(v.publishedAt),
-      activateTime: time(v.activatedAt),
-      retireStartTime: time(v.retiringAt),
-      retireTime: time(v.retiredAt),
-    })),
-  };
 }

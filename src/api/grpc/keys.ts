@@ -4,8 +4,7 @@ import { listableKey, visibleKey } from '../../service/visibility.js';
 import { setKeyEnabled } from '../../service/key-enablement.js';
 import type { Key, SignerHandlers } from '../proto.js';
 import { byName, handleUnary, type Services } from './call.js';
-import { KEY_TYPES_TO_PROTO, fromProto, toProtoKey } from './convert.js';
-import { toProtoJwtKey } from './jwt.js';
+import { KEY_TYPES_TO_PROTO, fromProto, toProtoJwtKey, toProtoKey } from './convert.js';
 
 type KeyHandlers = Pick<SignerHandlers, 'CreateKey' | 'GetKey' | 'ListKeys' | 'DisableKey' | 'EnableKey'>;
 

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { AuditTrail } from './audit/audit-trail.js';
 import { ensureDevPki, type DevPki } from './api/dev-pki.js';
-import { startGrpcServer, type TlsFiles } from './api/server.js';
+import { startGrpcServer, type TlsFiles } from './api/grpc/server.js';
 import type { Logger } from './domain/logger.js';
 import { ensureDevToken } from './keystore/dev-token.js';
 import { Hsm } from './keystore/hsm.js';
@@ -24,8 +24,8 @@ import { HttpEthereumNode } from './service/ethereum-node.js';
 import { EthereumTransactions } from './service/ethereum-transactions.js';
 import { broadcastApprovedTransactions } from './service/approved-broadcast.js';
 import { DEFAULT_PARKING_LIMITS } from './approvals/parking-limits.js';
-import { DEFAULT_STREAM_LIMITS } from './api/change-feed.js';
-import { DEFAULT_HEALTH_WATCH_LIMITS } from './api/health-watch.js';
+import { DEFAULT_STREAM_LIMITS } from './api/grpc/change-feed.js';
+import { DEFAULT_HEALTH_WATCH_LIMITS } from './api/grpc/health-watch.js';
 
 /** How often parked requests whose time is up are expired (one UPDATE each time). */
 const PARKED_SWEEP_MS = 1000;

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Transaction, getBytes, hashMessage, hexlify, keccak256, recoverAddress, verifyMessage } from 'ethers';
 import { compactVerify, createLocalJWKSet } from 'jose';
 import { loadSignerPackage } from '../../src/api/proto.js';
-import { ERROR_CODE_KEY, ERROR_FIELD_KEY } from '../../src/api/status.js';
+import { ERROR_CODE_KEY, ERROR_FIELD_KEY } from '../../src/api/grpc/status.js';
 import { startTestSigner, type TestSigner } from '../../test/helpers/signer.js';
 import { check } from './refusal.js';
 import { byteMutatedTransaction, fieldMutatedTransaction, oddTransactionBytes, validTransaction } from './transaction.js';

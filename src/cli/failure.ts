@@ -1,5 +1,5 @@
 import { status, type Metadata } from '@grpc/grpc-js';
-import { DECISION_REASON_KEY, ERROR_CODE_KEY, ERROR_FIELD_KEY, REQUEST_ID_KEY } from '../api/status.js';
+import { DECISION_REASON_KEY, ERROR_CODE_KEY, ERROR_FIELD_KEY, REQUEST_ID_KEY } from '../api/grpc/status.js';
 
 /** What the service said about a failed call, from its status and trailing metadata. */
 interface CallFailure {

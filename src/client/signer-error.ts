@@ -1,5 +1,5 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { DECISION_REASON_KEY, ERROR_CODE_KEY, ERROR_FIELD_KEY, REQUEST_ID_KEY } from '../api/status.js';
+import { DECISION_REASON_KEY, ERROR_CODE_KEY, ERROR_FIELD_KEY, REQUEST_ID_KEY } from '../api/grpc/status.js';
 import type { ErrorCode } from '../domain/errors.js';
 
 /**
@@ -76,7 +76,7 @@ export class SignerError extends Error {
 
 /**
  * A grpc-js failure as a SignerError: the code, field and reason from the service's trailing
- * metadata (see src/api/status.ts); without them the failure came from the transport.
+ * metadata (see src/api/grpc/status.ts); without them the failure came from the transport.
  */
 export function fromServiceError(error: ServiceError, context: { address: string; requestId?: string | undefined }): SignerError {
   const value = (key: string) => error.metadata?.get(key)[0]?.toString();

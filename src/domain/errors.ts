@@ -1,6 +1,6 @@
 /**
  * One error base class with stable string codes. The API maps each code to a gRPC status in one
- * table (src/api/status.ts); tests assert the code, not only the message.
+ * table (src/api/grpc/status.ts); tests assert the code, not only the message.
  *
  * Messages are shown to callers: they name the bad field but never hold key material or PINs.
  */

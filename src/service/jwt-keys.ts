@@ -17,6 +17,10 @@ import type { SigningService } from './signing-service.js';
  * follow max-age, which is this too).
  */
 export const DEFAULT_PUBLISH_AHEAD_MS = 10 * 60_000;
+/** Defaults for the other schedule settings of a new JWT key. */
+export const DEFAULT_VERIFICATION_GRACE_MS = 5 * 60_000;
+export const DEFAULT_CLOCK_SKEW_MS = 60_000;
+export const DEFAULT_TOKEN_TTL_MS = 15 * 60_000;
 
 export interface JwkEntry extends PublicJwk {
   kid: string;
@@ -70,6 +74,12 @@ export class JwtKeyService {
   versions(name: string): KeyVersion[] {
     this.settingsOf(name);
     return this.store.reader.versions(name);
+  }
+
+  /** Settings and versions of a JWT key; undefined for any other key. */
+  infoOf(name: string): { settings: JwtKeySettings; versions: KeyVersion[] } | undefined {
+    const settings = this.store.reader.jwtSettings(name);
+    return settings && { settings, versions: this.store.reader.versions(name) };
   }
 
   settingsOf(name: string): JwtKeySettings {

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Transaction, getBytes, hexlify, parseEther } from 'ethers';
 import type { EvaluatePolicyResponse__Output } from '../../src/api/generated/signer/v1/EvaluatePolicyResponse.js';
 import type { ReloadPoliciesResponse__Output } from '../../src/api/generated/signer/v1/ReloadPoliciesResponse.js';
-import { DECISION_REASON_KEY } from '../../src/api/status.js';
+import { DECISION_REASON_KEY } from '../../src/api/grpc/status.js';
 import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { status } from '@grpc/grpc-js';
 import { invalidField } from '../../src/domain/errors.js';
-import { ERROR_FIELD_KEY, metadataValue, toServiceError } from '../../src/api/status.js';
+import { ERROR_FIELD_KEY, metadataValue, toServiceError } from '../../src/api/grpc/status.js';
 
 test('field metadata: printable ASCII as is, anything else percent-encoded as UTF-8', (t) => {
   t.is(metadataValue('typed_data.message.owner'), 'typed_data.message.owner');

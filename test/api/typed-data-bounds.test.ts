@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import type { EvaluatePolicyResponse__Output } from '../../src/api/generated/signer/v1/EvaluatePolicyResponse.js';
-import { DECISION_REASON_KEY } from '../../src/api/status.js';
+import { DECISION_REASON_KEY } from '../../src/api/grpc/status.js';
 import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
 import { mutuallyReferencingTypedData } from '../helpers/typed-data-blowup.js';
 

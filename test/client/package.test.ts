@@ -40,7 +40,7 @@ const NEEDED = [
   /^bin\/signer\.js$/,
   /^proto\/signer\/v1\/signer\.proto$/,
   /^dist\/src\/client\/[a-z-]+\.(js|d\.ts)$/,
-  /^dist\/src\/api\/(proto|status)\.(js|d\.ts)$/,
+  /^dist\/src\/api\/(proto|grpc\/status)\.(js|d\.ts)$/,
   /^dist\/src\/domain\/errors\.(js|d\.ts)$/,
   /^dist\/src\/api\/generated\/[A-Za-z0-9/]+\.d\.ts$/,
 ];

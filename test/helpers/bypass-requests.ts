@@ -4,7 +4,7 @@ import type { ExecutionContext } from 'ava';
 import type { EthereumSignature__Output } from '../../src/api/generated/signer/v1/EthereumSignature.js';
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import type { SignEthereumTransactionResponse__Output } from '../../src/api/generated/signer/v1/SignEthereumTransactionResponse.js';
-import { DECISION_REASON_KEY } from '../../src/api/status.js';
+import { DECISION_REASON_KEY } from '../../src/api/grpc/status.js';
 import { AUTHORIZATION, PERMIT, PERMIT_BATCH_TRANSFER_FROM, PERMIT_DETAILS, PERMIT_SINGLE, TOKEN_PERMISSIONS } from './permit-types.js';
 import { rpcFailure, type TestSigner } from './signer.js';
 

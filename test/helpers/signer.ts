@@ -6,7 +6,7 @@ import { startSigner, type RunningSigner } from '../../src/app.js';
 import { DEV_PIN, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/domain/logger.js';
 import { loadSignerPackage, type SignerClient } from '../../src/api/proto.js';
-import { ERROR_CODE_KEY, ERROR_FIELD_KEY } from '../../src/api/status.js';
+import { ERROR_CODE_KEY, ERROR_FIELD_KEY } from '../../src/api/grpc/status.js';
 
 export interface TestSigner {
   signer: RunningSigner;

@@ -19,8 +19,8 @@ import type { SigningService } from '../../service/signing-service.js';
 import { identityFromCertificate } from '../identity.js';
 import { readCaBundle } from '../pem-bundle.js';
 import { browserRequestRefusal } from './browser-guard.js';
-import type { TlsFiles } from '../server.js';
-import { GRPC_STATUS } from '../status.js';
+import type { TlsFiles } from '../grpc/server.js';
+import { GRPC_STATUS } from '../grpc/status.js';
 import { accountMethods } from './accounts.js';
 import {
   BroadcastRefused,

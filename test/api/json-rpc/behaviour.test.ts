@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { Interface, Transaction, getBytes, parseEther, parseUnits } from 'ethers';
 import type { Key__Output } from '../../../src/api/generated/signer/v1/Key.js';
-import { DECISION_REASON_KEY } from '../../../src/api/status.js';
+import { DECISION_REASON_KEY } from '../../../src/api/grpc/status.js';
 import { approvalPayload } from '../../../src/domain/approval.js';
 import { startAnvil, type Anvil } from '../../helpers/anvil.js';
 import { post, rpc, type JsonRpcReply } from '../../helpers/json-rpc.js';

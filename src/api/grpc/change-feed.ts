@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import { SignerError } from '../domain/errors.js';
-import type { ApprovalService } from '../approvals/approval-service.js';
-import type { PendingChange } from '../store/store.js';
+import { SignerError } from '../../domain/errors.js';
+import type { ApprovalService } from '../../approvals/approval-service.js';
+import type { PendingChange } from '../../store/store.js';
 
 /** Bounds on the server-streaming calls (WaitForSignature, WatchPending). */
 export interface StreamLimits {

@@ -1,5 +1,5 @@
 import { status, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { SignerError, type ErrorCode } from '../domain/errors.js';
+import { SignerError, type ErrorCode } from '../../domain/errors.js';
 
 /** The one table mapping error codes to gRPC status. */
 export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type * as grpc from '@grpc/grpc-js';
-import { invalidField, type SignerError } from '../domain/errors.js';
+import { invalidField, type SignerError } from '../../domain/errors.js';
 
 /**
  * Request deserializers that refuse what protobufjs lets through or gets wrong: a string field

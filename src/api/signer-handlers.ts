@@ -34,6 +34,7 @@ import { refusalOf } from './strict-request.js';
 import { outcomeOf, recordFailure } from '../service/call-outcome.js';
 import { withRequestId } from '../service/request-id.js';
 import { ChangeFeed, DEFAULT_STREAM_LIMITS, type StreamLimits } from './change-feed.js';
+import { nonceHandlers } from './nonce-handlers.js';
 
 const KEY_TYPES_TO_PROTO: Readonly<Record<KeyType, ProtoKeyType>> = {
   secp256k1: 'KEY_TYPE_SECP256K1',
@@ -87,6 +88,7 @@ export function signerHandlers(services: Services): SignerHandlers {
   const byName = <T extends { name: string }>(request: T) => request.name;
   const byKeyName = <T extends { keyName: string }>(request: T) => request.keyName;
   return {
+    ...nonceHandlers(services, unary),
     CreateKey: unary('CreateKey', byName, async (_ctx, request) => {
       if (request.type === 'KEY_TYPE_UNSPECIFIED') throw invalidField('type', 'is required');
       const type = fromProto(KEY_TYPES_TO_PROTO, request.type, 'type');

@@ -1,0 +1,44 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { RequestContext } from '../domain/request-context.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
+import type { KeyService } from '../service/key-service.js';
+import { NonceClaims } from '../service/nonce-claims.js';
+import type { NonceClaim, Store } from '../store/store.js';
+import type { ListNonceClaimsRequest__Output } from './generated/signer/v1/ListNonceClaimsRequest.js';
+import type { ReleaseNonceClaimRequest__Output } from './generated/signer/v1/ReleaseNonceClaimRequest.js';
+import type { NonceClaim as ProtoNonceClaim } from './generated/signer/v1/NonceClaim.js';
+import type { SignerHandlers } from './proto.js';
+
+/** How signer-handlers wraps a handler: authenticate, check access on the key, audit once, map errors. */
+type Unary = <Request, Response>(
+  method: string,
+  keyOf: (request: Request) => string | undefined,
+  handle: (ctx: RequestContext, request: Request) => Response | Promise<Response>,
+) => (call: grpc.ServerUnaryCall<Request, Response>, callback: grpc.sendUnaryData<Response>) => void;
+
+/** ListNonceClaims and ReleaseNonceClaim: thin translation to NonceClaims. */
+export function nonceHandlers(
+  services: { store: Store; keys: KeyService; audit: AuditTrail },
+  unary: Unary,
+): Pick<SignerHandlers, 'ListNonceClaims' | 'ReleaseNonceClaim'> {
+  const nonces = new NonceClaims(services.store, services.keys, services.audit);
+  return {
+    ListNonceClaims: unary('ListNonceClaims', (request: ListNonceClaimsRequest__Output) => request.keyName, (_ctx, request) => ({
+      claims: nonces.list(request.keyName, request.chainId).map(toProtoClaim),
+    })),
+    ReleaseNonceClaim: unary('ReleaseNonceClaim', (request: ReleaseNonceClaimRequest__Output) => request.keyName, (ctx, request) =>
+      toProtoClaim(nonces.release(ctx, request.keyName, request.chainId, request.nonce)),
+    ),
+  };
+}
+
+function toProtoClaim(claim: NonceClaim): ProtoNonceClaim {
+  return {
+    chainId: claim.chainId.toString(),
+    nonce: claim.nonce.toString(),
+    // Stored as bare hex; the API writes hex with 0x.
+    digest: `0x${claim.digest}`,
+    feeCap: claim.feeCap.toString(),
+    priorityFee: claim.priorityFee.toString(),
+  };
+}

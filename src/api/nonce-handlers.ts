@@ -23,9 +23,10 @@ export function nonceHandlers(
 ): Pick<SignerHandlers, 'ListNonceClaims' | 'ReleaseNonceClaim'> {
   const nonces = new NonceClaims(services.store, services.keys, services.audit);
   return {
-    ListNonceClaims: unary('ListNonceClaims', (request: ListNonceClaimsRequest__Output) => request.keyName, (_ctx, request) => ({
-      claims: nonces.list(request.keyName, request.chainId).map(toProtoClaim),
-    })),
+    ListNonceClaims: unary('ListNonceClaims', (request: ListNonceClaimsRequest__Output) => request.keyName, (_ctx, request) => {
+      const { claims, truncated } = nonces.list(request.keyName, request.chainId);
+      return { claims: claims.map(toProtoClaim), truncated };
+    }),
     ReleaseNonceClaim: unary('ReleaseNonceClaim', (request: ReleaseNonceClaimRequest__Output) => request.keyName, (ctx, request) =>
       toProtoClaim(nonces.release(ctx, request.keyName, request.chainId, request.nonce)),
     ),

@@ -29,7 +29,11 @@ function noncesListCommand(): Command {
     .option('--json', 'print a JSON array of claims');
   withExamples(command, ['signer nonces list prod/relayer/hot-1', 'signer nonces list prod/relayer/hot-1 --chain 1 --json | jq -r \'.[-1].nonce\'']);
   return withConnectionOptions(command).action(async (key: string, options: ConnectionOptions & { chain?: string; wide?: boolean; json?: boolean }) => {
-    const { claims } = await withClient(options, (client) => call<ListNonceClaimsResponse__Output>(client, 'ListNonceClaims', { keyName: key, chainId: options.chain ?? '' }));
+    const { claims, truncated } = await withClient(options, (client) =>
+      call<ListNonceClaimsResponse__Output>(client, 'ListNonceClaims', { keyName: key, chainId: options.chain ?? '' }),
+    );
+    // On standard error, so that --json stays the array of claims.
+    if (truncated) console.error(`signer: only the last ${claims.length} claims are shown${options.chain ? '' : ' (--chain N shows one chain\'s)'}`);
     if (options.json) return printJson(claims);
     if (claims.length === 0) return console.log(`${key}: no nonce claims${options.chain ? ` on chain ${options.chain}` : ''}`);
     process.stdout.write(

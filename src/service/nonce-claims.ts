@@ -4,8 +4,8 @@ import type { AuditTrail } from '../audit/audit-trail.js';
 import type { NonceClaim, Store } from '../store/store.js';
 import type { KeyService } from './key-service.js';
 
-/** More claims than any key keeps in practice; a list stops here rather than growing without bound. */
-export const MAX_LISTED_CLAIMS = 10_000;
+/** A bound on one reply (at most about 330 bytes a claim with 256-bit chain ids and fees: within the default 256 KiB message limit): a busy key claims a nonce per transaction, for ever. The newest are listed. */
+export const MAX_LISTED_CLAIMS = 500;
 /** Nonces are 64-bit in Ethereum; chain ids fit in 256 bits as the transaction decoder takes them. */
 const MAX_NONCE = 2n ** 64n - 1n;
 const MAX_CHAIN_ID = 2n ** 256n - 1n;
@@ -23,11 +23,17 @@ export class NonceClaims {
     private readonly audit: AuditTrail,
   ) {}
 
-  /** The key's claims, by chain and nonce; on one chain when `chainId` is given. */
-  list(keyName: string, chainId?: string): NonceClaim[] {
+  /**
+   * The key's claims by chain and nonce, on one chain when `chainId` is given: the last
+   * MAX_LISTED_CLAIMS of them, `truncated` when earlier ones were left out.
+   */
+  list(keyName: string, chainId?: string): { claims: NonceClaim[]; truncated: boolean } {
     const key = this.keys.get(keyName, 'key_name');
     const chain = chainId === undefined || chainId === '' ? undefined : parseNumber(chainId, 'chain_id', 1n, MAX_CHAIN_ID);
-    return this.store.reader.nonceClaims(key.name, MAX_LISTED_CLAIMS, chain);
+    // One more than shown: whether anything was left out, without a count over every claim.
+    const claims = this.store.reader.nonceClaims(key.name, MAX_LISTED_CLAIMS + 1, chain);
+    const truncated = claims.length > MAX_LISTED_CLAIMS;
+    return { claims: truncated ? claims.slice(1) : claims, truncated };
   }
 
   /**

@@ -129,7 +129,7 @@ export interface Ledger {
    * depends on it (the same transaction, under another request id).
    */
   releaseNonce(keyName: string, chainId: bigint, nonce: bigint, digest: string): void;
-  /** The key's nonce claims (on one chain when given), by chain then nonce, at most `limit`. */
+  /** The key's last `limit` nonce claims by chain then nonce (on one chain when given), in ascending order. */
   nonceClaims(keyName: string, limit: number, chainId?: bigint): NonceClaim[];
   /** Drops a nonce claim whatever depends on it (an operator's decision); the dropped claim, if there was one. */
   dropNonceClaim(keyName: string, chainId: bigint, nonce: bigint): NonceRecord | undefined;

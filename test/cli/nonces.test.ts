@@ -12,6 +12,7 @@ import type { AuditRecord } from '../../src/domain/audit.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { callUnary, rpcFailure, writePolicies } from '../helpers/signer.js';
 import { exitCode, startMain, type Started } from '../helpers/main-process.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const FRIEND = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
 const ACCESS = `
@@ -143,6 +144,23 @@ test.serial('releasing a claim that does not exist fails naming the nonce; bad n
   t.regex(unknownKey.stderr, /\[NOT_FOUND KEY_NOT_FOUND, field key_name/);
   const empty = await cliAs('admin', ['nonces', 'list', key.name, '--chain', '137']);
   t.is(empty.stdout, 'nn/hot: no nonce claims on chain 137\n');
+});
+
+test.serial('a key with more claims than one reply holds lists the newest and says that earlier ones were left out', async (t) => {
+  // Written beside the running service, as years of transactions on one chain would have.
+  const store = new SqliteStore(join(dir, 'signer.db'));
+  store.exclusive((tx) => {
+    for (let nonce = 0n; nonce <= 500n; nonce++) tx.putNonce(key.name, 5n, nonce, { digest: 'ab'.repeat(32), feeCap: 1n, priorityFee: 1n });
+  });
+  store.close();
+  const listed = await cliAs('backend', ['nonces', 'list', key.name, '--chain', '5', '--json']);
+  t.is(listed.code, 0, listed.stderr);
+  const claims = JSON.parse(listed.stdout) as NonceClaim__Output[];
+  t.is(claims.length, 500);
+  t.deepEqual([claims[0]!.nonce, claims.at(-1)!.nonce], ['1', '500']);
+  t.is(listed.stderr, 'signer: only the last 500 claims are shown\n');
+  // Under the bound, nothing is said.
+  t.is((await cliAs('backend', ['nonces', 'list', key.name, '--chain', '1', '--json'])).stderr, '');
 });
 
 test('nonces list and release have --help with examples', async (t) => {

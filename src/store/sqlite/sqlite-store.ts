@@ -155,7 +155,7 @@ export class SqliteStore implements Store {
       // Chain ids and nonces are decimal text without leading zeros: ordered by length, then text.
       nonceClaims: db.prepare<[string, string | null, string | null, number], { chain_id: string; nonce: string; digest: string; fee_cap: string; priority_fee: string }>(
         `SELECT chain_id, nonce, digest, fee_cap, priority_fee FROM eth_nonces WHERE key_name = ? AND (? IS NULL OR chain_id = ?)
-           ORDER BY length(chain_id), chain_id, length(nonce), nonce LIMIT ?`,
+           ORDER BY length(chain_id) DESC, chain_id DESC, length(nonce) DESC, nonce DESC LIMIT ?`,
       ),
       dropNonceClaim: db.prepare<[string, string, string], { digest: string; fee_cap: string; priority_fee: string }>(
         'DELETE FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ? RETURNING digest, fee_cap, priority_fee',
@@ -290,7 +290,8 @@ export class SqliteStore implements Store {
       },
       nonceClaims(keyName, limit, chainId) {
         const chain = chainId === undefined ? null : chainId.toString();
-        return sql.nonceClaims.all(keyName, chain, chain, limit).map((row) => ({
+        // The newest claims are the ones an operator looks for: read from the top, shown in order.
+        return sql.nonceClaims.all(keyName, chain, chain, limit).reverse().map((row) => ({
           chainId: BigInt(row.chain_id),
           nonce: BigInt(row.nonce),
           digest: row.digest,

@@ -9,6 +9,7 @@ import { keysCreateCommand } from './keys-create.js';
 import { keysListCommand } from './keys-list.js';
 import { keysShowCommand } from './keys-show.js';
 import { keysFreezeCommand } from './keys-freeze.js';
+import { noncesCommand } from './nonces-commands.js';
 import { jwksCommand } from './jwks.js';
 import { tokenInitCommand } from './token-init.js';
 import { completionCommand } from './completion.js';
@@ -43,6 +44,7 @@ const program = new Command('signer')
       .addCommand(keysFreezeCommand('enable'))
       .addCommand(keysRotateCommand()),
   )
+  .addCommand(noncesCommand())
   .addCommand(jwksCommand())
   .addCommand(
     new Command('audit')

@@ -27,11 +27,11 @@ export const ROLES = {
     'WaitForSignature',
   ],
   /** Read-only inventory. */
-  reader: ['GetKey', 'ListKeys', 'GetJwks'],
+  reader: ['GetKey', 'ListKeys', 'GetJwks', 'ListNonceClaims'],
   /** People who approve parked requests, from the approvals CLI. */
   approver: ['ListPendingRequests', 'WatchPending', 'GetSignRequest', 'SubmitApproval', 'GetKey'],
   /** Operators: key lifecycle and policy reloads. Admins do not sign. */
-  admin: ['CreateKey', 'CreateJwtKey', 'RotateKey', 'DisableKey', 'EnableKey', 'ReloadPolicies', 'EvaluatePolicy', 'GetKey', 'ListKeys', 'GetJwks'],
+  admin: ['CreateKey', 'CreateJwtKey', 'RotateKey', 'DisableKey', 'EnableKey', 'ReloadPolicies', 'EvaluatePolicy', 'GetKey', 'ListKeys', 'GetJwks', 'ListNonceClaims', 'ReleaseNonceClaim'],
 } as const;
 export type Role = keyof typeof ROLES;
 

@@ -372,9 +372,11 @@ function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransactio
   const earlier = tx.findNonce(keyName, transaction.chainId, transaction.nonce);
   if (earlier && earlier.digest !== digest) {
     const where = `nonce ${transaction.nonce} on chain ${transaction.chainId}`;
-    if (!allowReplacements) throw new SignerError('NONCE_REUSED', `a different transaction was already signed for ${where}`, 'unsigned_transaction.nonce');
+    // A claim left by a transaction that never reached the chain is otherwise a dead end: say the way out.
+    const release = ` (an operator can release the claim with: signer nonces release ${keyName} --chain ${transaction.chainId} --nonce ${transaction.nonce})`;
+    if (!allowReplacements) throw new SignerError('NONCE_REUSED', `a different transaction was already signed for ${where}${release}`, 'unsigned_transaction.nonce');
     if (feeCap <= earlier.feeCap || priorityFee <= earlier.priorityFee) {
-      throw new SignerError('NONCE_REUSED', `a replacement for ${where} must raise both the fee cap and the priority fee`, 'unsigned_transaction.nonce');
+      throw new SignerError('NONCE_REUSED', `a replacement for ${where} must raise both the fee cap and the priority fee${release}`, 'unsigned_transaction.nonce');
     }
   }
   if (earlier?.digest === digest) return false;

@@ -97,7 +97,13 @@ export interface NonceRecord {
   priorityFee: bigint;
 }
 
-export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals' | 'highestNonce' | 'getPending'>;
+/** A key's claim on one nonce of one chain: what `signer nonces list` shows. */
+export interface NonceClaim extends NonceRecord {
+  chainId: bigint;
+  nonce: bigint;
+}
+
+export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals' | 'highestNonce' | 'getPending' | 'nonceClaims'>;
 
 /** The operations available inside an exclusive transaction. */
 export interface Ledger {
@@ -123,6 +129,10 @@ export interface Ledger {
    * depends on it (the same transaction, under another request id).
    */
   releaseNonce(keyName: string, chainId: bigint, nonce: bigint, digest: string): void;
+  /** The key's last `limit` nonce claims by chain then nonce (on one chain when given), in ascending order. */
+  nonceClaims(keyName: string, limit: number, chainId?: bigint): NonceClaim[];
+  /** Drops a nonce claim whatever depends on it (an operator's decision); the dropped claim, if there was one. */
+  dropNonceClaim(keyName: string, chainId: bigint, nonce: bigint): NonceRecord | undefined;
   jwtSettings(keyName: string): JwtKeySettings | undefined;
   putJwtKey(keyName: string, settings: JwtKeySettings): void;
   versions(keyName: string): KeyVersion[];

@@ -6,6 +6,7 @@ import { bytesHandlers } from './bytes.js';
 import { jwtHandlers } from './jwt.js';
 import { approvalHandlers } from './approvals.js';
 import { policyHandlers } from './policy.js';
+import { nonceHandlers } from './nonces.js';
 
 export type { Services } from './call.js';
 
@@ -18,5 +19,6 @@ export function signerHandlers(services: Services): SignerHandlers {
     ...jwtHandlers(services),
     ...approvalHandlers(services),
     ...policyHandlers(services),
+    ...nonceHandlers(services),
   };
 }

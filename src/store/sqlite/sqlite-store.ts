@@ -152,6 +152,14 @@ export class SqliteStore implements Store {
         `DELETE FROM eth_nonces WHERE key_name = @keyName AND chain_id = @chainId AND nonce = @nonce AND digest = @digest
            AND NOT EXISTS (SELECT 1 FROM sign_requests WHERE key_name = @keyName AND digest = @digest AND status IN ('reserved', 'signed'))`,
       ),
+      // Chain ids and nonces are decimal text without leading zeros: ordered by length, then text.
+      nonceClaims: db.prepare<[string, string | null, string | null, number], { chain_id: string; nonce: string; digest: string; fee_cap: string; priority_fee: string }>(
+        `SELECT chain_id, nonce, digest, fee_cap, priority_fee FROM eth_nonces WHERE key_name = ? AND (? IS NULL OR chain_id = ?)
+           ORDER BY length(chain_id) DESC, chain_id DESC, length(nonce) DESC, nonce DESC LIMIT ?`,
+      ),
+      dropNonceClaim: db.prepare<[string, string, string], { digest: string; fee_cap: string; priority_fee: string }>(
+        'DELETE FROM eth_nonces WHERE key_name = ? AND chain_id = ? AND nonce = ? RETURNING digest, fee_cap, priority_fee',
+      ),
       rewritePending: db.prepare<[string]>('UPDATE pending_requests SET status = status WHERE id = ?'),
       jwtSettings: db.prepare<[string], Record<string, string | number>>('SELECT * FROM jwt_keys WHERE key_name = ?'),
       jwtKeys: db.prepare<[], Record<string, string | number>>('SELECT * FROM jwt_keys ORDER BY key_name'),
@@ -233,6 +241,7 @@ export class SqliteStore implements Store {
       approvals: (requestId) => this.ledger.approvals(requestId),
       highestNonce: (keyName, chainId) => this.ledger.highestNonce(keyName, chainId),
       getPending: (id) => this.ledger.getPending(id),
+      nonceClaims: (keyName, limit, chainId) => this.ledger.nonceClaims(keyName, limit, chainId),
     };
     this.ledger = {
       used,
@@ -278,6 +287,21 @@ export class SqliteStore implements Store {
       },
       releaseNonce(keyName, chainId, nonce, digest) {
         sql.releaseNonce.run({ keyName, chainId: chainId.toString(), nonce: nonce.toString(), digest });
+      },
+      nonceClaims(keyName, limit, chainId) {
+        const chain = chainId === undefined ? null : chainId.toString();
+        // The newest claims are the ones an operator looks for: read from the top, shown in order.
+        return sql.nonceClaims.all(keyName, chain, chain, limit).reverse().map((row) => ({
+          chainId: BigInt(row.chain_id),
+          nonce: BigInt(row.nonce),
+          digest: row.digest,
+          feeCap: BigInt(row.fee_cap),
+          priorityFee: BigInt(row.priority_fee),
+        }));
+      },
+      dropNonceClaim(keyName, chainId, nonce) {
+        const row = sql.dropNonceClaim.get(keyName, chainId.toString(), nonce.toString());
+        return row && { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
       },
       auditHead() {
         return sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };

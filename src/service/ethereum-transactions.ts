@@ -8,6 +8,7 @@ import type { EcdsaRecoverable, SignedTransaction } from '../schemes/ethereum/tr
 import type { Store } from '../store/store.js';
 import { NodeRpcError, requireNode, type EthereumNode } from './ethereum-node.js';
 import { encodeResult } from './result-codec.js';
+import type { PolicyGate } from './policy-gate.js';
 import type { SigningService } from './signing-service.js';
 import { encodeUnsignedTransaction, fillTransaction, type TransactionRequest } from './transaction-request.js';
 
@@ -36,13 +37,15 @@ export class EthereumTransactions {
     private readonly signing: SigningService,
     private readonly store: Store,
     private readonly node: EthereumNode | undefined,
+    private readonly policy: PolicyGate,
   ) {}
 
   /** Fills and signs (or parks); `broadcast` (eth_sendTransaction) needs a node, and marks a parked request to be sent once approved. */
   sign(ctx: RequestContext, keyName: string, request: TransactionRequest, options: { broadcast: boolean }): Promise<TransactionOutcome> {
     if (options.broadcast) requireNode(this.node, 'sending a transaction');
     return this.inTurn(keyName, async () => {
-      const transaction = await fillTransaction(request, { node: this.node, nextNonce: (chainId) => this.nextNonce(keyName, request.from, chainId) });
+      const filler = { node: this.node, nextNonce: (chainId: bigint) => this.nextNonce(keyName, request.from, chainId), feeBounded: this.feeBounded(keyName) };
+      const transaction = await fillTransaction(request, filler);
       const unsignedTransaction = encodeUnsignedTransaction(transaction);
       // A retry under the same client request id is "the same request" if the JSON was, even when the
       // values the service filled in have moved on (the next nonce, the fees).
@@ -65,6 +68,13 @@ export class EthereumTransactions {
       throw error;
     }
     return hash;
+  }
+
+  /** The key's policy caps the total fee: max_total_fee, or both max_gas_limit and max_fee_per_gas. */
+  private feeBounded(keyName: string): boolean {
+    const rules = this.policy.current.find(keyName).policy?.transactions;
+    if (!rules) return false;
+    return rules.maxTotalFee !== undefined || (rules.maxGasLimit !== undefined && rules.maxFeePerGas !== undefined);
   }
 
   private async nextNonce(keyName: string, from: string, chainId: bigint): Promise<bigint> {

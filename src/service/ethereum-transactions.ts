@@ -49,7 +49,7 @@ export class EthereumTransactions {
       const unsignedTransaction = encodeUnsignedTransaction(transaction);
       // A retry under the same client request id is "the same request" if the JSON was, even when the
       // values the service filled in have moved on (the next nonce, the fees).
-      const scheme = asReceived(keyName, request);
+      const scheme = asReceived(keyName, request, options.broadcast);
       const broadcastOnApproval = options.broadcast && this.node !== undefined;
       const payload = encodeResult({ request: { unsignedTransaction }, ...(broadcastOnApproval ? { broadcast: true } : {}) });
       const signed = await this.signing.signOrPark(ctx, scheme, keyName, { unsignedTransaction }, payload);
@@ -101,9 +101,13 @@ export class EthereumTransactions {
   }
 }
 
-/** The transaction scheme, with the request as received as the idempotency fingerprint. */
-function asReceived(keyName: string, request: TransactionRequest) {
-  const fingerprint = `${keyName}|${encodeResult(request)}`;
+/**
+ * The transaction scheme, with the request as received as the idempotency fingerprint. Whether the
+ * service broadcasts it is part of the request: a retry by the other method (eth_signTransaction for
+ * eth_sendTransaction) is another request, so it can never be told the wrong party broadcasts.
+ */
+function asReceived(keyName: string, request: TransactionRequest, broadcast: boolean) {
+  const fingerprint = `${keyName}|${encodeResult(request)}${broadcast ? '|broadcast' : ''}`;
   return {
     ...ethereumTransactionScheme,
     prepare: (input: { unsignedTransaction: Uint8Array }, key: Parameters<typeof ethereumTransactionScheme.prepare>[1]) => ({

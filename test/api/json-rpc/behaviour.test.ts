@@ -100,6 +100,23 @@ test.serial('approval required is -32005 with the pending request id; the servic
   t.is(mined.status, '0x1');
 });
 
+test.serial('a parked request retried under its request id by the other method is REQUEST_ID_REUSED, not told the wrong broadcaster', async (t) => {
+  const tx = { from: address, to: FRIEND, value: `0x${parseEther('3').toString(16)}`, nonce: '0x3e9', gas: '0x5208', maxFeePerGas: '0x3b9aca00', maxPriorityFeePerGas: '0x1' };
+  const headers = { 'signer-request-id': 'parked-send-1' };
+  const parked = await rpc(url, 'eth_sendTransaction', [tx], headers);
+  t.like(parked.error?.data, { signerCode: 'APPROVAL_REQUIRED', broadcast: 'service' });
+  const again = await rpc(url, 'eth_sendTransaction', [tx], headers);
+  t.like(again.error?.data, { signerCode: 'APPROVAL_REQUIRED', broadcast: 'service', pendingRequestId: parked.error!.data!.pendingRequestId });
+  const bySigning = await rpc(url, 'eth_signTransaction', [tx], headers);
+  t.like(bySigning.error, { code: -32009, data: { signerCode: 'REQUEST_ID_REUSED' } });
+
+  const signHeaders = { 'signer-request-id': 'parked-sign-1' };
+  const held = await rpc(url, 'eth_signTransaction', [{ ...tx, nonce: '0x3ea' }], signHeaders);
+  t.like(held.error?.data, { signerCode: 'APPROVAL_REQUIRED', broadcast: 'caller' });
+  const bySending = await rpc(url, 'eth_sendTransaction', [{ ...tx, nonce: '0x3ea' }], signHeaders);
+  t.like(bySending.error, { code: -32009, data: { signerCode: 'REQUEST_ID_REUSED' } });
+});
+
 test.serial('a transaction signed and never broadcast does not make later sends fail: they take the next nonce', async (t) => {
   const pending = BigInt(await anvil.call<string>('eth_getTransactionCount', [address, 'pending']));
   const held = await rpc<string>(url, 'eth_signTransaction', [{ from: address, to: FRIEND, value: '0x1' }]);

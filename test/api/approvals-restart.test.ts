@@ -66,6 +66,7 @@ test.serial('after a restart, a request left approved whose quorum no longer hol
 });
 
 test.serial('after a restart, a request left approved past its own expiry is expired, not signed', async (t) => {
+  await rig.stop(); // the service the test before left running
   // The request lives 10 s; its approvals outlive it. The restart comes after the request's expiry.
   const { id, code } = await approveIntoCrash(3, 600_000, 'late/a');
   t.is(code, grpc.status.UNAVAILABLE);

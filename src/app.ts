@@ -181,7 +181,7 @@ async function startJsonRpc(
   cleanups: Array<() => unknown>,
 ): Promise<RunningJsonRpcServer> {
   const node = config.downstreamRpcUrl ? new HttpEthereumNode(config.downstreamRpcUrl) : undefined;
-  const transactions = new EthereumTransactions(parts.signing, parts.store, node);
+  const transactions = new EthereumTransactions(parts.signing, parts.store, node, parts.policy);
   if (node) cleanups.push(broadcastApprovedTransactions(parts.approvals, transactions, parts.log));
   const plaintextIdentity = config.jsonRpcPlaintextIdentity ?? (config.insecure ? INSECURE_IDENTITY : undefined);
   const server = await startJsonRpcServer(

@@ -210,10 +210,16 @@ export class ApprovalService {
       audited: false,
     };
     // Re-checked in the transaction that reserves the spend: still approved, quorum still met.
+    let expired = false;
     const recheck = (tx: Ledger) => {
       const now = this.policy.now();
       const current = tx.getPending(request.id);
       if (current?.status !== 'approved') throw new SignerError('APPROVAL_INVALID', `request ${request.id} is ${current?.status ?? 'gone'}`);
+      // A request approved just before a crash is signed after the restart only within its own lifetime.
+      if (now >= current.expiresAt) {
+        expired = true;
+        throw new SignerError('APPROVAL_INVALID', 'the request expired before it could be signed');
+      }
       const state = quorumState(current.rules, this.validApprovals(tx, request.id, now), this.policy.approvers);
       if (!state.met) throw new SignerError('APPROVAL_INVALID', 'the quorum is no longer met');
       ctx.approvals = state.counted;
@@ -226,7 +232,8 @@ export class ApprovalService {
     } catch (error) {
       const reason = error instanceof SignerError ? `${error.code}: ${error.message}` : 'internal error';
       this.log.error('approved request could not be signed', { requestId: request.id, error: String(error) });
-      this.store.exclusive((tx) => tx.setPendingStatus(request.id, error instanceof SignerError && error.code === 'APPROVAL_INVALID' ? 'invalidated' : 'failed', reason));
+      const status = expired ? 'expired' : error instanceof SignerError && error.code === 'APPROVAL_INVALID' ? 'invalidated' : 'failed';
+      this.store.exclusive((tx) => tx.setPendingStatus(request.id, status, reason));
       if (!ctx.audited) {
         try {
           this.audit.append(ctx, { decision: 'error', reason: error instanceof SignerError ? error.code : 'INTERNAL' });

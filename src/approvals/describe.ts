@@ -22,7 +22,9 @@ export function describeForApprovers(intent: SignIntent, policy: Policy): string
     if (tx.to && tx.data.length > 0) {
       try {
         const call = token(tx.to) ? decodeTokenCall(tx.data) : undefined;
-        if (call) words.push(`${call.function} ${amountOf(tx.to, call.amount)} ${call.kind === 'transfer' ? 'to' : 'for spender'} ${call.party}`);
+        // transferFrom moves someone else's tokens: approvers must see whose.
+        const source = call && 'from' in call && call.from ? ` from ${call.from}` : '';
+        if (call) words.push(`${call.function} ${amountOf(tx.to, call.amount)}${source} ${call.kind === 'transfer' ? 'to' : 'for spender'} ${call.party}`);
         else words.push(`call ${tx.to} with ${tx.data.length} bytes of calldata`);
       } catch {
         words.push(`call ${tx.to} with malformed token calldata`);

@@ -73,6 +73,9 @@ function checkMembers(text: string, field: string, { integersOnly = false, maxDe
       if (exactNumbersOnly && exceedsSafeMagnitude(number)) {
         throw invalidField(pathOfNextValue(), `is above 2^53 in magnitude, where JSON numbers lose precision (got ${number.slice(0, 40)}): send it as a string`);
       }
+      if (exactNumbersOnly && !roundTrips(number)) {
+        throw invalidField(pathOfNextValue(), `is not exactly representable as a JSON number (got ${number.slice(0, 40)}): it would change when signed; send it as a string`);
+      }
       at += number.length;
       continue;
     }
@@ -107,4 +110,21 @@ function exceedsSafeMagnitude(text: string): boolean {
   if (magnitude >= 16) return true; // >= 10^16 > 2^53
   if (magnitude < 15) return false; // < 10^15 < 2^53
   return scale >= 0 ? BigInt(digits) * 10n ** BigInt(scale) > TWO_POW_53 : BigInt(digits) > TWO_POW_53 * 10n ** BigInt(-scale);
+}
+
+/** Whether the number `text` means exactly what it becomes once parsed (1e-400 becomes 0; 0.1000000000000000055 becomes 0.1). */
+function roundTrips(text: string): boolean {
+  return normalisedNumber(text) === normalisedNumber(JSON.stringify(Number(text)));
+}
+
+/** A canonical form of a decimal literal, "digits e scale" without leading or trailing zeros; every zero is "0". */
+function normalisedNumber(text: string): string {
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text)!;
+  let digits = (whole + fraction).replace(/^0+/, '');
+  if (digits === '') return '0';
+  let scale = BigInt(exponent) - BigInt(fraction.length);
+  const trailing = digits.length - digits.replace(/0+$/, '').length;
+  digits = digits.slice(0, digits.length - trailing);
+  scale += BigInt(trailing);
+  return `${sign}${digits}e${scale}`;
 }

@@ -8,6 +8,7 @@ import type { EcdsaRecoverable, SignedTransaction } from '../schemes/ethereum/tr
 import type { Store } from '../store/store.js';
 import { NodeRpcError, requireNode, type EthereumNode } from './ethereum-node.js';
 import { encodeResult } from './result-codec.js';
+import type { PolicyGate } from './policy-gate.js';
 import type { SigningService } from './signing-service.js';
 import { encodeUnsignedTransaction, fillTransaction, type TransactionRequest } from './transaction-request.js';
 
@@ -36,17 +37,19 @@ export class EthereumTransactions {
     private readonly signing: SigningService,
     private readonly store: Store,
     private readonly node: EthereumNode | undefined,
+    private readonly policy: PolicyGate,
   ) {}
 
   /** Fills and signs (or parks); `broadcast` (eth_sendTransaction) needs a node, and marks a parked request to be sent once approved. */
   sign(ctx: RequestContext, keyName: string, request: TransactionRequest, options: { broadcast: boolean }): Promise<TransactionOutcome> {
     if (options.broadcast) requireNode(this.node, 'sending a transaction');
     return this.inTurn(keyName, async () => {
-      const transaction = await fillTransaction(request, { node: this.node, nextNonce: (chainId) => this.nextNonce(keyName, request.from, chainId) });
+      const filler = { node: this.node, nextNonce: (chainId: bigint) => this.nextNonce(keyName, request.from, chainId), feeBounded: this.feeBounded(keyName) };
+      const transaction = await fillTransaction(request, filler);
       const unsignedTransaction = encodeUnsignedTransaction(transaction);
       // A retry under the same client request id is "the same request" if the JSON was, even when the
       // values the service filled in have moved on (the next nonce, the fees).
-      const scheme = asReceived(keyName, request);
+      const scheme = asReceived(keyName, request, options.broadcast);
       const broadcastOnApproval = options.broadcast && this.node !== undefined;
       const payload = encodeResult({ request: { unsignedTransaction }, ...(broadcastOnApproval ? { broadcast: true } : {}) });
       const signed = await this.signing.signOrPark(ctx, scheme, keyName, { unsignedTransaction }, payload);
@@ -65,6 +68,13 @@ export class EthereumTransactions {
       throw error;
     }
     return hash;
+  }
+
+  /** The key's policy caps the total fee: max_total_fee, or both max_gas_limit and max_fee_per_gas. */
+  private feeBounded(keyName: string): boolean {
+    const rules = this.policy.current.find(keyName).policy?.transactions;
+    if (!rules) return false;
+    return rules.maxTotalFee !== undefined || (rules.maxGasLimit !== undefined && rules.maxFeePerGas !== undefined);
   }
 
   private async nextNonce(keyName: string, from: string, chainId: bigint): Promise<bigint> {
@@ -91,9 +101,13 @@ export class EthereumTransactions {
   }
 }
 
-/** The transaction scheme, with the request as received as the idempotency fingerprint. */
-function asReceived(keyName: string, request: TransactionRequest) {
-  const fingerprint = `${keyName}|${encodeResult(request)}`;
+/**
+ * The transaction scheme, with the request as received as the idempotency fingerprint. Whether the
+ * service broadcasts it is part of the request: a retry by the other method (eth_signTransaction for
+ * eth_sendTransaction) is another request, so it can never be told the wrong party broadcasts.
+ */
+function asReceived(keyName: string, request: TransactionRequest, broadcast: boolean) {
+  const fingerprint = `${keyName}|${encodeResult(request)}${broadcast ? '|broadcast' : ''}`;
   return {
     ...ethereumTransactionScheme,
     prepare: (input: { unsignedTransaction: Uint8Array }, key: Parameters<typeof ethereumTransactionScheme.prepare>[1]) => ({

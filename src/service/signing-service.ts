@@ -122,7 +122,9 @@ export class SigningService {
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
+        // A disabled key releases nothing, not even a signature it made before (a replay).
         if (earlier?.status === 'signed') {
+          if (!tx.keyEnabled(key.name)) throw disabled(key.name);
           if (earlier.result === undefined) {
             throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was signed already and its result is no longer kept; use a new request id`, 'request_id');
           }
@@ -136,7 +138,10 @@ export class SigningService {
         if (parked && (parked.payloadHash !== payloadHash || parked.keyName !== key.name || parked.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
-        if (parked?.status === 'signed' && parked.result !== undefined) return { replay: parked.result };
+        if (parked?.status === 'signed' && parked.result !== undefined) {
+          if (!tx.keyEnabled(key.name)) throw disabled(key.name);
+          return { replay: parked.result };
+        }
         if (parked) return { retried: parked };
       }
       if (!tx.keyEnabled(key.name)) throw disabled(key.name);

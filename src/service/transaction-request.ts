@@ -79,6 +79,16 @@ export interface Filler {
   node: EthereumNode | undefined;
   /** The nonce to use when the request has none (see ethereum-transactions.ts for the rule); NODE_UNAVAILABLE without a node. */
   nextNonce(chainId: bigint): Promise<bigint>;
+  /**
+   * Whether the key's policy bounds what the transaction may pay in fees. Only then may the node's
+   * gas estimate and fee answers go into a signature: a hostile node could otherwise set them.
+   */
+  feeBounded: boolean;
+}
+
+/** Refuses a node fill of gas or fees that no policy cap bounds; names the missing field. */
+function requireFeeBound(filler: Filler, name: string): void {
+  if (!filler.feeBounded) throw invalidField(`${FIELD}.${name}`, 'is missing: give gas and fees, or set max_total_fee in the policy');
 }
 
 /** Fills the missing chain id, type, nonce, gas limit and fees; without a node, a missing value is NODE_UNAVAILABLE naming it. */
@@ -89,6 +99,11 @@ export async function fillTransaction(request: TransactionRequest, filler: Fille
   const chainId = request.chainId ?? (await ask('chainId', 'eth_chainId'));
   const nonce = request.nonce ?? (await filler.nextNonce(chainId));
   const call = { from: request.from, ...(request.to ? { to: request.to } : {}), value: hex(request.value), data: `0x${Buffer.from(request.data).toString('hex')}` };
+  // Checked before the node is asked anything about gas or fees.
+  if (request.gasLimit === undefined) requireFeeBound(filler, 'gas');
+  if (type === 'eip1559') {
+    if (request.maxFeePerGas === undefined) requireFeeBound(filler, 'maxFeePerGas');
+  } else if (request.gasPrice === undefined) requireFeeBound(filler, 'gasPrice');
   const gasLimit = request.gasLimit ?? (await ask('gas', 'eth_estimateGas', [call]));
   const transaction: EthereumTransaction = { type, chainId, nonce, gasLimit, to: request.to, value: request.value, data: request.data, accessList: request.accessList ?? [] };
   if (type === 'eip1559') {

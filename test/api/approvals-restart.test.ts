@@ -9,6 +9,7 @@ import { ApprovalsRig, approverKey, parkingPolicy } from '../helpers/approvals.j
 // A parked request whose quorum was met just before a crash is finished after the restart (issue 13, item 11).
 const rig = new ApprovalsRig([approverKey('alice', ['treasury']), approverKey('bob', ['treasury'])], {
   'crash.yaml': parkingPolicy('crash/*', '  - { name: big, native_value_above: "5 ether", quorum: [{ group: treasury, count: 2 }] }'),
+  'late.yaml': parkingPolicy('late/*', '  - { name: big, native_value_above: "5 ether", quorum: [{ group: treasury, count: 2 }], expires_after: 10s }'),
 });
 const SIX = parseEther('6');
 const CRASH = { SIGNER_TEST_FAULTS: 'crash=after-reservation' };
@@ -23,10 +24,11 @@ test.after.always(async () => {
  * Parks a request and meets its quorum on a service that dies as soon as it starts to sign. bob's
  * approval counts for `bobValidMs` from when it is made.
  */
-async function approveIntoCrash(nonce: number, bobValidMs = 600_000): Promise<{ id: string; code: grpc.status; bobExpiresAt: number }> {
+async function approveIntoCrash(nonce: number, bobValidMs = 600_000, keyName = 'crash/a'): Promise<{ id: string; code: grpc.status; bobExpiresAt: number }> {
   await rig.start([], CRASH);
-  key ??= await callUnary<Key__Output>(rig.admin, 'CreateKey', { name: 'crash/a', type: 'KEY_TYPE_SECP256K1' });
-  const id = await rig.park('crash/a', nonce, SIX);
+  if (keyName === 'crash/a') key ??= await callUnary<Key__Output>(rig.admin, 'CreateKey', { name: keyName, type: 'KEY_TYPE_SECP256K1' });
+  else await callUnary<Key__Output>(rig.admin, 'CreateKey', { name: keyName, type: 'KEY_TYPE_SECP256K1' });
+  const id = await rig.park(keyName, nonce, SIX);
   await rig.submit('alice', id);
   const bobExpiresAt = Date.now() + bobValidMs;
   const died = await rpcFailure(rig.submit('bob', id, 'approve', bobExpiresAt));
@@ -61,4 +63,20 @@ test.serial('after a restart, a request left approved whose quorum no longer hol
   t.is(after.status, 'invalidated');
   t.is(after.reason, 'APPROVAL_INVALID: the quorum is no longer met');
   t.is(after.transactionResult, null);
+});
+
+test.serial('after a restart, a request left approved past its own expiry is expired, not signed', async (t) => {
+  await rig.stop(); // the service the test before left running
+  // The request lives 10 s; its approvals outlive it. The restart comes after the request's expiry.
+  const { id, code } = await approveIntoCrash(3, 600_000, 'late/a');
+  t.is(code, grpc.status.UNAVAILABLE);
+  t.is(rig.sql(`SELECT status FROM pending_requests WHERE id = '${id}'`), 'approved');
+  const expiresAt = Number(rig.sql(`SELECT expires_at FROM pending_requests WHERE id = '${id}'`));
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt + 200 - Date.now())));
+  await rig.start();
+  const after = await rig.get(id);
+  t.is(after.status, 'expired');
+  t.is(after.reason, 'APPROVAL_INVALID: the request expired before it could be signed');
+  t.is(after.transactionResult, null);
+  t.is(rig.sql(`SELECT COUNT(*) FROM audit_log WHERE request_id = '${id}' AND decision = 'allow'`), '0');
 });

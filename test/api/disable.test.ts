@@ -38,6 +38,18 @@ test.serial('disable with 20 requests in flight: nothing is signed after the dis
   t.is(await sign(999), 'signed');
 });
 
+test.serial('an idempotent retry after DisableKey is KEY_DISABLED, not the stored signature; after EnableKey it replays', async (t) => {
+  await t0.call('CreateKey', { name: 'freeze/replay', type: 'KEY_TYPE_ED25519' });
+  const request = { keyName: 'freeze/replay', message: Buffer.from('pay once'), requestId: 'replay-after-disable' };
+  const first = await t0.call<{ signature: Buffer }>('SignBytes', request);
+  await t0.call('DisableKey', { name: 'freeze/replay' });
+  const retried = await rpcFailure(t0.call('SignBytes', request));
+  t.is(retried.errorCode, 'KEY_DISABLED');
+  await t0.call('EnableKey', { name: 'freeze/replay' });
+  const replayed = await t0.call<{ signature: Buffer }>('SignBytes', request);
+  t.deepEqual(replayed.signature, first.signature);
+});
+
 test.serial('ListKeys is the inventory: labels, owner, created, last used, use count', async (t) => {
   const { keys } = await t0.call<ListKeysResponse__Output>('ListKeys', {});
   const key = keys.find((k) => k.name === 'freeze/hot')!;

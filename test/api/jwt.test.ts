@@ -291,3 +291,13 @@ test.serial('numbers above 2^53 are refused, found in the raw JSON (regression: 
   const { payload } = await jwtVerify(signed.token, createRemoteJWKSet(jwksUrl()), { issuer: ISSUER, audience: 'api', currentDate: at(clock.now) });
   t.deepEqual([payload.n, payload.m, payload.f, payload.e], [2 ** 53, -(2 ** 53), 0.5, 1e15]);
 });
+
+test.serial('numbers that would change when parsed are refused, naming the claim (1e-400 became 0, 0.1000000000000000055511151231257827 became 0.1)', async (t) => {
+  for (const number of ['1e-400', '0.1000000000000000055511151231257827']) {
+    const claimsJson = `${claims().slice(0, -1)},"n":{"deep":[${number}]}}`;
+    const refused = await rpcFailure(t0.call('SignJwt', { keyName: 'jwt/es256', claimsJson }));
+    t.is(refused.code, grpc.status.INVALID_ARGUMENT, number);
+    t.is(refused.field, 'claims_json.n.deep[0]', number);
+    t.regex(refused.details, /not exactly representable/);
+  }
+});

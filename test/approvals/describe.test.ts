@@ -19,3 +19,13 @@ test('a token transfer is described with the symbol and decimals the policy decl
     `transfer 250000.5 USDC to ${FRIEND.toLowerCase()}`,
   ]);
 });
+
+test('a transferFrom is described with the owner the tokens move from', (t) => {
+  const OWNER = '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359';
+  const data = new Interface(['function transferFrom(address,address,uint256)']).encodeFunctionData('transferFrom', [OWNER, FRIEND, parseUnits('7', 6)]);
+  const unsigned = Transaction.from({ type: 2, chainId: 1n, nonce: 0, gasLimit: 60000n, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n, to: USDC, data });
+  const transaction = decodeUnsignedTransaction(getBytes(unsigned.unsignedSerialized)).transaction;
+  t.deepEqual(describeForApprovers({ scheme: 'ethereum_transaction', transaction }, policy!), [
+    `transferFrom 7 USDC from ${OWNER.toLowerCase()} to ${FRIEND.toLowerCase()}`,
+  ]);
+});

@@ -47,8 +47,12 @@ test('exactNumbersOnly refuses magnitudes above 2^53 on their digits, in any not
   for (const number of ['9007199254740993', '-9007199254740993', '9007199254740992.0000001', '90071992547409921e-1', '1e16', '0.9007199254740993e16', '1e999999999']) {
     refusal(t, `{"a":[${number}]}`, 'doc.a[0]', /above 2\^53/, exact);
   }
-  for (const number of ['9007199254740992', '-9007199254740992', '9007199254740991.9', '900719925474099.2e1', '1e15', '0.5', '1e-999999999', '0e99', '-0']) {
+  for (const number of ['9007199254740992', '-9007199254740992', '900719925474099.2e1', '1e15', '0.5', '0e99', '-0', '1.50', '1.5e-7']) {
     t.notThrows(() => parseStrictJson(`{"a":[${number}]}`, 'doc', exact), number);
+  }
+  // A number that parses to another value is refused: it would be signed as that other value.
+  for (const number of ['1e-400', '1e-999999999', '0.1000000000000000055511151231257827', '9007199254740991.9']) {
+    refusal(t, `{"a":[${number}]}`, 'doc.a[0]', /not exactly representable/, exact);
   }
   // Digits inside strings are not numbers.
   t.notThrows(() => parseStrictJson('{"a":"12345678901234567890"}', 'doc', exact));

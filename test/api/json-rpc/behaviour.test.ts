@@ -22,6 +22,8 @@ ethereum_transactions:
   chain_ids: [31337]
   recipients: { allow: ["${FRIEND}"] }
   max_value: "5 ether"
+  # Gas and fees left out are filled from the node only under a fee cap.
+  max_total_fee: "1 ether"
 personal_messages: { max_length: 1024 }
 approvals:
   - { name: big, native_value_above: "2 ether", quorum: [{ group: treasury, count: 1 }], expires_after: 1h }
@@ -96,6 +98,23 @@ test.serial('approval required is -32005 with the pending request id; the servic
   const mined = await receipt(`0x${Buffer.from(result.transactionHash).toString('hex')}`);
   t.is(mined.from.toLowerCase(), address.toLowerCase());
   t.is(mined.status, '0x1');
+});
+
+test.serial('a parked request retried under its request id by the other method is REQUEST_ID_REUSED, not told the wrong broadcaster', async (t) => {
+  const tx = { from: address, to: FRIEND, value: `0x${parseEther('3').toString(16)}`, nonce: '0x3e9', gas: '0x5208', maxFeePerGas: '0x3b9aca00', maxPriorityFeePerGas: '0x1' };
+  const headers = { 'signer-request-id': 'parked-send-1' };
+  const parked = await rpc(url, 'eth_sendTransaction', [tx], headers);
+  t.like(parked.error?.data, { signerCode: 'APPROVAL_REQUIRED', broadcast: 'service' });
+  const again = await rpc(url, 'eth_sendTransaction', [tx], headers);
+  t.like(again.error?.data, { signerCode: 'APPROVAL_REQUIRED', broadcast: 'service', pendingRequestId: parked.error!.data!.pendingRequestId });
+  const bySigning = await rpc(url, 'eth_signTransaction', [tx], headers);
+  t.like(bySigning.error, { code: -32009, data: { signerCode: 'REQUEST_ID_REUSED' } });
+
+  const signHeaders = { 'signer-request-id': 'parked-sign-1' };
+  const held = await rpc(url, 'eth_signTransaction', [{ ...tx, nonce: '0x3ea' }], signHeaders);
+  t.like(held.error?.data, { signerCode: 'APPROVAL_REQUIRED', broadcast: 'caller' });
+  const bySending = await rpc(url, 'eth_sendTransaction', [{ ...tx, nonce: '0x3ea' }], signHeaders);
+  t.like(bySending.error, { code: -32009, data: { signerCode: 'REQUEST_ID_REUSED' } });
 });
 
 test.serial('a transaction signed and never broadcast does not make later sends fail: they take the next nonce', async (t) => {

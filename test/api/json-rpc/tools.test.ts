@@ -16,6 +16,8 @@ ethereum_transactions:
   chain_ids: [31337]
   recipients: { allow: ["${FRIEND}"] }
   max_value: "5 ether"
+  # Gas and fees left out are filled from the node only under a fee cap.
+  max_total_fee: "1 ether"
 personal_messages: { max_length: 1024 }
 typed_data:
   domains: [{}]

@@ -55,3 +55,12 @@ export async function startAnvil(chainId = 31337n): Promise<Anvil> {
       }),
   };
 }
+
+/** The receipt of a transaction anvil mined (sender lowercased): anvil mines on arrival, but its receipt can lag the send. */
+export async function minedReceipt(anvil: Anvil, hash: string): Promise<{ from: string; status: string }> {
+  for (const giveUp = Date.now() + 10_000; Date.now() < giveUp; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    const receipt = await anvil.call<{ from: string; status: string } | null>('eth_getTransactionReceipt', [hash]);
+    if (receipt) return { from: receipt.from.toLowerCase(), status: receipt.status };
+  }
+  throw new Error(`transaction ${hash} was not mined within 10 s`);
+}

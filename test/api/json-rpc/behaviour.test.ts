@@ -6,7 +6,7 @@ import { Interface, Transaction, getBytes, parseEther, parseUnits } from 'ethers
 import type { Key__Output } from '../../../src/api/generated/signer/v1/Key.js';
 import { DECISION_REASON_KEY } from '../../../src/api/grpc/status.js';
 import { approvalPayload } from '../../../src/domain/approval.js';
-import { startAnvil, type Anvil } from '../../helpers/anvil.js';
+import { minedReceipt, startAnvil, type Anvil } from '../../helpers/anvil.js';
 import { post, rpc, type JsonRpcReply } from '../../helpers/json-rpc.js';
 import { startTestSigner, type TestSigner } from '../../helpers/signer.js';
 
@@ -51,14 +51,7 @@ test.after.always(async () => {
 
 const send = (fields: Record<string, unknown>) => rpc<string>(url, 'eth_sendTransaction', [{ from: address, ...fields }]);
 
-async function receipt(hash: string): Promise<{ from: string; status: string }> {
-  for (let i = 0; i < 100; i++) {
-    const found = await anvil.call<{ from: string; status: string } | null>('eth_getTransactionReceipt', [hash]);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`transaction ${hash} was not mined`);
-}
+const receipt = (hash: string) => minedReceipt(anvil, hash);
 
 test.serial('a denied transfer and a token transfer to a stranger are -32003 with reason, rule and policy file', async (t) => {
   const denied = await send({ to: STRANGER, value: '0x1' });

@@ -4,7 +4,7 @@ import test from 'ava';
 import { JsonRpcProvider, Transaction, parseEther, verifyMessage, verifyTypedData, hexlify, toUtf8Bytes } from 'ethers';
 import { createPublicClient, createWalletClient, defineChain, http, type Address, type Hex } from 'viem';
 import type { Key__Output } from '../../../src/api/generated/signer/v1/Key.js';
-import { foundryBinary, startAnvil, type Anvil } from '../../helpers/anvil.js';
+import { foundryBinary, minedReceipt, startAnvil, type Anvil } from '../../helpers/anvil.js';
 import { rpc } from '../../helpers/json-rpc.js';
 import { startTestSigner, type TestSigner } from '../../helpers/signer.js';
 
@@ -62,12 +62,7 @@ test.after.always(async () => {
   await anvil?.stop();
 });
 
-/** The sender anvil recovered for a mined transaction, and whether it succeeded. */
-async function mined(hash: string): Promise<{ from: string; status: string }> {
-  const receipt = await anvil.call<{ from: string; status: string } | null>('eth_getTransactionReceipt', [hash]);
-  if (!receipt) throw new Error(`transaction ${hash} was not mined`);
-  return { from: receipt.from.toLowerCase(), status: receipt.status };
-}
+const mined = (hash: string) => minedReceipt(anvil, hash);
 
 test.serial('eth_accounts lists the key; ethers JsonRpcProvider + getSigner(address) sends a transaction anvil mines', async (t) => {
   t.deepEqual((await rpc(url, 'eth_accounts')).result, [address]);

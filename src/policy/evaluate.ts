@@ -1,5 +1,6 @@
 import { MAX_UINT256, formatAmount, formatEther } from '../domain/amount.js';
-import type { EthereumTransaction, SignIntent, TypedData } from '../domain/intent.js';
+import type { EthereumTransaction, SchemeName, SignIntent, TypedData } from '../domain/intent.js';
+import { SCHEME_SECTIONS, schemeDisabledDetail } from './scheme-sections.js';
 import { spendScope, type Decision, type Denial, type DenyReason, type Spend } from './decision.js';
 import { decodeTokenCall, selectorOf, type TokenCall } from './erc20.js';
 import { SignerError } from '../domain/errors.js';
@@ -17,6 +18,11 @@ class Deny {
     readonly rule: string,
     readonly detail: string,
   ) {}
+}
+
+/** The refusal of a scheme whose policy section is absent (SCHEME_SECTIONS names the section). */
+function schemeDisabled(scheme: SchemeName): Deny {
+  return new Deny('SCHEME_DISABLED', SCHEME_SECTIONS[scheme].rule, schemeDisabledDetail(scheme));
 }
 
 /**
@@ -91,7 +97,7 @@ function decideScheme(policy: Policy, keyName: string, intent: SignIntent): Outc
       return decideTypedData(policy, keyName, intent.typedData);
     case 'eip191': {
       const rules = policy.personalMessages;
-      if (!rules) throw new Deny('SCHEME_DISABLED', 'personal_messages', 'EIP-191 messages are not enabled for this key');
+      if (!rules) throw schemeDisabled('eip191');
       if (intent.message.length > rules.maxLength) {
         throw new Deny('MESSAGE_TOO_LONG', 'personal_messages.max_length', `message is ${intent.message.length} bytes, the limit is ${rules.maxLength}`);
       }
@@ -105,7 +111,7 @@ function decideScheme(policy: Policy, keyName: string, intent: SignIntent): Outc
       return { spends: [], approvals: [] };
     case 'bytes': {
       const rules = policy.rawBytes;
-      if (!rules) throw new Deny('SCHEME_DISABLED', 'raw_bytes', 'raw byte signing is not enabled for this key');
+      if (!rules) throw schemeDisabled('bytes');
       if (intent.message.length > rules.maxLength) {
         throw new Deny('MESSAGE_TOO_LONG', 'raw_bytes.max_length', `message is ${intent.message.length} bytes, the limit is ${rules.maxLength}`);
       }
@@ -120,7 +126,7 @@ function decideScheme(policy: Policy, keyName: string, intent: SignIntent): Outc
 
 function decideTransaction(policy: Policy, keyName: string, tx: EthereumTransaction): Outcome {
   const rules = policy.transactions;
-  if (!rules) throw new Deny('SCHEME_DISABLED', 'ethereum_transactions', 'transactions are not enabled for this key');
+  if (!rules) throw schemeDisabled('ethereum_transaction');
   if (!rules.chainIds.has(tx.chainId)) {
     throw new Deny('CHAIN_NOT_ALLOWED', 'ethereum_transactions.chain_ids', `chain ${tx.chainId} is not allowed`);
   }
@@ -261,7 +267,7 @@ function checkFees(rules: NonNullable<Policy['transactions']>, tx: EthereumTrans
 
 function decideTypedData(policy: Policy, keyName: string, typedData: TypedData): Outcome {
   const rules = policy.typedData;
-  if (!rules) throw new Deny('SCHEME_DISABLED', 'typed_data', 'EIP-712 typed data is not enabled for this key');
+  if (!rules) throw schemeDisabled('eip712');
   // A look-alike of a permit is a malformed request, refused whatever the domain: never an unknown type.
   checkPermitType(typedData);
   const { domain } = typedData;
@@ -335,7 +341,7 @@ function isUnlimitedGrant(grant: PermitGrant): boolean {
 /** Claim rules. Every denial names the claim. */
 function decideJwt(policy: Policy, claims: Record<string, unknown>, tokenBytes: number, now: number): void {
   const rules = policy.jwt;
-  if (!rules) throw new Deny('SCHEME_DISABLED', 'jwt', 'JWT signing is not enabled for this key');
+  if (!rules) throw schemeDisabled('jwt');
   for (const claim of rules.requiredClaims) {
     if (!Object.hasOwn(claims, claim)) throw new Deny('CLAIM_REQUIRED', 'jwt.required_claims', `claim "${claim}" is required`);
   }

@@ -4,7 +4,7 @@ import type { Logger } from '../domain/logger.js';
 import { AccessFileError, AccessRules } from '../policy/access.js';
 import { ApproverRegistry, ApproversFileError } from '../policy/approvers.js';
 import type { Decision, Denial, LimitReason } from '../policy/decision.js';
-import type { Policy } from '../policy/policy.js';
+import { SCHEME_SECTIONS, schemeDisabledDetail } from '../policy/scheme-sections.js';
 import { checkWindows, evaluate } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
 import type { Ledger, Store } from '../store/store.js';
@@ -75,7 +75,7 @@ export class PolicyGate {
     if (!policy) return { outcome: 'deny', reason: 'NO_POLICY', rule: 'key', message: `no policy governs key "${keyName}": it signs nothing` };
     const section = SCHEME_SECTIONS[scheme];
     if (section.enabled(policy)) return undefined;
-    const message = `denied by ${section.rule} in ${policy.file}: ${section.what} not enabled for this key`;
+    const message = `denied by ${section.rule} in ${policy.file}: ${schemeDisabledDetail(scheme)}`;
     return { outcome: 'deny', policy, reason: 'SCHEME_DISABLED', rule: section.rule, message };
   }
 
@@ -115,15 +115,6 @@ export class PolicyGate {
     return checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => this.store.reader.used(scope, perMs, now));
   }
 }
-
-/** The policy section that enables each scheme, for the check made before decoding. */
-const SCHEME_SECTIONS: Readonly<Record<SchemeName, { rule: string; what: string; enabled: (policy: Policy) => boolean }>> = {
-  ethereum_transaction: { rule: 'ethereum_transactions', what: 'transactions are', enabled: (p) => p.transactions !== undefined },
-  eip191: { rule: 'personal_messages', what: 'EIP-191 messages are', enabled: (p) => p.personalMessages !== undefined },
-  eip712: { rule: 'typed_data', what: 'EIP-712 typed data is', enabled: (p) => p.typedData !== undefined },
-  jwt: { rule: 'jwt', what: 'JWT signing is', enabled: (p) => p.jwt !== undefined },
-  bytes: { rule: 'raw_bytes', what: 'raw byte signing is', enabled: (p) => p.rawBytes !== undefined },
-};
 
 /** On a reload the error says that the previous set stays; at start-up there is none. */
 function loadDirectory(dir: string, reloading = false): { policies: PolicySet; access: AccessRules; approvers: ApproverRegistry } {

@@ -12,70 +12,102 @@ export interface PendingChange {
 }
 
 /**
- * State behind operations, not SQL. SQLite implements it today; nothing above this interface knows
- * which database holds the state.
+ * State behind operations, not SQL. SQLite (one process's embedded default) and PostgreSQL (several
+ * replicas on one database) implement it; nothing above this interface knows which one holds the
+ * state. Every call is asynchronous: waiting for the database never blocks the event loop.
  */
 export interface Store {
-  /** Records a new key. Throws KEY_EXISTS if the name is taken. */
-  insertKey(key: KeyRecord): void;
-  findKey(name: string): KeyRecord | undefined;
+  /** Which database is underneath, for logs and metrics only. */
+  readonly kind: 'sqlite' | 'postgres';
+  /** Records a new key. Throws KEY_EXISTS if the name is taken (the database decides between replicas). */
+  insertKey(key: KeyRecord): Promise<void>;
+  findKey(name: string): Promise<KeyRecord | undefined>;
   /** Keys in name order, strictly after `afterName` when given. */
-  listKeys(limit: number, afterName?: string): KeyRecord[];
+  listKeys(limit: number, afterName?: string): Promise<KeyRecord[]>;
   /**
-   * Runs `work` in one exclusive transaction (BEGIN IMMEDIATE): every read sees every other
-   * process's committed writes, and its writes commit together or not at all. `work` must be
-   * synchronous. Failures to write surface as STORE_UNAVAILABLE.
+   * Runs `work` in one transaction that shares its commit (and fsync) with the other work queued in
+   * the same turn of the event loop (group commit). Each work commits all or nothing (a savepoint), and
+   * its promise settles only once the shared transaction has committed. `work` must await only `tx`:
+   * no HSM calls, no timers. Every read sees every replica's committed writes; the names in
+   * `options.locks` serialize this work against every other work naming one of them, in any replica.
+   * A database that cannot be reached or written is STORE_UNAVAILABLE; a commit whose outcome is
+   * unknown rejects too, so nothing that depends on it is released.
    */
-  exclusive<T>(work: (tx: Ledger) => T): T;
-  /**
-   * Like `exclusive`, but shares one transaction, and so one fsync, with the other work queued in the
-   * same turn of the event loop (group commit). Each work still commits all or nothing (a savepoint),
-   * in queue order, and its promise settles only once the shared transaction is durable.
-   */
-  exclusiveBatched<T>(work: (tx: Ledger) => T, options?: BatchOptions): Promise<T>;
+  transaction<T>(work: (tx: Ledger) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** For read-only questions outside a transaction (EvaluatePolicy, checks just before signing, lookups). */
   readonly reader: Reader;
   /** Audit records in order, from `afterSeq`. */
-  auditRecords(afterSeq: number, limit: number): AuditRecord[];
+  auditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]>;
   /** The sequence number of the newest audit record; 0 when the log is empty. */
-  lastAuditSeq(): number;
-  auditCheckpoints(): AuditCheckpoint[];
+  lastAuditSeq(): Promise<number>;
+  auditCheckpoints(): Promise<AuditCheckpoint[]>;
   /**
    * Calls `listener` after each commit with the audit records that commit appended through this
    * store, in order (never records of a transaction that rolled back). One listener.
    */
   onAuditCommitted(listener: (records: readonly AuditRecord[]) => void): void;
   /** Every JWT key with its settings. */
-  jwtKeys(): Array<{ keyName: string; settings: JwtKeySettings }>;
+  jwtKeys(): Promise<Array<{ keyName: string; settings: JwtKeySettings }>>;
   /** Versions not yet retired, of every JWT key: what the JWKS publishes. */
-  liveVersions(): Array<KeyVersion & { algorithm: string }>;
+  liveVersions(): Promise<Array<KeyVersion & { algorithm: string }>>;
   /** This database's random id, bound into every approval. */
   readonly instanceId: string;
   /** Sign requests still 'reserved' that were created before `beforeMs`, oldest first. */
-  unfinishedSignRequests(beforeMs: number, limit: number): SignRequestRecord[];
+  unfinishedSignRequests(beforeMs: number, limit: number): Promise<SignRequestRecord[]>;
   /** Parked requests with these statuses, oldest first. */
-  pendingRequests(statuses: PendingStatus[], limit: number): PendingRequest[];
+  pendingRequests(statuses: PendingStatus[], limit: number): Promise<PendingRequest[]>;
   /** The earliest expiry of a request still 'pending' (read-only, one index lookup). */
-  earliestPendingExpiry(): number | undefined;
+  earliestPendingExpiry(): Promise<number | undefined>;
   /** Like `pendingRequests`, strictly after the (createdAt, id) position `after`: one page. */
-  pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): PendingRequest[];
+  pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): Promise<PendingRequest[]>;
   /**
-   * Emits 'change' with a PendingChange after each commit that parked a request, added an approval to
-   * one or changed its status (this process's commits only; never for work that rolled back).
+   * Emits 'change' with a PendingChange after each commit, by any replica sharing the database, that
+   * parked a request, added an approval to one or changed its status (never for work that rolled back).
    */
   readonly pendingChanges: EventEmitter;
-  close(): void;
+  /**
+   * The time to decide by, in milliseconds since the epoch: the database's clock on PostgreSQL (so
+   * that replicas on machines whose clocks drift agree on windows and expiries), this machine's on SQLite.
+   */
+  now(): number;
+  /**
+   * Runs `job` if this process holds the leader lock named `name` (taking it if free), and returns
+   * its result; returns undefined without running it when another replica holds the lock. Jobs that
+   * must run once (JWT rotation, checkpoints) use it to avoid wasted HSM work; their correctness
+   * rests on the transactions they run, never on the lock alone.
+   */
+  asLeader<T>(name: string, job: () => Promise<T>): Promise<T | undefined>;
+  close(): Promise<void>;
 }
 
-export interface BatchOptions {
+export interface TransactionOptions {
   /**
-   * false: the commit does not wait for the disk (no fsync). It is visible to every process at once
-   * and survives the process being killed; a power cut can lose it until the next durable commit,
-   * which makes everything before it durable too. Only for writes that a durable commit always
-   * follows before anything depending on them leaves the service. Default true.
+   * false: the commit does not wait for the disk (no fsync, or PostgreSQL's asynchronous commit). It
+   * is visible to every process at once and survives the process being killed; a power cut can lose
+   * it until the next durable commit, which makes everything before it durable too. Only for writes
+   * that a durable commit always follows before anything depending on them leaves the service.
+   * Default true.
    */
   durable?: boolean;
+  /**
+   * What the work serializes on: `lockNames.key(name)`, `lockNames.request(...)`, ... PostgreSQL takes a
+   * transaction advisory lock on each (sorted, before the work's first read); SQLite's single write
+   * lock already serializes every transaction.
+   */
+  locks?: readonly string[];
 }
+
+/** The names transactions lock. One place, so that every work serializing on a thing names it alike. */
+export const lockNames = {
+  /** A key's windows, rate limits, nonces, enabled flag and JWT versions. */
+  key: (keyName: string) => `key\n${keyName}`,
+  /** A caller's request id (idempotency). */
+  request: (caller: string, requestId: string) => `request\n${caller}\n${requestId}`,
+  /** A parked request: its approvals and status. */
+  parked: (id: string) => `parked\n${id}`,
+  /** The chain of audit checkpoints. */
+  checkpoints: 'audit-checkpoints',
+} as const;
 
 export interface SignRequestRecord {
   caller: string;
@@ -103,64 +135,68 @@ export interface NonceClaim extends NonceRecord {
   nonce: bigint;
 }
 
-export type Reader = Pick<Ledger, 'used' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals' | 'highestNonce' | 'getPending' | 'nonceClaims'>;
+export type Reader = Pick<Ledger, 'usage' | 'keyEnabled' | 'jwtSettings' | 'versions' | 'approvals' | 'highestNonce' | 'getPending' | 'nonceClaims'>;
 
-/** The operations available inside an exclusive transaction. */
+/** The operations available inside a transaction. */
 export interface Ledger {
-  /** Total recorded for `scope` in the rolling window (now - perMs, now]. Two index lookups. */
-  used(scope: string, perMs: number, now: number): bigint;
-  recordSpends(spends: Array<{ scope: string; amount: bigint }>, now: number, policyHash: string): void;
-  keyEnabled(name: string): boolean;
-  findSignRequest(caller: string, requestId: string): SignRequestRecord | undefined;
+  /** Totals recorded for each scope in its rolling window (now - perMs, now], in the order asked: one round trip. */
+  usage(windows: ReadonlyArray<{ scope: string; perMs: number }>, now: number): Promise<bigint[]>;
+  recordSpends(spends: Array<{ scope: string; amount: bigint }>, now: number, policyHash: string): Promise<void>;
+  keyEnabled(name: string): Promise<boolean>;
+  findSignRequest(caller: string, requestId: string): Promise<SignRequestRecord | undefined>;
   /** Inserts or replaces the request's intent record. */
-  putSignRequest(record: SignRequestRecord): void;
+  putSignRequest(record: SignRequestRecord): Promise<void>;
   /** Moves a 'reserved' request to its outcome; false (and nothing written) if it is no longer 'reserved'. */
-  finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): boolean;
-  findNonce(keyName: string, chainId: bigint, nonce: bigint): NonceRecord | undefined;
-  putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): void;
+  finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): Promise<boolean>;
+  findNonce(keyName: string, chainId: bigint, nonce: bigint): Promise<NonceRecord | undefined>;
+  putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): Promise<void>;
   /** The highest nonce claimed for the key on the chain (for filling the next one), if any. */
-  highestNonce(keyName: string, chainId: bigint): bigint | undefined;
+  highestNonce(keyName: string, chainId: bigint): Promise<bigint | undefined>;
   /** Counts a signature in the key's inventory (last used, use count). */
-  touchKey(name: string, now: number): void;
+  touchKey(name: string, now: number): Promise<void>;
   /** Freezes or unfreezes a key; false if there is no such key. */
-  setKeyEnabled(name: string, enabled: boolean): boolean;
+  setKeyEnabled(name: string, enabled: boolean): Promise<boolean>;
   /**
    * Drops a nonce claim that nothing was signed for, unless another request that has not failed
    * depends on it (the same transaction, under another request id).
    */
-  releaseNonce(keyName: string, chainId: bigint, nonce: bigint, digest: string): void;
+  releaseNonce(keyName: string, chainId: bigint, nonce: bigint, digest: string): Promise<void>;
   /** The key's last `limit` nonce claims by chain then nonce (on one chain when given), in ascending order. */
-  nonceClaims(keyName: string, limit: number, chainId?: bigint): NonceClaim[];
+  nonceClaims(keyName: string, limit: number, chainId?: bigint): Promise<NonceClaim[]>;
   /** Drops a nonce claim whatever depends on it (an operator's decision); the dropped claim, if there was one. */
-  dropNonceClaim(keyName: string, chainId: bigint, nonce: bigint): NonceRecord | undefined;
-  jwtSettings(keyName: string): JwtKeySettings | undefined;
-  putJwtKey(keyName: string, settings: JwtKeySettings): void;
-  versions(keyName: string): KeyVersion[];
+  dropNonceClaim(keyName: string, chainId: bigint, nonce: bigint): Promise<NonceRecord | undefined>;
+  jwtSettings(keyName: string): Promise<JwtKeySettings | undefined>;
+  putJwtKey(keyName: string, settings: JwtKeySettings): Promise<void>;
+  versions(keyName: string): Promise<KeyVersion[]>;
   /** Throws if the kid was ever used. */
-  insertVersion(version: KeyVersion): void;
-  updateVersion(version: KeyVersion): void;
+  insertVersion(version: KeyVersion): Promise<void>;
+  updateVersion(version: KeyVersion): Promise<void>;
   /** Points the key at its active version: the signing path then signs with it. */
-  setActiveVersion(keyName: string, hsmId: string, publicJwk: PublicJwk, kid: string): void;
+  setActiveVersion(keyName: string, hsmId: string, publicJwk: PublicJwk, kid: string): Promise<void>;
   /** Remembers the latest `exp` a version signed, so it is not retired before that token expires. */
-  noteTokenExpiry(keyName: string, kid: string, expMs: number): void;
-  putPending(request: PendingRequest): void;
-  getPending(id: string): PendingRequest | undefined;
-  setPendingStatus(id: string, status: PendingStatus, reason?: string, result?: string): void;
+  noteTokenExpiry(keyName: string, kid: string, expMs: number): Promise<void>;
+  putPending(request: PendingRequest): Promise<void>;
+  getPending(id: string): Promise<PendingRequest | undefined>;
+  /** Moves a parked request to `status`; false (and nothing written) when it is no longer in one of `from`. */
+  setPendingStatus(id: string, status: PendingStatus, reason?: string, result?: string, from?: readonly PendingStatus[]): Promise<boolean>;
   /** Rewrites a parked request unchanged: something for a durable commit to fsync (which makes earlier commits durable too). */
-  rewritePending(id: string): void;
+  rewritePending(id: string): Promise<void>;
   /** The parked request a requester sent with this client request id, if any. */
-  findParkedByClientId(requester: string, clientRequestId: string): PendingRequest | undefined;
+  findParkedByClientId(requester: string, clientRequestId: string): Promise<PendingRequest | undefined>;
   /** Open (pending or approved) parked requests of the key, and of the requester. */
-  openParked(keyName: string, requester: string): { key: number; requester: number };
+  openParked(keyName: string, requester: string): Promise<{ key: number; requester: number }>;
   /** Expires every pending request whose time is up, in one statement; returns their ids. */
-  expirePending(now: number, reason: string): string[];
+  expirePending(now: number, reason: string): Promise<string[]>;
   /** False if this approver already has an approval on the request (each counts once). */
-  putApproval(approval: Approval): boolean;
-  approvals(requestId: string): Approval[];
-  /** Appends a record to the hash chain and returns it. */
-  appendAudit(fields: AuditFields): AuditRecord;
-  auditHead(): { seq: number; hash: string };
-  lastCheckpoint(): AuditCheckpoint | undefined;
-  firstCheckpoint(): AuditCheckpoint | undefined;
-  putCheckpoint(checkpoint: Omit<AuditCheckpoint, 'id'>): void;
+  putApproval(approval: Approval): Promise<boolean>;
+  approvals(requestId: string): Promise<Approval[]>;
+  /**
+   * Queues a record for the hash chain: at commit it is chained after every record committed before
+   * it (in any replica), so `seq` stays gap-free and the chain never forks.
+   */
+  appendAudit(fields: AuditFields): void;
+  auditHead(): Promise<{ seq: number; hash: string }>;
+  lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  firstCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  putCheckpoint(checkpoint: Omit<AuditCheckpoint, 'id'>): Promise<void>;
 }

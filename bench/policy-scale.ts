@@ -81,7 +81,7 @@ async function scenario(name: string, dir: string, hsm: Hsm, allow: string[], pa
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  store.close();
+  await store.close();
   return { name, allow: allow.length, pastReservations, loadMs, explainUs, perSecond: REQUESTS / seconds };
 }
 

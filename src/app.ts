@@ -13,7 +13,8 @@ import { startMetricsServer, type RunningMetricsServer } from './api/metrics-htt
 import { SignerMetrics } from './metrics/metrics.js';
 import { PolicyGate } from './service/policy-gate.js';
 import { SigningService } from './service/signing-service.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { isPostgresUrl, openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
 import { ensurePrivateDirectory } from './store/private-paths.js';
 import type { Config } from './config.js';
 import { faults } from './testing/faults.js';
@@ -38,7 +39,7 @@ export interface RunningSigner {
   /** Set when the development PKI is in use. */
   devPki?: DevPki;
   /** For fault tests and tools in the same process. */
-  store: SqliteStore;
+  store: Store;
   /** Where `audit verify` finds the pinned checkpoint key. */
   auditKeyPath: string;
   jwt: JwtKeyService;
@@ -73,13 +74,13 @@ async function listener<T>(name: string, flag: string, address: { host: string; 
 
 /** The only place that wires concrete pieces together. */
 export async function startSigner(config: Config, log: Logger, options: { clock?: () => number } = {}): Promise<RunningSigner> {
-  const clock = options.clock ?? Date.now;
   // Before anything else: an invalid SIGNER_TEST_FAULTS refuses start-up, a valid one is shouted about.
   const faultsWarning = faults.announce((message, fields) => log.warn(message, fields));
   // Before anything is written there: refused if group or others may read or write them. Missing ones
   // are created 0700 (the development token and PKI create theirs under the data directory 0700 too).
   ensurePrivateDirectory(config.dataDir, 'data directory', { create: false });
-  ensurePrivateDirectory(dirname(config.databasePath), 'database directory', { create: true });
+  const postgres = isPostgresUrl(config.database);
+  if (!postgres) ensurePrivateDirectory(dirname(config.database), 'database directory', { create: true });
   const modulePath =
     config.pkcs11Module ?? ensureDevToken(join(config.dataDir, 'softhsm'), config.tokenLabel, config.pin).modulePath;
   const devPki = !config.tls && !config.insecure ? await ensureDevPki(join(config.dataDir, 'pki')) : undefined;
@@ -88,14 +89,17 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
   const cleanups: Array<() => unknown> = [];
   const undo = () => cleanups.reverse().forEach((cleanup) => cleanup());
   try {
-    const store = new SqliteStore(config.databasePath);
+    const store = await openStore(config.database);
     cleanups.push(() => store.close());
+    // Decisions use the database's clock, so that replicas on machines whose clocks drift agree.
+    const clock = options.clock ?? (() => store.now());
     // Invalid policies or access rules refuse start-up, before the HSM is touched.
     const policy = new PolicyGate(config.policyDir, store, log, clock);
     const metrics = new SignerMetrics();
     const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions, observer: metrics.hsm });
     cleanups.push(() => hsm.close());
-    const auditKeyPath = join(dirname(config.databasePath), 'audit-key.jwk');
+    // Beside a SQLite file; with PostgreSQL, in the data directory every replica shares.
+    const auditKeyPath = join(postgres ? config.dataDir : dirname(config.database), 'audit-key.jwk');
     const audit = await AuditTrail.open(store, hsm, auditKeyPath, log, metrics.audit);
     audit.startCheckpoints(config.auditCheckpointSeconds * 1000);
     cleanups.push(() => audit.stopCheckpoints());
@@ -160,7 +164,7 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
         await Promise.all([server.shutdown(), jwks?.close(), metricsServer?.close(), jsonRpc?.close()]);
         await audit.close().catch((error: unknown) => log.error('final audit checkpoint failed', { error: String(error) }));
         hsm.close();
-        store.close();
+        await store.close();
       },
     };
   } catch (error) {
@@ -177,7 +181,7 @@ async function startJsonRpc(
   config: Config,
   address: { host: string; port: number },
   tls: TlsFiles | undefined,
-  parts: { keys: KeyService; signing: SigningService; policy: PolicyGate; store: SqliteStore; audit: AuditTrail; approvals: ApprovalService; log: Logger; metrics: SignerMetrics },
+  parts: { keys: KeyService; signing: SigningService; policy: PolicyGate; store: Store; audit: AuditTrail; approvals: ApprovalService; log: Logger; metrics: SignerMetrics },
   cleanups: Array<() => unknown>,
 ): Promise<RunningJsonRpcServer> {
   const node = config.downstreamRpcUrl ? new HttpEthereumNode(config.downstreamRpcUrl) : undefined;

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { isPostgresUrl } from './store/open-store.js';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -10,7 +11,7 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
-  databasePath: string;
+  database: string;
   /** Directory of policy files (and, later, the approver registry). */
   policyDir: string;
   /** Unset means the embedded development SoftHSM token under the data directory. */
@@ -63,7 +64,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     .addOption(new Option('--host <address>', 'address to listen on (loopback only until mTLS lands)').env('SIGNER_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'gRPC port (0 picks a free one)').env('SIGNER_PORT').default(50051).argParser(integer(0, 65535)))
     .addOption(new Option('--data-dir <dir>', 'where the database and the development token live').env('SIGNER_DATA_DIR').default(DEFAULT_DATA_DIR, 'data/ in the package'))
-    .addOption(new Option('--database <file>', 'SQLite database file (default: <data-dir>/signer.db)').env('SIGNER_DATABASE'))
+    .addOption(
+      new Option('--database <file|url>', 'SQLite database file, or postgres://USER@HOST:PORT/DB for several replicas (default: <data-dir>/signer.db)').env(
+        'SIGNER_DATABASE',
+      ),
+    )
     .addOption(new Option('--policy-dir <dir>', 'directory of policy files, reloaded on SIGHUP').env('SIGNER_POLICY_DIR').default('policies'))
     .addOption(
       new Option('--pkcs11-module <path>', 'PKCS#11 module; unset uses the embedded development SoftHSM token').env('SIGNER_PKCS11_MODULE'),
@@ -169,7 +174,7 @@ PIN (never on the command line):
     host: options.host,
     port: options.port,
     dataDir,
-    databasePath: resolve(options.database ?? join(dataDir, 'signer.db')),
+    database: databaseLocation(options.database, dataDir),
     policyDir: resolve(options.policyDir),
     ...(options.pkcs11Module ? { pkcs11Module: options.pkcs11Module } : {}),
     tokenLabel: options.tokenLabel,
@@ -240,4 +245,16 @@ function parseAddress(text: string, flag: string): { host: string; port: number 
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
   if (!match || Number(match[2]) > 65535) throw new Error(`${flag} must be host:port or "off" (got ${JSON.stringify(text)})`);
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+}
+
+/**
+ * A PostgreSQL URL as given (its password, if any, comes from PGPASSWORD, never a flag); anything
+ * else is a SQLite file path, resolved.
+ */
+function databaseLocation(database: string | undefined, dataDir: string): string {
+  if (database !== undefined && isPostgresUrl(database)) {
+    if (new URL(database).password) throw new Error('--database: put the PostgreSQL password in PGPASSWORD (or ~/.pgpass), not in the URL, where it shows in process lists');
+    return database;
+  }
+  return resolve(database ?? join(dataDir, 'signer.db'));
 }

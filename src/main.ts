@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     (signer.faultsWarning ? `WARNING: ${signer.faultsWarning}\n` : '') +
     `signer listening on ${address} (${mode})\n` +
       `  HSM:      ${token} via ${signer.modulePath} (${config.sessions} sessions)\n` +
-      `  database: ${config.databasePath}\n` +
+      `  database: ${config.database}\n` +
       `  policies: ${config.policyDir} (${signer.policy.current.policies.length} files; SIGHUP reloads)\n` +
       `  audit:    checkpoint key pinned in ${signer.auditKeyPath}\n` +
       `  JWKS:     ${signer.jwks ? signer.jwks.url : 'off'}\n` +

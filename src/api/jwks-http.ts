@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { JwtKeyService } from '../service/jwt-keys.js';
 
 export interface JwksHttpConfig {
@@ -24,6 +24,12 @@ export interface RunningJwksServer {
 export async function startJwksServer(config: JwksHttpConfig, jwt: JwtKeyService): Promise<RunningJwksServer> {
   let jwksUrl = '';
   const server: Server = createServer((request, response) => {
+    respond(request, response).catch(() => {
+      // The database could not be read: the verifier retries, as it would after any 503.
+      if (!response.headersSent) response.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"unavailable"}');
+    });
+  });
+  const respond = async (request: IncomingMessage, response: ServerResponse) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -32,7 +38,7 @@ export async function startJwksServer(config: JwksHttpConfig, jwt: JwtKeyService
     let body: unknown;
     let maxAge = 0;
     if (path === '/.well-known/jwks.json') {
-      const { keys, maxAgeSeconds } = jwt.jwks();
+      const { keys, maxAgeSeconds } = await jwt.jwks();
       body = { keys };
       maxAge = maxAgeSeconds;
     } else if (path === '/.well-known/openid-configuration' && config.issuer) {
@@ -46,7 +52,7 @@ export async function startJwksServer(config: JwksHttpConfig, jwt: JwtKeyService
     response
       .writeHead(200, { 'content-type': 'application/json', 'cache-control': `public, max-age=${maxAge}`, 'content-length': Buffer.byteLength(json) })
       .end(request.method === 'HEAD' ? undefined : json);
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -9,7 +9,7 @@ import { ethereumTransactionScheme, typedDataScheme } from '../schemes/ethereum/
 import type { PolicyGate } from '../service/policy-gate.js';
 import { decodeResult } from '../service/result-codec.js';
 import type { SigningService } from '../service/signing-service.js';
-import type { Ledger, PendingChange, Store } from '../store/store.js';
+import { lockNames, type Ledger, type PendingChange, type Store } from '../store/store.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 
 export interface ApprovalSubmission {
@@ -43,13 +43,12 @@ export class ApprovalService {
     private readonly log: Logger,
   ) {}
 
-  get(id: string): PendingRequest {
-    const request = this.store.exclusive((tx) => this.refresh(tx, id));
-    return request;
+  get(id: string): Promise<PendingRequest> {
+    return this.store.transaction((tx) => this.refresh(tx, id), { locks: [lockNames.parked(id)] });
   }
 
   /** The request as stored, without a write: for streams, which must not open a write transaction per look. */
-  peek(id: string): PendingRequest | undefined {
+  peek(id: string): Promise<PendingRequest | undefined> {
     return this.store.reader.getPending(id);
   }
 
@@ -57,8 +56,8 @@ export class ApprovalService {
    * The request's state now, for a stream: read-only, except once when time or a policy change has
    * ended a pending request and that is still to be written.
    */
-  look(id: string): PendingRequest {
-    const request = this.peek(id);
+  async look(id: string): Promise<PendingRequest> {
+    const request = await this.peek(id);
     if (!request) throw new SignerError('REQUEST_NOT_FOUND', `no sign request ${id}`, 'id');
     if (request.status === 'pending' && (this.policy.now() >= request.expiresAt || !this.governedBy(request))) return this.get(id);
     return request;
@@ -71,11 +70,11 @@ export class ApprovalService {
   }
 
   /** Expires every request whose time is up: one statement, however many there are; no write when none is due. */
-  expireDue(): void {
+  async expireDue(): Promise<void> {
     const now = this.policy.now();
-    const earliest = this.store.earliestPendingExpiry();
+    const earliest = await this.store.earliestPendingExpiry();
     if (earliest === undefined || earliest > now) return;
-    this.store.exclusive((tx) => tx.expirePending(now, 'no quorum before the request expired'));
+    await this.store.transaction((tx) => tx.expirePending(now, 'no quorum before the request expired'));
   }
 
   /**
@@ -85,11 +84,9 @@ export class ApprovalService {
    */
   start(intervalMs: number): Promise<void> {
     this.sweeper = setInterval(() => {
-      try {
-        this.expireDue();
-      } catch (error) {
+      this.expireDue().catch((error: unknown) => {
         this.log.warn('expiring parked requests failed; retried at the next sweep', { error: String(error) });
-      }
+      });
     }, intervalMs).unref();
     return this.resumeApproved();
   }
@@ -101,15 +98,17 @@ export class ApprovalService {
   private async resumeApproved(): Promise<void> {
     const seen = new Set<string>();
     for (;;) {
-      const left = this.store.pendingRequests(['approved'], 100 + seen.size).filter((r) => !seen.has(r.id));
+      const left = (await this.store.pendingRequests(['approved'], 100 + seen.size)).filter((r) => !seen.has(r.id));
       if (left.length === 0) return;
       for (const request of left) {
         seen.add(request.id);
         this.log.warn('signing a request whose quorum was met before a restart', { requestId: request.id, key: request.keyName });
         // signApproved always moves the request out of 'approved' (signed, invalidated or failed).
         await this.signApproved(request);
-        if (this.peek(request.id)?.status === 'approved') {
-          this.store.exclusive((tx) => tx.setPendingStatus(request.id, 'failed', 'INTERNAL: could not be signed after a restart'));
+        if ((await this.peek(request.id))?.status === 'approved') {
+          await this.store.transaction((tx) => tx.setPendingStatus(request.id, 'failed', 'INTERNAL: could not be signed after a restart', undefined, ['approved']), {
+            locks: [lockNames.parked(request.id)],
+          });
         }
       }
     }
@@ -120,13 +119,13 @@ export class ApprovalService {
    * more than `limit`, reading at most SCAN_FACTOR pages' worth of rows. `after` is the last position
    * returned before; the result's `next` is where the next page starts (undefined when done).
    */
-  pendingPage(limit: number, after: { createdAt: number; id: string } | undefined, visible: (r: PendingRequest) => boolean) {
+  async pendingPage(limit: number, after: { createdAt: number; id: string } | undefined, visible: (r: PendingRequest) => boolean) {
     const now = this.policy.now();
     const requests: PendingRequest[] = [];
     let cursor = after;
     let scanned = 0;
     for (;;) {
-      const rows = this.store.pendingPage(['pending'], limit, cursor);
+      const rows = await this.store.pendingPage(['pending'], limit, cursor);
       for (const row of rows) {
         cursor = { createdAt: row.createdAt, id: row.id };
         scanned++;
@@ -143,20 +142,20 @@ export class ApprovalService {
     return this.policy.current.find(request.keyName).policy?.hash === request.policyHash;
   }
 
-  approvals(id: string): Approval[] {
+  approvals(id: string): Promise<Approval[]> {
     return this.store.reader.approvals(id);
   }
 
-  progress(request: PendingRequest): string {
-    return quorumState(request.rules, this.approvals(request.id), this.policy.approvers).progress;
+  async progress(request: PendingRequest): Promise<string> {
+    return quorumState(request.rules, await this.approvals(request.id), this.policy.approvers).progress;
   }
 
 
   /** Records a verdict; signs (before returning) when it completes the quorum. */
   async submit(ctx: RequestContext, submission: ApprovalSubmission): Promise<PendingRequest> {
     const now = this.policy.now();
-    const { request, approved } = this.store.exclusive((tx) => {
-      const request = this.refresh(tx, submission.requestId);
+    const { request, approved } = await this.store.transaction(async (tx) => {
+      const request = await this.refresh(tx, submission.requestId);
       if (request.status !== 'pending') throw new SignerError('APPROVAL_INVALID', `request ${request.id} is ${request.status}${request.reason ? `: ${request.reason}` : ''}`);
       const refuse = (why: string) => new SignerError('APPROVAL_REFUSED', `approval refused: ${why}`);
       const approver = this.policy.approvers.get(submission.approverId);
@@ -172,7 +171,7 @@ export class ApprovalService {
       if (submission.signature.length !== 64 || !ed25519.verify(submission.signature, payload, approver.publicKey)) {
         throw refuse(`the signature does not verify for approver "${approver.id}" on this request`);
       }
-      const counted = tx.putApproval({
+      const counted = await tx.putApproval({
         requestId: request.id,
         approverId: approver.id,
         verdict: submission.verdict,
@@ -183,15 +182,15 @@ export class ApprovalService {
         submittedBy: ctx.caller,
       });
       if (!counted) throw refuse(`approver "${approver.id}" has already given a verdict on this request (each approver counts once)`);
-      const state = quorumState(request.rules, this.validApprovals(tx, request.id, now), this.policy.approvers);
+      const state = quorumState(request.rules, await this.validApprovals(tx, request.id, now), this.policy.approvers);
       if (state.rejectedBy) {
-        tx.setPendingStatus(request.id, 'rejected', `rejected by ${state.rejectedBy}${submission.reason ? `: ${submission.reason}` : ''}`);
-        return { request: tx.getPending(request.id)!, approved: false };
+        await tx.setPendingStatus(request.id, 'rejected', `rejected by ${state.rejectedBy}${submission.reason ? `: ${submission.reason}` : ''}`, undefined, ['pending']);
+        return { request: (await tx.getPending(request.id))!, approved: false };
       }
       // Only the approval that completes the quorum moves the request on: exactly one signature.
-      if (state.met) tx.setPendingStatus(request.id, 'approved');
-      return { request: tx.getPending(request.id)!, approved: state.met };
-    });
+      const approved = state.met && (await tx.setPendingStatus(request.id, 'approved', '', undefined, ['pending']));
+      return { request: (await tx.getPending(request.id))!, approved };
+    }, { locks: [lockNames.parked(submission.requestId)] });
     if (approved) await this.signApproved(request);
     return this.get(request.id);
   }
@@ -211,16 +210,16 @@ export class ApprovalService {
     };
     // Re-checked in the transaction that reserves the spend: still approved, quorum still met.
     let expired = false;
-    const recheck = (tx: Ledger) => {
+    const recheck = async (tx: Ledger) => {
       const now = this.policy.now();
-      const current = tx.getPending(request.id);
+      const current = await tx.getPending(request.id);
       if (current?.status !== 'approved') throw new SignerError('APPROVAL_INVALID', `request ${request.id} is ${current?.status ?? 'gone'}`);
       // A request approved just before a crash is signed after the restart only within its own lifetime.
       if (now >= current.expiresAt) {
         expired = true;
         throw new SignerError('APPROVAL_INVALID', 'the request expired before it could be signed');
       }
-      const state = quorumState(current.rules, this.validApprovals(tx, request.id, now), this.policy.approvers);
+      const state = quorumState(current.rules, await this.validApprovals(tx, request.id, now), this.policy.approvers);
       if (!state.met) throw new SignerError('APPROVAL_INVALID', 'the quorum is no longer met');
       ctx.approvals = state.counted;
     };
@@ -233,36 +232,35 @@ export class ApprovalService {
       const reason = error instanceof SignerError ? `${error.code}: ${error.message}` : 'internal error';
       this.log.error('approved request could not be signed', { requestId: request.id, error: String(error) });
       const status = expired ? 'expired' : error instanceof SignerError && error.code === 'APPROVAL_INVALID' ? 'invalidated' : 'failed';
-      this.store.exclusive((tx) => tx.setPendingStatus(request.id, status, reason));
-      if (!ctx.audited) {
-        try {
-          this.audit.append(ctx, { decision: 'error', reason: error instanceof SignerError ? error.code : 'INTERNAL' });
-        } catch {
-          // Logged above.
-        }
+      try {
+        // Guarded: a replica that signed it meanwhile keeps its 'signed'.
+        await this.store.transaction((tx) => tx.setPendingStatus(request.id, status, reason, undefined, ['approved']), { locks: [lockNames.parked(request.id)] });
+        if (!ctx.audited) await this.audit.append(ctx, { decision: 'error', reason: error instanceof SignerError ? error.code : 'INTERNAL' });
+      } catch {
+        // Logged above; `resumeApproved` at the next start finishes what is left approved.
       }
     }
   }
 
   /** Approvals that still count now: their own expiry not passed. */
-  private validApprovals(tx: Ledger, id: string, now: number): Approval[] {
-    return tx.approvals(id).filter((a) => a.expiresAt > now);
+  private async validApprovals(tx: Ledger, id: string, now: number): Promise<Approval[]> {
+    return (await tx.approvals(id)).filter((a) => a.expiresAt > now);
   }
 
   /** Loads a request and applies time and policy: an expired one expires, a changed policy invalidates. */
-  private refresh(tx: Ledger, id: string): PendingRequest {
-    const request = tx.getPending(id);
+  private async refresh(tx: Ledger, id: string): Promise<PendingRequest> {
+    const request = await tx.getPending(id);
     if (!request) throw new SignerError('REQUEST_NOT_FOUND', `no sign request ${id}`, 'id');
     if (request.status !== 'pending') return request;
     const now = this.policy.now();
     if (now >= request.expiresAt) {
-      tx.setPendingStatus(id, 'expired', 'no quorum before the request expired');
-      return tx.getPending(id)!;
+      await tx.setPendingStatus(id, 'expired', 'no quorum before the request expired', undefined, ['pending']);
+      return (await tx.getPending(id))!;
     }
     const governing = this.policy.current.find(request.keyName).policy;
     if (governing?.hash !== request.policyHash) {
-      tx.setPendingStatus(id, 'invalidated', 'the policy changed since the request was parked: its approvals no longer count');
-      return tx.getPending(id)!;
+      await tx.setPendingStatus(id, 'invalidated', 'the policy changed since the request was parked: its approvals no longer count', undefined, ['pending']);
+      return (await tx.getPending(id))!;
     }
     return request;
   }

@@ -10,8 +10,8 @@ export interface ParkingLimits {
 export const DEFAULT_PARKING_LIMITS: ParkingLimits = { perKey: 100, perRequester: 20 };
 
 /** Throws LIMIT_EXCEEDED when parking one more request would pass a cap. Runs inside the parking transaction. */
-export function checkParkingCaps(tx: Ledger, keyName: string, requester: string, limits: ParkingLimits): void {
-  const open = tx.openParked(keyName, requester);
+export async function checkParkingCaps(tx: Ledger, keyName: string, requester: string, limits: ParkingLimits): Promise<void> {
+  const open = await tx.openParked(keyName, requester);
   if (open.key >= limits.perKey) {
     throw new SignerError('LIMIT_EXCEEDED', `key "${keyName}" already has ${open.key} requests waiting for approval (the limit is ${limits.perKey})`, undefined, { reason: 'PARKING_LIMIT' });
   }

@@ -6,7 +6,7 @@ import type { Logger } from '../domain/logger.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { PublicJwk } from '../domain/key.js';
 import type { Hsm } from '../keystore/hsm.js';
-import type { Ledger, Store } from '../store/store.js';
+import { lockNames, type Ledger, type Store } from '../store/store.js';
 import { ChainGuard, type ChainPoint } from './chain-guard.js';
 import { firstCheckpointPinPath, pinFirstCheckpoint, readFirstCheckpointPin } from './first-checkpoint-pin.js';
 import { checkpointSignatureValid, type ChainProblem } from './verify.js';
@@ -67,7 +67,7 @@ export class AuditTrail {
     const trail = new AuditTrail(store, hsm, key, log, guard, firstPinPath, observer);
     // A log checkpointed before the pin existed (an older version) gets its first checkpoint pinned
     // now, if the pinned key signed it.
-    const first = store.exclusive((tx) => tx.firstCheckpoint());
+    const first = await store.transaction((tx) => tx.firstCheckpoint());
     if (!guard.pinned && first && checkpointSignatureValid(first, key.publicJwk)) trail.pinFirst(first);
     await trail.checkChain();
     return trail;
@@ -87,8 +87,8 @@ export class AuditTrail {
   }
 
   /** Appends the record for `ctx` in its own transaction. */
-  append(ctx: RequestContext, outcome: AuditOutcome): void {
-    this.store.exclusive((tx) => this.appendInTx(tx, ctx, outcome));
+  async append(ctx: RequestContext, outcome: AuditOutcome): Promise<void> {
+    await this.store.transaction(async (tx) => this.appendInTx(tx, ctx, outcome));
     ctx.audited = true;
   }
 
@@ -98,7 +98,9 @@ export class AuditTrail {
    * HSM's signature does not verify against the pinned key.
    */
   checkpoint(): Promise<void> {
-    const run = this.sealing.then(() => this.seal());
+    // One replica seals at a time; the others' turn comes when it stops (the chain of checkpoints is
+    // still guarded below, whoever seals).
+    const run = this.sealing.then(() => this.store.asLeader('audit-checkpoints', () => this.seal())).then(() => undefined);
     this.sealing = run.catch(() => undefined);
     return run;
   }
@@ -125,13 +127,16 @@ export class AuditTrail {
       this.observer?.sealRefused('bad_signature');
       throw new SignerError('HSM_BAD_SIGNATURE', 'the checkpoint signature does not verify against the pinned audit key; nothing was sealed');
     }
-    const stored = this.store.exclusive((tx) => {
-      // Another process may have checkpointed meanwhile; chains of checkpoints must not fork.
-      const latest = tx.lastCheckpoint();
-      if ((latest?.id ?? 0) !== (last?.id ?? 0)) return undefined;
-      tx.putCheckpoint({ ...unsigned, signature });
-      return tx.lastCheckpoint();
-    });
+    const stored = await this.store.transaction(
+      async (tx) => {
+        // Another process may have checkpointed meanwhile; chains of checkpoints must not fork.
+        const latest = await tx.lastCheckpoint();
+        if ((latest?.id ?? 0) !== (last?.id ?? 0)) return undefined;
+        await tx.putCheckpoint({ ...unsigned, signature });
+        return tx.lastCheckpoint();
+      },
+      { locks: [lockNames.checkpoints] },
+    );
     if (!stored) return;
     this.guard.sealed(stored);
     if (!last) this.pinFirst(stored);
@@ -139,7 +144,7 @@ export class AuditTrail {
 
   /** Checks the chain up to the head; a problem is logged loudly and counted. */
   private async checkChain(): Promise<{ end: ChainPoint; last?: AuditCheckpoint } | { problem: ChainProblem }> {
-    const state = this.store.exclusive((tx) => ({ head: tx.auditHead(), last: tx.lastCheckpoint(), first: tx.firstCheckpoint() }));
+    const state = await this.store.transaction(async (tx) => ({ head: await tx.auditHead(), last: await tx.lastCheckpoint(), first: await tx.firstCheckpoint() }));
     const checked = await this.guard.check(state, (after, limit) => this.store.auditRecords(after, limit));
     this.observer?.chainChecked(!('problem' in checked));
     if ('problem' in checked) {

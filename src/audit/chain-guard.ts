@@ -16,7 +16,7 @@ export interface ChainState {
   first?: AuditCheckpoint | undefined;
 }
 
-export type ReadRecords = (afterSeq: number, limit: number) => AuditRecord[];
+export type ReadRecords = (afterSeq: number, limit: number) => Promise<AuditRecord[]>;
 
 /** Records hashed per turn of the event loop (about 10 ms). */
 const PAGE = 1000;
@@ -78,7 +78,7 @@ export class ChainGuard {
     if (ownHead && ownHead.seq > from.seq) expected.push({ ...ownHead, what: 'the record this service wrote' });
     let prev = from;
     while (prev.seq < head.seq) {
-      const page = read(prev.seq, Math.min(PAGE, head.seq - prev.seq));
+      const page = await read(prev.seq, Math.min(PAGE, head.seq - prev.seq));
       if (page.length === 0) return removed(prev.seq + 1, 'below the head');
       for (const record of page) {
         const broken = recordProblem(record, prev.seq, prev.hash);

@@ -44,15 +44,15 @@ const CHECKPOINTS_PER_REPORT = 1000;
  * checkpoint's signature (by the pinned key), link to the previous checkpoint, and the record it
  * seals. Reads records page by page, so a million records need little memory.
  */
-export function verifyAuditLog(
-  readRecords: (afterSeq: number, limit: number) => AuditRecord[],
+export async function verifyAuditLog(
+  readRecords: (afterSeq: number, limit: number) => Promise<AuditRecord[]>,
   checkpoints: AuditCheckpoint[],
   publicKey: PublicJwk,
   /** Called once per page of records and every CHECKPOINTS_PER_REPORT checkpoints: cheap enough to ignore. */
   onProgress?: (progress: VerifyProgress) => void,
   /** Unset when no pin file exists (no checkpoint was ever made, or the pin was not kept). */
   pinnedFirst?: FirstCheckpointPin,
-): VerifyReport {
+): Promise<VerifyReport> {
   const sealed = new Map(checkpoints.map((c) => [c.uptoSeq, c]));
   const hashes = new Map<number, string>();
   let prevSeq = 0;
@@ -64,7 +64,7 @@ export function verifyAuditLog(
     const problem = firstCheckpointProblem(checkpoints[0], pinnedFirst);
     if (problem) return fail(problem);
   }
-  for (let page = readRecords(0, 10_000); page.length; page = readRecords(prevSeq, 10_000)) {
+  for (let page = await readRecords(0, 10_000); page.length; page = await readRecords(prevSeq, 10_000)) {
     for (const record of page) {
       const problem = recordProblem(record, prevSeq, prevHash);
       if (problem) return fail(problem);

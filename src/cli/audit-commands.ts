@@ -5,7 +5,8 @@ import type { AuditRecord } from '../domain/audit.js';
 import type { PublicJwk } from '../domain/key.js';
 import { verifyAuditLog, type VerifyProgress } from '../audit/verify.js';
 import { firstCheckpointPinPath, readFirstCheckpointPin } from '../audit/first-checkpoint-pin.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { isPostgresUrl, openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
 import { databaseOption } from './database-option.js';
 import { withExamples } from './help.js';
 import { printJson, printJsonLine, toJson } from './json-output.js';
@@ -22,8 +23,13 @@ const seqOption = (flag: string, description: string) =>
 /** Records read per query: enough to keep SQLite busy, few enough to keep memory small. */
 const PAGE = 10_000;
 
-function openReadOnly(database: string): SqliteStore {
-  return new SqliteStore(resolve(database), { readonly: true });
+function openReadOnly(database: string): Promise<Store> {
+  return openStore(database, { readonly: true });
+}
+
+/** The pinned key's default place: beside a SQLite file; with PostgreSQL, in the data directory. */
+function defaultKeyPath(database: string, dataDir: string): string {
+  return isPostgresUrl(database) ? join(resolve(dataDir), 'audit-key.jwk') : join(dirname(resolve(database)), 'audit-key.jwk');
 }
 
 /** `signer audit verify`: the whole chain and every signed checkpoint; names the first bad record. */
@@ -31,23 +37,23 @@ export function auditVerifyCommand(): Command {
   const command = new Command('verify')
     .description('check every audit record and signed checkpoint; exit 1 naming the first bad record')
     .addOption(databaseOption())
-    .option('--public-key <file>', 'the pinned checkpoint key (default: audit-key.jwk beside the database)')
+    .option('--public-key <file>', 'the pinned checkpoint key (default: audit-key.jwk beside a SQLite database, or in --data-dir with PostgreSQL)')
     .option('--first-checkpoint <file>', 'the pinned first checkpoint (default: audit-first-checkpoint.json beside the public key)')
     .option('--json', 'print the report as JSON');
   withExamples(command, ['signer audit verify', 'signer audit verify --database /backup/signer.db --public-key /etc/signer/audit-key.jwk --json']);
-  return command.action((options: { database: string; publicKey?: string; firstCheckpoint?: string; json?: boolean }) => {
+  return command.action(async (options: { database: string; dataDir: string; publicKey?: string; firstCheckpoint?: string; json?: boolean }) => {
     // The database first: without it the missing key file would be a misleading complaint.
-    const store = openReadOnly(options.database);
+    const store = await openReadOnly(options.database);
     try {
-      const keyPath = options.publicKey ?? join(dirname(resolve(options.database)), 'audit-key.jwk');
+      const keyPath = options.publicKey ?? defaultKeyPath(options.database, options.dataDir);
       const publicKey = JSON.parse(readFileSync(keyPath, 'utf8')) as PublicJwk;
       const pinPath = options.firstCheckpoint ?? firstCheckpointPinPath(keyPath);
       const pin = readFirstCheckpointPin(pinPath);
       // Named explicitly, the pin must exist: a missing file would silently skip the check.
       if (!pin && options.firstCheckpoint) throw new Error(`--first-checkpoint ${pinPath} does not exist`);
-      const checkpoints = store.auditCheckpoints();
-      const progress = verifyProgress(store.lastAuditSeq(), checkpoints.length);
-      const report = verifyAuditLog((after, limit) => store.auditRecords(after, limit), checkpoints, publicKey, progress.update, pin);
+      const checkpoints = await store.auditCheckpoints();
+      const progress = verifyProgress(await store.lastAuditSeq(), checkpoints.length);
+      const report = await verifyAuditLog((after, limit) => store.auditRecords(after, limit), checkpoints, publicKey, progress.update, pin);
       progress.finish();
       if (options.json) printJson(report);
       else if (report.ok) {
@@ -56,7 +62,7 @@ export function auditVerifyCommand(): Command {
       } else console.error(`audit log FAILED verification: ${oneLine(report.problem!.message)}`);
       if (!report.ok) process.exitCode = 1;
     } finally {
-      store.close();
+      await store.close();
     }
   });
 }
@@ -87,12 +93,12 @@ export function auditExportCommand(): Command {
     .option('--out <file>', 'write here instead of standard output');
   withExamples(command, ['signer audit export --out audit.jsonl', 'signer audit export --from 120000 | jq \'select(.decision == "deny")\'']);
   return command.action(async (options: { database: string; from: number; out?: string }) => {
-    const store = openReadOnly(options.database);
+    const store = await openReadOnly(options.database);
     const out: NodeJS.WritableStream = options.out ? createWriteStream(options.out) : process.stdout;
-    const progress = startProgress('exported', Math.max(0, store.lastAuditSeq() - options.from));
+    const progress = startProgress('exported', Math.max(0, (await store.lastAuditSeq()) - options.from));
     try {
       let after = options.from;
-      for (let page = store.auditRecords(after, PAGE); page.length; page = store.auditRecords(after, PAGE)) {
+      for (let page = await store.auditRecords(after, PAGE); page.length; page = await store.auditRecords(after, PAGE)) {
         for (const record of page) {
           if (!out.write(toJson(record) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
           after = record.seq;
@@ -101,7 +107,7 @@ export function auditExportCommand(): Command {
       }
       progress.finish();
     } finally {
-      store.close();
+      await store.close();
       if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
     }
   });
@@ -123,17 +129,16 @@ export function auditTailCommand(): Command {
   withExamples(command, ['signer audit tail', 'signer audit tail --from 0 --json | jq -c \'select(.decision != "ok")\'']);
   return command.action(async (options: { database: string; from?: number; intervalMs: string; json?: boolean; wide?: boolean }) => {
     const widths = options.wide ? WIDE_TAIL_WIDTHS : TAIL_WIDTHS;
-    const store = openReadOnly(options.database);
-    let after = options.from ?? store.lastAuditSeq();
+    const store = await openReadOnly(options.database);
+    let after = options.from ?? (await store.lastAuditSeq());
     const stop = () => {
-      store.close();
-      process.exit(0);
+      void store.close().finally(() => process.exit(0));
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     if (!options.json) console.log(formatRow(widths, TAIL_HEADER, !options.wide));
     for (;;) {
-      for (const record of store.auditRecords(after, 1000)) {
+      for (const record of await store.auditRecords(after, 1000)) {
         if (options.json) printJsonLine(record);
         else console.log(formatRow(widths, tailRow(record, options.wide), !options.wide));
         after = record.seq;

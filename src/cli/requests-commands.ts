@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseDuration } from '../domain/amount.js';
-import type { SignRequestRecord } from '../store/store.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { SignRequestRecord, Store } from '../store/store.js';
+import { openStore } from '../store/open-store.js';
 import { databaseOption } from './database-option.js';
 import { printJsonLine } from './json-output.js';
 
 // Younger requests may still be in flight in a running service; only a crash leaves one this old.
 const olderThanOption = () => new Option('--older-than <duration>', 'only requests at least this old (e.g. 30s, 5m)').default('1m');
 
-function unfinished(store: SqliteStore, olderThan: string): SignRequestRecord[] {
+function unfinished(store: Store, olderThan: string): Promise<SignRequestRecord[]> {
   let ageMs: number;
   try {
     ageMs = parseDuration(olderThan);
@@ -34,10 +33,10 @@ export function requestsUnfinishedCommand(): Command {
     .addOption(databaseOption())
     .addOption(olderThanOption())
     .option('--json', 'print JSON lines')
-    .action((options: { database: string; olderThan: string; json?: boolean }) => {
-      const store = new SqliteStore(resolve(options.database), { readonly: true });
+    .action(async (options: { database: string; olderThan: string; json?: boolean }) => {
+      const store = await openStore(options.database, { readonly: true });
       try {
-        const requests = unfinished(store, options.olderThan);
+        const requests = await unfinished(store, options.olderThan);
         if (options.json) for (const r of requests) printJsonLine(r);
         else if (requests.length === 0) console.log('no unfinished sign requests');
         else {
@@ -45,7 +44,7 @@ export function requestsUnfinishedCommand(): Command {
           console.log(`${requests.length} unfinished; settle them with: signer requests settle --all`);
         }
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }
@@ -62,19 +61,20 @@ export function requestsSettleCommand(): Command {
     .option('--all', 'settle every unfinished request')
     .addOption(databaseOption())
     .addOption(olderThanOption())
-    .action((ids: string[], options: { database: string; olderThan: string; all?: boolean }) => {
+    .action(async (ids: string[], options: { database: string; olderThan: string; all?: boolean }) => {
       if (!options.all && ids.length === 0) throw new Error('name the request ids to settle, or pass --all');
       if (options.all && ids.length > 0) throw new Error('pass either request ids or --all, not both');
-      const store = new SqliteStore(resolve(options.database));
+      const store = await openStore(options.database);
       try {
-        // Chosen and settled in one transaction, and only while still 'reserved': a request that has
-        // finished meanwhile keeps its outcome.
-        const settled = store.exclusive((tx) => {
-          const chosen = unfinished(store, options.olderThan).filter((r) => options.all || ids.includes(r.requestId));
-          const missing = ids.filter((id) => !chosen.some((r) => r.requestId === id));
-          if (missing.length) throw new Error(`not unfinished (or younger than ${options.olderThan}): ${missing.join(', ')}`);
-          return chosen.filter((r) => {
-            if (!tx.finishSignRequest(r.caller, r.requestId, 'failed')) return false;
+        const chosen = (await unfinished(store, options.olderThan)).filter((r) => options.all || ids.includes(r.requestId));
+        const missing = ids.filter((id) => !chosen.some((r) => r.requestId === id));
+        if (missing.length) throw new Error(`not unfinished (or younger than ${options.olderThan}): ${missing.join(', ')}`);
+        // Settled only while still 'reserved' (checked in the transaction): a request that has finished
+        // meanwhile keeps its outcome.
+        const settled = await store.transaction(async (tx) => {
+          const done: SignRequestRecord[] = [];
+          for (const r of chosen) {
+            if (!(await tx.finishSignRequest(r.caller, r.requestId, 'failed'))) continue;
             tx.appendAudit({
               timeMs: Date.now(),
               requestId: randomUUID(),
@@ -89,12 +89,13 @@ export function requestsSettleCommand(): Command {
               signatureHash: '',
               latencyMs: 0,
             });
-            return true;
-          });
+            done.push(r);
+          }
+          return done;
         });
         console.log(`settled ${settled.length} unfinished sign request${settled.length === 1 ? '' : 's'}`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

@@ -146,7 +146,7 @@ export class Hsm {
    * Signs `input` with the private key `hsmId`, off the event loop. For `ecdsa-digest` the input is
    * the 32-byte digest; the other mechanisms take the whole message.
    */
-  async sign(hsmId: string, mechanism: SignMechanism, input: Uint8Array, beforeSign?: () => void): Promise<Uint8Array> {
+  async sign(hsmId: string, mechanism: SignMechanism, input: Uint8Array, beforeSign?: () => void | Promise<void>): Promise<Uint8Array> {
     if (mechanism === 'ecdsa-digest' && input.length !== 32) {
       // CKM_ECDSA signs digests of any length; anything but 32 bytes here is a bug above us.
       throw new SignerError('INTERNAL', `ECDSA input must be a 32-byte digest, got ${input.length}`);
@@ -157,7 +157,7 @@ export class Hsm {
       return await this.pool.use(async (session) => {
         const key = this.privateKeyHandle(session, hsmId);
         // The last check before the HSM (e.g. "is the key still enabled?"), after waiting for a session.
-        beforeSign?.();
+        await beforeSign?.();
         const started = performance.now();
         lib.C_SignInit(session.handle, signMechanism(mechanism), key);
         const signature = await lib.C_SignAsync(session.handle, data, Buffer.alloc(MAX_SIGNATURE_BYTES));

@@ -111,8 +111,11 @@ export class SignerMetrics implements RpcObserver {
   }
 
   rpcCompleted(call: CompletedRpc): void {
-    this.requests.inc({ method: call.method, key: this.keyLabel(call.keyName), decision: call.decision, code: call.code });
     if (call.seconds !== undefined) this.rpcSeconds.observe({ method: call.method }, call.seconds);
+    const count = (key: string) => this.requests.inc({ method: call.method, key, decision: call.decision, code: call.code });
+    const known = this.knownKeyLabel(call.keyName);
+    if (known !== undefined) count(known);
+    else void this.lookUpKeyLabel(call.keyName!).then(count);
   }
 
   get contentType(): string {
@@ -124,26 +127,33 @@ export class SignerMetrics implements RpcObserver {
     return this.registry.metrics();
   }
 
-  /** A key name only if the inventory has it: names callers make up must not create series. */
-  private keyLabel(name: string | undefined): string {
-    if (!name || name.startsWith(RESERVED_PREFIX)) return '';
-    if (this.knownKeys.has(name)) return name;
-    if (!isKeyName(name) || !this.sources?.store.findKey(name)) return '';
+  /**
+   * A key name only if the inventory has it: names callers make up must not create series. Undefined
+   * when the inventory must be asked (`lookUpKeyLabel`).
+   */
+  private knownKeyLabel(name: string | undefined): string | undefined {
+    if (!name || name.startsWith(RESERVED_PREFIX) || !isKeyName(name) || !this.sources) return '';
+    return this.knownKeys.has(name) ? name : undefined;
+  }
+
+  private async lookUpKeyLabel(name: string): Promise<string> {
+    const key = await this.sources?.store.findKey(name).catch(() => undefined);
+    if (!key) return '';
     this.knownKeys.add(name);
     return name;
   }
 
   private defineStateGauges(registers: Registry[]): void {
-    const gauge = <L extends string>(name: string, help: string, labelNames: L[], read?: (g: Gauge<L>, sources: MetricSources) => void) => {
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[], read?: (g: Gauge<L>, sources: MetricSources) => void | Promise<void>) => {
       const g: Gauge<L> = new Gauge<L>({
         name,
         help,
         labelNames,
         registers,
         ...(read && {
-          collect: () => {
+          collect: async () => {
             g.reset(); // Series for keys or states that are gone must not linger.
-            if (this.sources) read(g, this.sources);
+            if (this.sources) await read(g, this.sources);
           },
         }),
       });
@@ -154,11 +164,11 @@ export class SignerMetrics implements RpcObserver {
     gauge('signer_hsm_sessions_busy', 'PKCS#11 sessions in use by an operation.', [], (g, s) => g.set(s.sessions().busy));
     gauge('signer_hsm_session_waiters', 'Operations waiting for a free PKCS#11 session.', [], (g, s) => g.set(s.sessions().waiting));
 
-    gauge('signer_pending_requests', 'Parked sign requests not yet final: pending (awaiting approvals) or approved (being signed).', ['status'], (g, s) => {
+    gauge('signer_pending_requests', 'Parked sign requests not yet final: pending (awaiting approvals) or approved (being signed).', ['status'], async (g, s) => {
       const now = s.policy.now();
       let pending = 0;
       let approved = 0;
-      for (const request of s.store.pendingRequests(['pending', 'approved'], PENDING_SCAN_LIMIT)) {
+      for (const request of await s.store.pendingRequests(['pending', 'approved'], PENDING_SCAN_LIMIT)) {
         if (request.status === 'approved') approved++;
         // Expiry and policy changes are applied lazily, when a request is next read; a scrape never
         // writes, so it leaves out the requests that read would end.
@@ -171,10 +181,19 @@ export class SignerMetrics implements RpcObserver {
     // One pass over the keys fills both window gauges. The registry collects metrics in the order they
     // were registered, so the gauge that does the work comes first.
     let windowLimit: Gauge<WindowLabel> | undefined;
-    gauge('signer_spend_window_used', 'What is counted in each spend window and rate limit now, in whole units of its asset.', WINDOW_LABELS, (g, s) => {
+    gauge('signer_spend_window_used', 'What is counted in each spend window and rate limit now, in whole units of its asset.', WINDOW_LABELS, async (g, s) => {
       windowLimit!.reset();
       const now = s.policy.now();
-      for (const row of spendWindowUsage(s.policy.current, inventory(s.store), (scope, perMs) => s.store.reader.used(scope, perMs, now))) {
+      const keyNames = await inventory(s.store);
+      // Two passes: the first names the windows, whose usage is then read in one round trip.
+      const windows = new Map<string, { scope: string; perMs: number }>();
+      spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => {
+        windows.set(`${scope}\n${perMs}`, { scope, perMs });
+        return 0n;
+      });
+      const totals = windows.size === 0 ? [] : await s.store.reader.usage([...windows.values()], now);
+      const usage = new Map([...windows.keys()].map((id, i) => [id, totals[i]!]));
+      for (const row of spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => usage.get(`${scope}\n${perMs}`)!)) {
         const labels = { key: row.key, asset: row.asset, chain: row.chain, window: row.window, per: row.per };
         g.set(labels, row.used);
         windowLimit!.set(labels, row.limit);
@@ -182,9 +201,9 @@ export class SignerMetrics implements RpcObserver {
     });
     windowLimit = gauge('signer_spend_window_limit', 'The max of each spend window and rate limit, in whole units of its asset.', WINDOW_LABELS);
 
-    gauge('signer_jwt_key_versions', 'Versions of each JWT key by state.', ['key', 'state'], (g, s) => {
-      for (const { keyName } of s.store.jwtKeys()) {
-        const versions = s.store.reader.versions(keyName);
+    gauge('signer_jwt_key_versions', 'Versions of each JWT key by state.', ['key', 'state'], async (g, s) => {
+      for (const { keyName } of await s.store.jwtKeys()) {
+        const versions = await s.store.reader.versions(keyName);
         for (const state of VERSION_STATES) g.set({ key: keyName, state }, versions.filter((v) => v.state === state).length);
       }
     });
@@ -204,11 +223,12 @@ function isKeyName(name: string): boolean {
 }
 
 /** Every key name in the inventory, a page at a time, without the service's own keys. */
-function* inventory(store: Store): Generator<string> {
+async function inventory(store: Store): Promise<string[]> {
+  const names: string[] = [];
   for (let after = ''; ; ) {
-    const page = store.listKeys(KEY_PAGE, after);
-    for (const key of page) if (!key.name.startsWith(RESERVED_PREFIX)) yield key.name;
-    if (page.length < KEY_PAGE) return;
+    const page = await store.listKeys(KEY_PAGE, after);
+    for (const key of page) if (!key.name.startsWith(RESERVED_PREFIX)) names.push(key.name);
+    if (page.length < KEY_PAGE) return names;
     after = page.at(-1)!.name;
   }
 }

@@ -48,6 +48,12 @@ export function evaluate(policies: PolicySet, keyName: string, intent: SignInten
   }
 }
 
+/** The (scope, window) pairs whose usage `checkWindows` reads, so that they can be fetched in one round trip. */
+export function windowsToCheck(decision: Decision): Array<{ scope: string; perMs: number }> {
+  if (decision.outcome === 'deny') return [];
+  return mergeSpends(decision.spends).flatMap((spend) => spend.windows.map((window) => ({ scope: spend.scope, perMs: window.perMs })));
+}
+
 /** Applies the ledger's current usage to an allow or approval decision. */
 export function checkWindows(decision: Decision, used: (scope: string, perMs: number) => bigint): Decision {
   if (decision.outcome === 'deny') return decision;

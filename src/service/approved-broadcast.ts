@@ -11,14 +11,9 @@ import type { EthereumTransactions, SignedEthereumTransaction } from './ethereum
  */
 export function broadcastApprovedTransactions(approvals: ApprovalService, transactions: EthereumTransactions, log: Logger): () => void {
   const sent = new Set<string>();
-  const onUpdate = ({ id }: { id: string }) => {
-    let request;
-    try {
-      request = approvals.get(id);
-    } catch {
-      return;
-    }
-    if (request.status !== 'signed' || request.method !== 'SignEthereumTransaction' || sent.has(id)) return;
+  const onUpdate = async ({ id }: { id: string }) => {
+    const request = await approvals.peek(id).catch(() => undefined);
+    if (!request || request.status !== 'signed' || request.method !== 'SignEthereumTransaction' || sent.has(id)) return;
     if (!decodeResult<{ broadcast?: boolean }>(request.payload).broadcast) return;
     const signed = approvals.result<SignedEthereumTransaction>(request);
     if (!signed) return;
@@ -28,5 +23,5 @@ export function broadcastApprovedTransactions(approvals: ApprovalService, transa
       (error: unknown) => log.warn('approved transaction could not be broadcast', { requestId: id, error: String(error) }),
     );
   };
-  return approvals.onChange(onUpdate);
+  return approvals.onChange((change) => void onUpdate(change));
 }

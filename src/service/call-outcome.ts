@@ -9,14 +9,14 @@ import type { RequestContext } from '../domain/request-context.js';
  */
 
 /** A failed call: its audit record (unless written already; best effort) and its log line. */
-export function recordFailure(audit: AuditTrail, log: Logger, ctx: RequestContext, error: unknown): void {
+export async function recordFailure(audit: AuditTrail, log: Logger, ctx: RequestContext, error: unknown): Promise<void> {
   if (!ctx.audited && error instanceof SignerError && error.code === 'STORE_UNAVAILABLE') {
-    // The database has just refused a write (locked past the busy timeout, read-only, full): another
-    // attempt would block the event loop for one more busy timeout per failed request, and fail too.
+    // The database has just refused a write (locked past the busy timeout, unreachable, read-only,
+    // full): another attempt would hold the reply for one more timeout per failed request, and fail too.
     log.error('audit record not written: the database cannot be written', { requestId: ctx.requestId, method: ctx.method });
   } else if (!ctx.audited) {
     try {
-      audit.append(ctx, outcomeOf(error));
+      await audit.append(ctx, outcomeOf(error));
     } catch (auditError) {
       log.error('audit record could not be written', { requestId: ctx.requestId, method: ctx.method, error: String(auditError) });
     }

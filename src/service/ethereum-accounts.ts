@@ -27,18 +27,18 @@ export class EthereumAccounts {
   ) {}
 
   /** The enabled Ethereum keys `caller` may call `rpc` on, in key-name order. */
-  list(caller: string, rpc: string, options: { includeDisabled?: boolean } = {}): EthereumAccount[] {
-    const usable = (key: KeyRecord) =>
+  async list(caller: string, rpc: string, options: { includeDisabled?: boolean } = {}): Promise<EthereumAccount[]> {
+    const usable = async (key: KeyRecord) =>
       KEY_TYPE_INFO[key.type].ethereum &&
       (options.includeDisabled || key.enabled) &&
       !key.name.startsWith(RESERVED_PREFIX) &&
-      !this.store.reader.jwtSettings(key.name) &&
-      this.policy.access.allows(caller, rpc, key.name);
+      this.policy.access.allows(caller, rpc, key.name) &&
+      !(await this.store.reader.jwtSettings(key.name));
     const accounts: EthereumAccount[] = [];
     let token = '';
     do {
-      const page = this.keys.list(PAGE, token);
-      for (const key of page.keys) if (usable(key)) accounts.push({ address: ethereumAddress(key.publicJwk), keyName: key.name });
+      const page = await this.keys.list(PAGE, token);
+      for (const key of page.keys) if (await usable(key)) accounts.push({ address: ethereumAddress(key.publicJwk), keyName: key.name });
       token = page.nextPageToken;
     } while (token);
     return accounts;
@@ -49,10 +49,10 @@ export class EthereumAccounts {
    * signing with one says KEY_DISABLED). Two usable keys with one address would be the same key
    * imported twice: refused rather than guessed.
    */
-  resolve(caller: string, rpc: string, address: string, field: string): string {
+  async resolve(caller: string, rpc: string, address: string, field: string): Promise<string> {
     this.policy.access.check(caller, rpc);
     const wanted = address.toLowerCase();
-    const found = this.list(caller, rpc, { includeDisabled: true }).filter((account) => account.address.toLowerCase() === wanted);
+    const found = (await this.list(caller, rpc, { includeDisabled: true })).filter((account) => account.address.toLowerCase() === wanted);
     if (found.length === 0) throw new SignerError('KEY_NOT_FOUND', `no key ${caller} may use for ${rpc} has the address ${address}`, field);
     if (found.length > 1) throw new SignerError('KEY_NOT_FOUND', `more than one key has the address ${address}: name one key per address`, field);
     return found[0]!.keyName;

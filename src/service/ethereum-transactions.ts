@@ -83,7 +83,7 @@ export class EthereumTransactions {
     if (typeof pending !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(pending)) {
       throw new SignerError('NODE_UNAVAILABLE', 'the downstream node answered eth_getTransactionCount with something that is not a quantity');
     }
-    const highest = this.store.reader.highestNonce(keyName, chainId);
+    const highest = await this.store.reader.highestNonce(keyName, chainId);
     const next = highest === undefined ? 0n : highest + 1n;
     return BigInt(pending) > next ? BigInt(pending) : next;
   }

@@ -6,7 +6,7 @@ import type { Logger } from '../domain/logger.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { Hsm } from '../keystore/hsm.js';
 import { jwtScheme, type SignedJwt } from '../schemes/jwt.js';
-import type { Ledger, Store } from '../store/store.js';
+import { lockNames, type Ledger, type Store } from '../store/store.js';
 import type { KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { SigningService } from './signing-service.js';
@@ -53,45 +53,48 @@ export class JwtKeyService {
       throw invalidField('key_type', `${settings.algorithm} needs ${JWT_ALGORITHM_INFO[settings.algorithm].keyTypes.join(' or ')}`);
     }
     const now = this.clock();
-    await this.keys.create({ name, type, labels }, (tx, key) => {
-      tx.putJwtKey(name, settings);
-      tx.insertVersion(newVersion(name, 1, key.hsmId, key.publicJwk, now));
-      this.advanceKey(tx, name, settings, now);
+    await this.keys.create({ name, type, labels }, async (tx, key) => {
+      await tx.putJwtKey(name, settings);
+      await tx.insertVersion(newVersion(name, 1, key.hsmId, key.publicJwk, now));
+      await this.advanceKey(tx, name, settings, now);
     });
     return this.keys.get(name);
   }
 
   /** Publishes a new version now; it becomes active once it has been published for publish-ahead. */
   async rotate(name: string): Promise<KeyVersion[]> {
-    const settings = this.settingsOf(name);
-    await this.addVersion(name, settings);
-    return this.store.exclusive((tx) => {
-      this.advanceKey(tx, name, settings, this.clock());
-      return tx.versions(name);
-    });
+    const settings = await this.settingsOf(name);
+    await this.addVersion(name, settings, false);
+    return this.store.transaction(
+      async (tx) => {
+        await this.advanceKey(tx, name, settings, this.clock());
+        return tx.versions(name);
+      },
+      { locks: [lockNames.key(name)] },
+    );
   }
 
-  versions(name: string): KeyVersion[] {
-    this.settingsOf(name);
+  async versions(name: string): Promise<KeyVersion[]> {
+    await this.settingsOf(name);
     return this.store.reader.versions(name);
   }
 
   /** Settings and versions of a JWT key; undefined for any other key. */
-  infoOf(name: string): { settings: JwtKeySettings; versions: KeyVersion[] } | undefined {
-    const settings = this.store.reader.jwtSettings(name);
-    return settings && { settings, versions: this.store.reader.versions(name) };
+  async infoOf(name: string): Promise<{ settings: JwtKeySettings; versions: KeyVersion[] } | undefined> {
+    const settings = await this.store.reader.jwtSettings(name);
+    return settings && { settings, versions: await this.store.reader.versions(name) };
   }
 
-  settingsOf(name: string): JwtKeySettings {
-    const settings = this.store.reader.jwtSettings(name);
+  async settingsOf(name: string): Promise<JwtKeySettings> {
+    const settings = await this.store.reader.jwtSettings(name);
     if (!settings) throw new SignerError('WRONG_KEY_TYPE', `key "${name}" is not a JWT key`, 'key_name');
     return settings;
   }
 
   /** Signs the claims with the key's active version. */
   async sign(ctx: RequestContext, keyName: string, claimsJson: string): Promise<SignedJwt> {
-    const settings = this.settingsOf(keyName);
-    this.ensureActiveVersion(keyName, settings);
+    const settings = await this.settingsOf(keyName);
+    await this.ensureActiveVersion(keyName, settings);
     const maxTtlMs = this.policy.jwtMaxTtlMs(keyName);
     return this.signing.sign(
       ctx,
@@ -107,13 +110,16 @@ export class JwtKeyService {
    * A key without an active version activates a due one now rather than at the next scheduled run;
    * with none due, the refusal says when one becomes active.
    */
-  private ensureActiveVersion(keyName: string, settings: JwtKeySettings): void {
-    if (this.keys.get(keyName, 'key_name').kid) return;
+  private async ensureActiveVersion(keyName: string, settings: JwtKeySettings): Promise<void> {
+    if ((await this.keys.get(keyName, 'key_name')).kid) return;
     const now = this.clock();
-    const versions = this.store.exclusive((tx) => {
-      this.advanceKey(tx, keyName, settings, now);
-      return tx.versions(keyName);
-    });
+    const versions = await this.store.transaction(
+      async (tx) => {
+        await this.advanceKey(tx, keyName, settings, now);
+        return tx.versions(keyName);
+      },
+      { locks: [lockNames.key(keyName)] },
+    );
     if (versions.some((v) => v.state === 'active')) return;
     const next = versions.filter((v) => v.state === 'published').map((v) => v.publishedAt + settings.publishAheadMs).sort((a, b) => a - b)[0];
     const when =
@@ -124,30 +130,34 @@ export class JwtKeyService {
   }
 
   /** Every published, active and retiring version of every JWT key (or of `keyName`'s). Never private members. */
-  jwks(keyName?: string): { keys: JwkEntry[]; maxAgeSeconds: number } {
+  async jwks(keyName?: string): Promise<{ keys: JwkEntry[]; maxAgeSeconds: number }> {
     // Refuses a key that is not a JWT key (WRONG_KEY_TYPE) rather than returning an empty set.
-    if (keyName !== undefined) this.settingsOf(keyName);
-    const live = this.store.liveVersions().filter((v) => keyName === undefined || v.keyName === keyName);
+    if (keyName !== undefined) await this.settingsOf(keyName);
+    const live = (await this.store.liveVersions()).filter((v) => keyName === undefined || v.keyName === keyName);
     const keys = live.map((v) => {
       const { kty, crv, x, y, n, e } = v.publicJwk;
       const publicOnly = Object.fromEntries(Object.entries({ kty, crv, x, y, n, e }).filter(([, value]) => value !== undefined)) as unknown as PublicJwk;
       return { ...publicOnly, kid: v.kid, alg: v.algorithm, use: 'sig' as const };
     });
     // A verifier that caches the set for max-age still sees a new version before it signs.
-    const publishAhead = this.store.jwtKeys().map((k) => k.settings.publishAheadMs);
+    const publishAhead = (await this.store.jwtKeys()).map((k) => k.settings.publishAheadMs);
     const maxAgeSeconds = publishAhead.length ? Math.floor(Math.min(...publishAhead) / 1000) : 0;
     return { keys, maxAgeSeconds };
   }
 
   /** Applies due transitions to every JWT key, generating new versions for scheduled rotations. */
   async advance(): Promise<void> {
-    for (const { keyName, settings } of this.store.jwtKeys()) {
-      const due = this.store.exclusive((tx) => this.advanceKey(tx, keyName, settings, this.clock()));
-      if (due) {
-        await this.addVersion(keyName, settings);
-        this.store.exclusive((tx) => this.advanceKey(tx, keyName, settings, this.clock()));
+    // One replica runs the schedule; should two ever run it, the key's lock and the due-check in
+    // `addVersion` still add exactly one version.
+    await this.store.asLeader('jwt-schedule', async () => {
+      for (const { keyName, settings } of await this.store.jwtKeys()) {
+        const advance = (tx: Ledger) => this.advanceKey(tx, keyName, settings, this.clock());
+        const due = await this.store.transaction(advance, { locks: [lockNames.key(keyName)] });
+        if (due && (await this.addVersion(keyName, settings, true))) {
+          await this.store.transaction(advance, { locks: [lockNames.key(keyName)] });
+        }
       }
-    }
+    });
   }
 
   startSchedule(intervalMs: number): void {
@@ -161,42 +171,61 @@ export class JwtKeyService {
     clearInterval(this.timer);
   }
 
-  private async addVersion(name: string, settings: JwtKeySettings): Promise<void> {
-    const current = this.keys.get(name);
+  /**
+   * Generates and publishes a new version; with `onlyIfDue`, only while the schedule still calls for
+   * one (another replica may have added it meanwhile): else the new pair is destroyed, never orphaned.
+   */
+  private async addVersion(name: string, settings: JwtKeySettings, onlyIfDue: boolean): Promise<boolean> {
+    const current = await this.keys.get(name);
     // Outside any transaction: key generation is slow and must not hold the database.
     const generated = await this.hsm.generateKeyPair(current.type, `${name}#v${Date.now()}`);
-    this.store.exclusive((tx) => {
-      const versions = tx.versions(name);
-      tx.insertVersion(newVersion(name, versions.length + 1, generated.hsmId, generated.publicJwk, this.clock()));
-    });
-    this.log.info('JWT key version published', { key: name, algorithm: settings.algorithm });
+    let added = false;
+    try {
+      added = await this.store.transaction(
+        async (tx) => {
+          if (onlyIfDue && !(await this.advanceKey(tx, name, settings, this.clock()))) return false;
+          const versions = await tx.versions(name);
+          await tx.insertVersion(newVersion(name, versions.length + 1, generated.hsmId, generated.publicJwk, this.clock()));
+          return true;
+        },
+        { locks: [lockNames.key(name)] },
+      );
+    } finally {
+      if (!added) {
+        await this.hsm.destroyKeyPair(generated.hsmId).catch((error: unknown) =>
+          this.log.error('could not remove an unused JWT key pair from the HSM', { hsmId: generated.hsmId, error: String(error) }),
+        );
+      }
+    }
+    if (added) this.log.info('JWT key version published', { key: name, algorithm: settings.algorithm });
+    return added;
   }
 
   /**
    * Pure transitions for one key at `now`, inside a transaction. Returns true if a scheduled rotation
    * needs a new version generated.
    */
-  private advanceKey(tx: Ledger, name: string, settings: JwtKeySettings, now: number): boolean {
-    const versions = tx.versions(name);
+  private async advanceKey(tx: Ledger, name: string, settings: JwtKeySettings, now: number): Promise<boolean> {
+    const versions = await tx.versions(name);
     const active = versions.find((v) => v.state === 'active');
     // A key's first version has nothing to overlap with: it is ready at once.
     const first = versions.every((v) => v.activatedAt === undefined);
     const ready = versions.filter((v) => v.state === 'published' && (first || now >= v.publishedAt + settings.publishAheadMs)).at(-1);
     if (ready && (!active || ready.version > active.version)) {
-      if (active) tx.updateVersion({ ...active, state: 'retiring', retiringAt: now });
+      if (active) await tx.updateVersion({ ...active, state: 'retiring', retiringAt: now });
       // Older published versions that never signed are superseded.
       for (const skipped of versions.filter((v) => v.state === 'published' && v.version < ready.version)) {
-        tx.updateVersion({ ...skipped, state: 'retiring', retiringAt: now });
+        await tx.updateVersion({ ...skipped, state: 'retiring', retiringAt: now });
       }
-      tx.updateVersion({ ...ready, state: 'active', activatedAt: now });
-      tx.setActiveVersion(name, ready.hsmId, ready.publicJwk, ready.kid);
+      await tx.updateVersion({ ...ready, state: 'active', activatedAt: now });
+      await tx.setActiveVersion(name, ready.hsmId, ready.publicJwk, ready.kid);
     }
-    for (const v of tx.versions(name).filter((version) => version.state === 'retiring')) {
+    for (const v of (await tx.versions(name)).filter((version) => version.state === 'retiring')) {
       // Never before every token it signed can have expired, plus clock skew and the grace period.
       const until = Math.max(v.retiringAt!, v.lastExpMs ?? 0) + settings.clockSkewMs + settings.graceMs;
-      if (now >= until) tx.updateVersion({ ...v, state: 'retired', retiredAt: now });
+      if (now >= until) await tx.updateVersion({ ...v, state: 'retired', retiredAt: now });
     }
-    const current = tx.versions(name);
+    const current = await tx.versions(name);
     const nowActive = current.find((v) => v.state === 'active');
     const pending = current.some((v) => v.state === 'published');
     return (

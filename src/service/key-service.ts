@@ -4,7 +4,7 @@ import { validateKeyName, validateLabels } from '../domain/key-name.js';
 import type { KeyType } from '../domain/key-types.js';
 import type { Logger } from '../domain/logger.js';
 import type { Hsm } from '../keystore/hsm.js';
-import type { Ledger, Store } from '../store/store.js';
+import { lockNames, type Ledger, type Store } from '../store/store.js';
 
 export interface CreateKeyInput {
   name: string;
@@ -33,19 +33,23 @@ export class KeyService {
   ) {}
 
   /** `alsoInTx` runs in the transaction that records the key (e.g. a JWT key's first version). */
-  async create(input: CreateKeyInput, alsoInTx?: (tx: Ledger, key: KeyRecord) => void): Promise<KeyRecord> {
+  async create(input: CreateKeyInput, alsoInTx?: (tx: Ledger, key: KeyRecord) => Promise<void>): Promise<KeyRecord> {
     const name = validateKeyName(input.name, 'name');
     const labels = validateLabels(input.labels);
     // Checked before generating so that a taken name costs no HSM work; the insert checks again.
     if (name.startsWith(RESERVED_PREFIX)) throw invalidField('name', `must not start with "${RESERVED_PREFIX}": reserved for the service's own keys`);
-    if (this.store.findKey(name)) throw new SignerError('KEY_EXISTS', `key "${name}" already exists`, 'name');
+    if (await this.store.findKey(name)) throw new SignerError('KEY_EXISTS', `key "${name}" already exists`, 'name');
     const generated = await this.hsm.generateKeyPair(input.type, name);
     const key: KeyRecord = { name, type: input.type, labels, createdAt: this.now(), enabled: true, useCount: 0, ...generated };
     try {
-      this.store.exclusive((tx) => {
-        this.store.insertKey(key);
-        alsoInTx?.(tx, key);
-      });
+      // The database decides between replicas creating the same name: the loser destroys its pair below.
+      await this.store.transaction(
+        async (tx) => {
+          await tx.insertKey(key);
+          await alsoInTx?.(tx, key);
+        },
+        { locks: [lockNames.key(name)] },
+      );
     } catch (error) {
       // Nothing half-made: a key pair without its record would be an orphan on the token.
       await this.hsm.destroyKeyPair(generated.hsmId).catch((cleanup: unknown) =>
@@ -61,24 +65,28 @@ export class KeyService {
    * Freezes or unfreezes a key. Takes effect for every request not yet signed once this returns.
    * `alsoInTx` runs in the same transaction (the audit record commits with the change).
    */
-  setEnabled(name: string, enabled: boolean, alsoInTx: (tx: Ledger) => void = () => {}): KeyRecord {
+  async setEnabled(name: string, enabled: boolean, alsoInTx: (tx: Ledger) => void = () => {}): Promise<KeyRecord> {
     validateKeyName(name, 'name');
-    this.store.exclusive((tx) => {
-      if (!tx.setKeyEnabled(name, enabled)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, 'name');
-      alsoInTx(tx);
-    });
+    // Under the key's lock: ordered against every sign request's final transaction, in every replica.
+    await this.store.transaction(
+      async (tx) => {
+        if (!(await tx.setKeyEnabled(name, enabled))) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, 'name');
+        alsoInTx(tx);
+      },
+      { locks: [lockNames.key(name)] },
+    );
     this.log.warn(enabled ? 'key enabled' : 'key disabled: nothing is signed with it until it is enabled', { key: name });
     return this.get(name);
   }
 
-  get(name: string, field = 'name'): KeyRecord {
-    const key = this.store.findKey(validateKeyName(name, field));
+  async get(name: string, field = 'name'): Promise<KeyRecord> {
+    const key = await this.store.findKey(validateKeyName(name, field));
     if (!key) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, field);
     return key;
   }
 
   /** `visible` filters out keys the caller may not see (least privilege). */
-  list(pageSize: number, pageToken: string, visible: (name: string) => boolean = () => true): KeyPage {
+  async list(pageSize: number, pageToken: string, visible: (name: string) => boolean = () => true): Promise<KeyPage> {
     if (pageSize < 0 || pageSize > MAX_PAGE_SIZE) throw invalidField('page_size', `must be between 1 and ${MAX_PAGE_SIZE}`);
     const limit = pageSize || DEFAULT_PAGE_SIZE;
     const after = pageToken ? decodePageToken(pageToken) : undefined;
@@ -86,7 +94,7 @@ export class KeyService {
     let cursor = after;
     let more = true;
     while (keys.length < limit && more) {
-      const rows = this.store.listKeys(limit, cursor);
+      const rows = await this.store.listKeys(limit, cursor);
       more = rows.length === limit;
       for (let i = 0; i < rows.length; i++) {
         cursor = rows[i]!.name;

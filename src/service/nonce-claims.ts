@@ -1,7 +1,7 @@
 import { invalidField } from '../domain/errors.js';
 import type { RequestContext } from '../domain/request-context.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
-import type { NonceClaim, Store } from '../store/store.js';
+import { lockNames, type NonceClaim, type Store } from '../store/store.js';
 import type { KeyService } from './key-service.js';
 
 /** A bound on one reply (at most about 330 bytes a claim with 256-bit chain ids and fees: within the default 256 KiB message limit): a busy key claims a nonce per transaction, for ever. The newest are listed. */
@@ -27,11 +27,11 @@ export class NonceClaims {
    * The key's claims by chain and nonce, on one chain when `chainId` is given: the last
    * MAX_LISTED_CLAIMS of them, `truncated` when earlier ones were left out.
    */
-  list(keyName: string, chainId?: string): { claims: NonceClaim[]; truncated: boolean } {
-    const key = this.keys.get(keyName, 'key_name');
+  async list(keyName: string, chainId?: string): Promise<{ claims: NonceClaim[]; truncated: boolean }> {
+    const key = await this.keys.get(keyName, 'key_name');
     const chain = chainId === undefined || chainId === '' ? undefined : parseNumber(chainId, 'chain_id', 1n, MAX_CHAIN_ID);
     // One more than shown: whether anything was left out, without a count over every claim.
-    const claims = this.store.reader.nonceClaims(key.name, MAX_LISTED_CLAIMS + 1, chain);
+    const claims = await this.store.reader.nonceClaims(key.name, MAX_LISTED_CLAIMS + 1, chain);
     const truncated = claims.length > MAX_LISTED_CLAIMS;
     return { claims: truncated ? claims.slice(1) : claims, truncated };
   }
@@ -41,18 +41,18 @@ export class NonceClaims {
    * (naming chain, nonce and the released digest) commits in the same transaction as the release.
    * INVALID_FIELD (nonce) when there is no such claim.
    */
-  release(ctx: RequestContext, keyName: string, chainId: string, nonce: string): NonceClaim {
-    const key = this.keys.get(keyName, 'key_name');
+  async release(ctx: RequestContext, keyName: string, chainId: string, nonce: string): Promise<NonceClaim> {
+    const key = await this.keys.get(keyName, 'key_name');
     const chain = parseNumber(chainId, 'chain_id', 1n, MAX_CHAIN_ID);
     const n = parseNumber(nonce, 'nonce', 0n, MAX_NONCE);
-    const released = this.store.exclusive((tx) => {
-      const dropped = tx.dropNonceClaim(key.name, chain, n);
+    const released = await this.store.transaction(async (tx) => {
+      const dropped = await tx.dropNonceClaim(key.name, chain, n);
       // INVALID_ARGUMENT naming the field rather than a new error code: the nonce asked for is the mistake.
       if (!dropped) throw invalidField('nonce', `names no claim: key "${key.name}" holds no claim on nonce ${n} of chain ${chain} (see: signer nonces list ${key.name})`);
       ctx.intent = JSON.stringify({ chainId: chain.toString(), nonce: n.toString(), digest: `0x${dropped.digest}` });
       this.audit.appendInTx(tx, ctx, { decision: 'ok' });
       return dropped;
-    });
+    }, { locks: [lockNames.key(key.name)] });
     ctx.audited = true;
     return { chainId: chain, nonce: n, ...released };
   }

@@ -5,7 +5,7 @@ import { AccessFileError, AccessRules } from '../policy/access.js';
 import { ApproverRegistry, ApproversFileError } from '../policy/approvers.js';
 import type { Decision, Denial, LimitReason } from '../policy/decision.js';
 import { SCHEME_SECTIONS, schemeDisabledDetail } from '../policy/scheme-sections.js';
-import { checkWindows, evaluate } from '../policy/evaluate.js';
+import { checkWindows, evaluate, windowsToCheck } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
 import type { Ledger, Store } from '../store/store.js';
 
@@ -85,10 +85,10 @@ export class PolicyGate {
   }
 
   /** Decides and reserves the spend, inside `tx`. Throws for anything but allow. */
-  authorize(tx: Ledger, keyName: string, intent: SignIntent, now: number): Allowed {
-    const decision = this.decide(tx, keyName, intent, now);
+  async authorize(tx: Ledger, keyName: string, intent: SignIntent, now: number): Promise<Allowed> {
+    const decision = await this.decide(tx, keyName, intent, now);
     if (decision.outcome !== 'allow') throw refusal(decision);
-    this.reserve(tx, decision, now);
+    await this.reserve(tx, decision, now);
     return decision;
   }
 
@@ -97,23 +97,31 @@ export class PolicyGate {
    * `alreadyCounted`: spends of this kind were reserved earlier for this request (a parked request's
    * rate-limit slot): neither checked nor reserved again.
    */
-  decide(tx: Ledger, keyName: string, intent: SignIntent, now: number, alreadyCounted?: LimitReason): Exclude<Decision, { outcome: 'deny' }> {
+  async decide(tx: Ledger, keyName: string, intent: SignIntent, now: number, alreadyCounted?: LimitReason): Promise<Exclude<Decision, { outcome: 'deny' }>> {
     const evaluated = evaluate(this.policies, keyName, intent);
     const remaining = evaluated.outcome === 'deny' || !alreadyCounted ? evaluated : { ...evaluated, spends: evaluated.spends.filter((spend) => spend.reason !== alreadyCounted) };
-    const decision = checkWindows(remaining, (scope, perMs) => tx.used(scope, perMs, now));
+    const decision = await withUsage(remaining, (windows) => tx.usage(windows, now));
     if (decision.outcome === 'deny') throw refusal(decision);
     return decision;
   }
 
-  reserve(tx: Ledger, decision: Exclude<Decision, { outcome: 'deny' }>, now: number): void {
-    tx.recordSpends(decision.spends, now, decision.policy.hash);
+  reserve(tx: Ledger, decision: Exclude<Decision, { outcome: 'deny' }>, now: number): Promise<void> {
+    return tx.recordSpends(decision.spends, now, decision.policy.hash);
   }
 
   /** The decision the live set would make now, reserving nothing. */
-  explain(keyName: string, intent: SignIntent): Decision {
+  explain(keyName: string, intent: SignIntent): Promise<Decision> {
     const now = this.clock();
-    return checkWindows(evaluate(this.policies, keyName, intent), (scope, perMs) => this.store.reader.used(scope, perMs, now));
+    return withUsage(evaluate(this.policies, keyName, intent), (windows) => this.store.reader.usage(windows, now));
   }
+}
+
+/** Applies the windows' usage, read in one round trip, to a decision. */
+async function withUsage(decision: Decision, read: (windows: Array<{ scope: string; perMs: number }>) => Promise<bigint[]>): Promise<Decision> {
+  const windows = windowsToCheck(decision);
+  const totals = windows.length === 0 ? [] : await read(windows);
+  const usage = new Map(windows.map((window, i) => [`${window.scope}\n${window.perMs}`, totals[i]!]));
+  return checkWindows(decision, (scope, perMs) => usage.get(`${scope}\n${perMs}`)!);
 }
 
 /** On a reload the error says that the previous set stays; at start-up there is none. */

@@ -10,7 +10,7 @@ import type { Hsm } from '../keystore/hsm.js';
 import type { Decision, Denial } from '../policy/decision.js';
 import type { KeyRecord } from '../domain/key.js';
 import type { Prepared, Scheme } from '../schemes/scheme.js';
-import type { Ledger, Store } from '../store/store.js';
+import { lockNames, type Ledger, type Store } from '../store/store.js';
 import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
 import { decodeStoredResult, encodeResult, encodeSealedResult } from './result-codec.js';
@@ -47,7 +47,7 @@ export class SigningService {
     keyName: string,
     request: Request,
     /** Extra writes that must commit with the signature's audit record (e.g. a JWT's expiry). */
-    inFinalTx?: (tx: Ledger, result: Result) => void,
+    inFinalTx?: (tx: Ledger, result: Result) => Promise<unknown>,
   ): Promise<Result> {
     const outcome = await this.run(ctx, scheme, keyName, request, { ...(inFinalTx ? { inFinalTx } : {}) });
     if ('pending' in outcome) throw new SignerError('INTERNAL', 'a request that cannot be parked was parked');
@@ -77,11 +77,16 @@ export class SigningService {
     scheme: Scheme<Request, Decoded, Result>,
     parked: PendingRequest,
     request: Request,
-    recheck: (tx: Ledger) => void,
+    recheck: (tx: Ledger) => Promise<void>,
   ): Promise<Result> {
     const outcome = await this.run(ctx, scheme, parked.keyName, request, {
       approved: { parked, recheck },
-      inFinalTx: (tx, result) => tx.setPendingStatus(parked.id, 'signed', '', encodeResult(result)),
+      // Only the transaction that finds it still approved signs it: never twice, whatever the replica.
+      inFinalTx: async (tx, result) => {
+        if (!(await tx.setPendingStatus(parked.id, 'signed', '', encodeResult(result), ['approved']))) {
+          throw new SignerError('APPROVAL_INVALID', `request ${parked.id} is no longer approved; nothing was released`);
+        }
+      },
     });
     if ('pending' in outcome) throw new SignerError('INTERNAL', 'an approved request was parked again');
     return outcome.result;
@@ -93,13 +98,13 @@ export class SigningService {
     keyName: string,
     request: Request,
     options: {
-      inFinalTx?: (tx: Ledger, result: Result) => void;
+      inFinalTx?: (tx: Ledger, result: Result) => Promise<unknown>;
       park?: { payload: string };
-      approved?: { parked: PendingRequest; recheck: (tx: Ledger) => void };
+      approved?: { parked: PendingRequest; recheck: (tx: Ledger) => Promise<void> };
     },
   ): Promise<{ result: Result } | { pending: PendingRequest }> {
     const { inFinalTx } = options;
-    const resolved = this.prepare(scheme, keyName, request);
+    const resolved = await this.prepare(scheme, keyName, request);
     if ('denial' in resolved) {
       ctx.policyHash = resolved.denial.policy?.hash;
       throw refusal(resolved.denial);
@@ -112,19 +117,27 @@ export class SigningService {
     // where the service adds values of its own, the request as received).
     const payloadHash = sha256Hex(`${scheme.name}|${prepared.mechanism}|${prepared.fingerprint ?? bytesToHex(prepared.input)}`);
     const now = this.policy.now();
+    // What this request serializes on, in every replica: its key's windows, nonces and enabled flag; its
+    // request id; the parked request it signs; the requester's parking cap.
+    const locks = [
+      lockNames.key(key.name),
+      ...(ctx.clientRequestId ? [lockNames.request(ctx.caller, ctx.clientRequestId)] : []),
+      ...(options.approved ? [lockNames.parked(options.approved.parked.id)] : []),
+      ...(options.park ? [lockNames.requester(ctx.caller)] : []),
+    ];
 
     let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;
     // Not durable on its own: the record of the signature commits durably before any signature leaves,
     // and that fsync covers this commit too. A parked request is made durable just below.
-    const begun = await this.store.exclusiveBatched((tx): { replay: string } | { decision: Decision } | { parked: PendingRequest } | { retried: PendingRequest } => {
+    const begun = await this.store.transaction(async (tx): Promise<{ replay: string } | { decision: Decision } | { parked: PendingRequest } | { retried: PendingRequest }> => {
       if (ctx.clientRequestId) {
-        const earlier = tx.findSignRequest(ctx.caller, ctx.clientRequestId);
+        const earlier = await tx.findSignRequest(ctx.caller, ctx.clientRequestId);
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
         // A disabled key releases nothing, not even a signature it made before (a replay).
         if (earlier?.status === 'signed') {
-          if (!tx.keyEnabled(key.name)) throw disabled(key.name);
+          if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
           if (earlier.result === undefined) {
             throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was signed already and its result is no longer kept; use a new request id`, 'request_id');
           }
@@ -134,24 +147,24 @@ export class SigningService {
           throw new SignerError('REQUEST_IN_PROGRESS', `request id "${ctx.clientRequestId}" is still being signed; retry shortly`, 'request_id');
         }
         // A retry of a parked request gets that request (its signature once signed), never a second copy.
-        const parked = tx.findParkedByClientId(ctx.caller, ctx.clientRequestId);
+        const parked = await tx.findParkedByClientId(ctx.caller, ctx.clientRequestId);
         if (parked && (parked.payloadHash !== payloadHash || parked.keyName !== key.name || parked.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
         if (parked?.status === 'signed' && parked.result !== undefined) {
-          if (!tx.keyEnabled(key.name)) throw disabled(key.name);
+          if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
           return { replay: parked.result };
         }
         if (parked) return { retried: parked };
       }
-      if (!tx.keyEnabled(key.name)) throw disabled(key.name);
+      if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
       // The payload of an approved request is re-decoded from the database: it must still be what the
       // approvers' signatures name (a swapped payload alone is caught; see the README's threat model).
       if (options.approved && bytesToHex(prepared.input) !== options.approved.parked.digest) {
         throw new SignerError('APPROVAL_INVALID', 'the parked request no longer matches the digest its approvers signed');
       }
       // An approved request's rate-limit slot was taken when it was parked.
-      const decision = this.policy.decide(tx, key.name, prepared.intent, now, options.approved ? 'RATE_LIMIT' : undefined);
+      const decision = await this.policy.decide(tx, key.name, prepared.intent, now, options.approved ? 'RATE_LIMIT' : undefined);
       ctx.policyHash = decision.policy.hash;
       if (decision.outcome === 'approval_required') {
         const { approved, park } = options;
@@ -161,28 +174,28 @@ export class SigningService {
           if (decision.policy.hash !== approved.parked.policyHash || names(decision.approvals) !== names(approved.parked.rules)) {
             throw new SignerError('APPROVAL_INVALID', 'the policy changed since the request was parked: its approvals no longer count');
           }
-          approved.recheck(tx);
+          await approved.recheck(tx);
         } else if (park) {
-          checkParkingCaps(tx, key.name, ctx.caller, this.parking);
+          await checkParkingCaps(tx, key.name, ctx.caller, this.parking);
           // Parking is a request like any other: it takes a slot of the key's rate limits now.
-          this.policy.reserve(tx, { ...decision, spends: decision.spends.filter((spend) => spend.reason === 'RATE_LIMIT') }, now);
+          await this.policy.reserve(tx, { ...decision, spends: decision.spends.filter((spend) => spend.reason === 'RATE_LIMIT') }, now);
           const pending = { ...parkRequest(ctx, key.name, prepared, bytesToHex(prepared.input), decision, park.payload, now), payloadHash };
-          tx.putPending(pending);
+          await tx.putPending(pending);
           this.audit.appendInTx(tx, ctx, { decision: 'approval_required', reason: 'PENDING_APPROVAL' });
           return { parked: pending };
         } else throw refusal(decision);
       } else if (options.approved) {
-        options.approved.recheck(tx);
+        await options.approved.recheck(tx);
       }
-      this.policy.reserve(tx, decision, now);
+      await this.policy.reserve(tx, decision, now);
       if (prepared.intent.scheme === 'ethereum_transaction') {
         const digest = bytesToHex(prepared.input);
         const { chainId, nonce } = prepared.intent.transaction;
-        if (claimNonce(tx, key.name, prepared.intent.transaction, digest, decision.policy.transactions?.allowReplacements ?? false)) {
+        if (await claimNonce(tx, key.name, prepared.intent.transaction, digest, decision.policy.transactions?.allowReplacements ?? false)) {
           claimed = { chainId, nonce, digest };
         }
       }
-      tx.putSignRequest({
+      await tx.putSignRequest({
         caller: ctx.caller,
         requestId: id,
         keyName: key.name,
@@ -195,23 +208,23 @@ export class SigningService {
         createdAt: now,
       });
       return { decision };
-    }, { durable: false });
+    }, { durable: false, locks });
 
     if ('parked' in begun) {
       // The caller hears of the parked request only once it is on disk: rewriting its row unchanged in a
       // durable commit makes the earlier commit durable too.
-      await this.store.exclusiveBatched((tx) => tx.rewritePending(begun.parked.id));
+      await this.store.transaction((tx) => tx.rewritePending(begun.parked.id));
       ctx.audited = true;
       return { pending: begun.parked };
     }
     if ('retried' in begun) {
-      this.audit.append(ctx, { decision: 'replay' });
+      await this.audit.append(ctx, { decision: 'replay' });
       return { pending: begun.retried };
     }
     if ('replay' in begun) {
       // Opened first: a stored result that does not open is audited as the error it is, not as a replay.
       const result = await decodeStoredResult<Result>(begun.replay, this.hsm, storedResultAad(ctx.caller, id));
-      this.audit.append(ctx, { decision: 'replay' });
+      await this.audit.append(ctx, { decision: 'replay' });
       return { result };
     }
     faults.crashPoint('after-reservation');
@@ -219,8 +232,8 @@ export class SigningService {
     let result: Result;
     let hsmCalled = false;
     try {
-      const raw = await this.hsm.sign(key.hsmId, prepared.mechanism, prepared.input, () => {
-        if (!this.store.reader.keyEnabled(key.name)) throw disabled(key.name);
+      const raw = await this.hsm.sign(key.hsmId, prepared.mechanism, prepared.input, async () => {
+        if (!(await this.store.reader.keyEnabled(key.name))) throw disabled(key.name);
         hsmCalled = true;
       });
       result = scheme.finish(prepared, raw, key);
@@ -230,7 +243,7 @@ export class SigningService {
         this.log.error('HSM returned a signature that does not verify; not released', { requestId: ctx.requestId, key: key.name });
       }
       // Nothing reached the HSM: the nonce claim can go. After the HSM, it stays (fail closed).
-      this.markFailed(ctx.caller, id, hsmCalled ? undefined : claimed && { keyName: key.name, ...claimed });
+      this.markFailed(ctx.caller, id, key.name, hsmCalled ? undefined : claimed);
       throw error;
     }
 
@@ -243,17 +256,17 @@ export class SigningService {
         : scheme.secretResult
           ? await encodeSealedResult(result, this.hsm, storedResultAad(ctx.caller, id))
           : encodeResult(result);
-      await this.store.exclusiveBatched((tx) => {
-        if (!tx.keyEnabled(key.name)) throw disabled(key.name);
-        if (!tx.finishSignRequest(ctx.caller, id, 'signed', stored)) {
+      await this.store.transaction(async (tx) => {
+        if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
+        if (!(await tx.finishSignRequest(ctx.caller, id, 'signed', stored))) {
           throw new SignerError('REQUEST_SETTLED', `request "${id}" was settled by an operator while it was being signed; nothing was released`);
         }
-        tx.touchKey(key.name, now);
-        inFinalTx?.(tx, result);
+        await tx.touchKey(key.name, now);
+        await inFinalTx?.(tx, result);
         this.audit.appendInTx(tx, ctx, { decision: 'allow', signatureHash: sha256Hex(scheme.signatureOf(result)) });
-      });
+      }, { locks });
     } catch (error) {
-      this.markFailed(ctx.caller, id);
+      this.markFailed(ctx.caller, id, key.name);
       throw error;
     }
     faults.crashPoint('after-record');
@@ -262,20 +275,20 @@ export class SigningService {
   }
 
   /** What the policy would decide for this request now, through the same decoding as `sign`. */
-  explain<Request, Decoded, Result>(ctx: RequestContext, scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request): Decision {
-    const resolved = this.prepare(scheme, keyName, request);
+  async explain<Request, Decoded, Result>(ctx: RequestContext, scheme: Scheme<Request, Decoded, Result>, keyName: string, request: Request): Promise<Decision> {
+    const resolved = await this.prepare(scheme, keyName, request);
     if ('denial' in resolved) return resolved.denial;
     const { key, prepared } = resolved;
     ctx.intent = summarizeIntent(prepared.intent, prepared.input);
     return this.policy.explain(key.name, prepared.intent);
   }
 
-  private prepare<Request, Decoded, Result>(
+  private async prepare<Request, Decoded, Result>(
     scheme: Scheme<Request, Decoded, Result>,
     keyName: string,
     request: Request,
-  ): { key: KeyRecord; prepared: Prepared<Decoded> } | { denial: Denial } {
-    const key = this.keys.get(keyName, 'key_name');
+  ): Promise<{ key: KeyRecord; prepared: Prepared<Decoded> } | { denial: Denial }> {
+    const key = await this.keys.get(keyName, 'key_name');
     if (key.name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${keyName}" does not exist`, 'key_name');
     if (!scheme.keyTypes.includes(key.type)) {
       throw new SignerError(
@@ -285,7 +298,7 @@ export class SigningService {
       );
     }
     // A JWT key signs only JWTs: raw bytes with the same algorithm would be a token that skipped the claim rules.
-    if (scheme.name !== 'jwt' && this.store.reader.jwtSettings(key.name)) {
+    if (scheme.name !== 'jwt' && (await this.store.reader.jwtSettings(key.name))) {
       throw new SignerError('WRONG_KEY_TYPE', `key "${key.name}" is a JWT key: it signs only with SignJwt`, 'key_name');
     }
     // Before decoding: a scheme the policy does not enable is refused at no cost, whatever the request holds.
@@ -300,18 +313,21 @@ export class SigningService {
    * (the very fault that often brought us here), it tries again a few times; the reservation stays
    * either way (fail closed), and `signer requests settle` covers what is still left.
    */
-  private markFailed(caller: string, id: string, unusedNonce?: { keyName: string; chainId: bigint; nonce: bigint; digest: string }, attempt = 1): void {
+  private markFailed(caller: string, id: string, keyName: string, unusedNonce?: { chainId: bigint; nonce: bigint; digest: string }, attempt = 1): void {
     this.store
-      .exclusiveBatched((tx) => {
-        tx.finishSignRequest(caller, id, 'failed');
-        if (unusedNonce) tx.releaseNonce(unusedNonce.keyName, unusedNonce.chainId, unusedNonce.nonce, unusedNonce.digest);
-      })
+      .transaction(
+        async (tx) => {
+          await tx.finishSignRequest(caller, id, 'failed');
+          if (unusedNonce) await tx.releaseNonce(keyName, unusedNonce.chainId, unusedNonce.nonce, unusedNonce.digest);
+        },
+        { locks: [lockNames.key(keyName)] },
+      )
       .catch((error: unknown) => {
         if (attempt >= MARK_FAILED_ATTEMPTS) {
           this.log.warn('could not mark a failed sign request; `signer requests settle` can', { requestId: id, error: String(error) });
           return;
         }
-        setTimeout(() => this.markFailed(caller, id, unusedNonce, attempt + 1), MARK_FAILED_RETRY_MS * attempt).unref();
+        setTimeout(() => this.markFailed(caller, id, keyName, unusedNonce, attempt + 1), MARK_FAILED_RETRY_MS * attempt).unref();
       });
   }
 }
@@ -371,10 +387,10 @@ function disabled(name: string): SignerError {
  * Returns true if this call claimed a nonce nobody had claimed (only such a claim may be released
  * again when nothing reached the HSM; a replaced claim stands for a transaction that was signed).
  */
-function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransaction, digest: string, allowReplacements: boolean): boolean {
+async function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransaction, digest: string, allowReplacements: boolean): Promise<boolean> {
   const feeCap = transaction.maxFeePerGas ?? transaction.gasPrice ?? 0n;
   const priorityFee = transaction.maxPriorityFeePerGas ?? transaction.gasPrice ?? 0n;
-  const earlier = tx.findNonce(keyName, transaction.chainId, transaction.nonce);
+  const earlier = await tx.findNonce(keyName, transaction.chainId, transaction.nonce);
   if (earlier && earlier.digest !== digest) {
     const where = `nonce ${transaction.nonce} on chain ${transaction.chainId}`;
     // A claim left by a transaction that never reached the chain is otherwise a dead end: say the way out.
@@ -385,6 +401,6 @@ function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransactio
     }
   }
   if (earlier?.digest === digest) return false;
-  tx.putNonce(keyName, transaction.chainId, transaction.nonce, { digest, feeCap, priorityFee });
+  await tx.putNonce(keyName, transaction.chainId, transaction.nonce, { digest, feeCap, priorityFee });
   return earlier === undefined;
 }

@@ -7,7 +7,7 @@ import type { AccessRules } from '../policy/access.js';
 import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 
 /** The service's own keys are invisible through the API. */
-export function visibleKey(keys: KeyService, name: string, field = 'name'): KeyRecord {
+export async function visibleKey(keys: KeyService, name: string, field = 'name'): Promise<KeyRecord> {
   if (name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${name}" does not exist`, field);
   return keys.get(name, field);
 }
@@ -18,9 +18,9 @@ export function listableKey(access: AccessRules, caller: string, name: string): 
 }
 
 /** A parked request, if the caller may act on its key (the same access rule as for the key itself). */
-export function visibleRequest(approvals: ApprovalService, access: AccessRules, ctx: RequestContext, id: string): PendingRequest {
+export async function visibleRequest(approvals: ApprovalService, access: AccessRules, ctx: RequestContext, id: string): Promise<PendingRequest> {
   if (!id) throw invalidField('id', 'is required');
-  const request = approvals.get(id);
+  const request = await approvals.get(id);
   access.check(ctx.caller, ctx.method, request.keyName);
   ctx.keyName = request.keyName;
   return request;

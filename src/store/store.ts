@@ -19,8 +19,6 @@ export interface PendingChange {
 export interface Store {
   /** Which database is underneath, for logs and metrics only. */
   readonly kind: 'sqlite' | 'postgres';
-  /** Records a new key. Throws KEY_EXISTS if the name is taken (the database decides between replicas). */
-  insertKey(key: KeyRecord): Promise<void>;
   findKey(name: string): Promise<KeyRecord | undefined>;
   /** Keys in name order, strictly after `afterName` when given. */
   listKeys(limit: number, afterName?: string): Promise<KeyRecord[]>;
@@ -103,6 +101,8 @@ export const lockNames = {
   key: (keyName: string) => `key\n${keyName}`,
   /** A caller's request id (idempotency). */
   request: (caller: string, requestId: string) => `request\n${caller}\n${requestId}`,
+  /** A requester's parked requests (the per-requester parking cap). */
+  requester: (caller: string) => `requester\n${caller}`,
   /** A parked request: its approvals and status. */
   parked: (id: string) => `parked\n${id}`,
   /** The chain of audit checkpoints. */
@@ -139,6 +139,8 @@ export type Reader = Pick<Ledger, 'usage' | 'keyEnabled' | 'jwtSettings' | 'vers
 
 /** The operations available inside a transaction. */
 export interface Ledger {
+  /** Records a new key. Throws KEY_EXISTS if the name is taken (the database decides between replicas). */
+  insertKey(key: KeyRecord): Promise<void>;
   /** Totals recorded for each scope in its rolling window (now - perMs, now], in the order asked: one round trip. */
   usage(windows: ReadonlyArray<{ scope: string; perMs: number }>, now: number): Promise<bigint[]>;
   recordSpends(spends: Array<{ scope: string; amount: bigint }>, now: number, policyHash: string): Promise<void>;

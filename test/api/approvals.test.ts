@@ -197,7 +197,7 @@ test.serial('two final approvals at once: exactly one signature and one spend re
   t.is(Number(reservations()), before + 1);
   const store = new SqliteStore(join(dir, 'signer.db'), { readonly: true });
   try {
-    const allowed = store.auditRecords(0, 100_000).filter((r) => r.requestId === id && r.decision === 'allow');
+    const allowed = (await store.auditRecords(0, 100_000)).filter((r) => r.requestId === id && r.decision === 'allow');
     t.is(allowed.length, 1);
     t.is(JSON.parse(allowed[0]!.approvals).length, 2);
   } finally {

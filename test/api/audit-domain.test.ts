@@ -39,7 +39,7 @@ const expectedDomainHash = (domain: Record<string, unknown>) =>
     .digest('hex');
 /** EIP-712 members from "name:type" strings. */
 const members = (...specs: string[]) => specs.map((spec) => ({ name: spec.split(':')[0]!, type: spec.split(':')[1]! }));
-const lastRecord = () => t0.signer.store.auditRecords(t0.signer.store.lastAuditSeq() - 1, 1)[0]!;
+const lastRecord = async () => (await t0.signer.store.auditRecords((await t0.signer.store.lastAuditSeq()) - 1, 1))[0]!;
 
 test.serial('a typed-data domain is kept in the audit record as a bounded summary and its hash, never verbatim', async (t) => {
   const domain = { name: HUGE, version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC', memo: 'M'.repeat(20_000) };
@@ -53,7 +53,7 @@ test.serial('a typed-data domain is kept in the audit record as a bounded summar
     message: { contents: 'hello' },
   };
   await t0.call('SignTypedData', { keyName: 'domain/hot', typedDataJson: JSON.stringify(mail) });
-  const record = lastRecord();
+  const record = (await lastRecord());
   t.like(record, { method: 'SignTypedData', decision: 'allow' });
   t.true(record.intent.length < BOUND, `the audit intent is ${record.intent.length} characters`);
   const intent = JSON.parse(record.intent);
@@ -79,10 +79,10 @@ test.serial('a parked request keeps the same bounded summary, in its intent and 
   };
   const response = await t0.call<EthereumSignature__Output>('SignTypedData', { keyName: 'domain/hot', typedDataJson: JSON.stringify(permit) });
   t.truthy(response.pendingRequestId, 'a 1000 USDC permit waits for approval');
-  const parked = t0.signer.store.pendingRequests(['pending'], 10).find((r) => r.id === response.pendingRequestId)!;
+  const parked = (await t0.signer.store.pendingRequests(['pending'], 10)).find((r) => r.id === response.pendingRequestId)!;
   t.true(parked.intent.length < BOUND, `the parked intent is ${parked.intent.length} characters`);
   t.is(JSON.parse(parked.intent).domainHash, expectedDomainHash(domain));
-  const record = lastRecord();
+  const record = (await lastRecord());
   t.like(record, { decision: 'approval_required' });
   t.true(record.intent.length < BOUND, `the audit intent is ${record.intent.length} characters`);
 });

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { AUDIT_KEY_LABEL } from '../../src/audit/audit-trail.js';
 import { FIRST_CHECKPOINT_PIN_FILE } from '../../src/audit/first-checkpoint-pin.js';
 import { auditRecordHash } from '../../src/domain/audit.js';
-import { SqliteStore, toAuditRecord, type AuditRow } from '../../src/store/sqlite/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { toAuditRecord, type AuditRow } from '../../src/store/sqlite/rows.js';
 import { runCli } from '../helpers/cli.js';
 import { closeAllSessions, swapPrivateKeys } from '../helpers/pkcs11.js';
 import { parseMetrics, valueOf } from '../helpers/prometheus.js';
@@ -33,8 +34,8 @@ function attacker<T>(work: (db: Database.Database) => T): T {
   }
 }
 
-const checkpointCount = () => t0.signer.store.auditCheckpoints().length;
-const lastSealed = () => t0.signer.store.auditCheckpoints().at(-1)!.uptoSeq;
+const checkpointCount = async () => (await t0.signer.store.auditCheckpoints()).length;
+const lastSealed = async () => (await t0.signer.store.auditCheckpoints()).at(-1)!.uptoSeq;
 const auditMetrics = async () => {
   const samples = parseMetrics(await (await fetch(t0.signer.metrics!.url)).text());
   return {
@@ -52,15 +53,15 @@ async function records(n: number): Promise<void> {
 
 test.serial('a record of the unsealed tail edited in the database while the service runs is not sealed: refused, logged, counted', async (t) => {
   await records(3);
-  const sealedBefore = lastSealed();
+  const sealedBefore = (await lastSealed());
   const target = sealedBefore + 2;
   const original = attacker((db) => db.prepare<[number], { key_name: string }>('SELECT key_name FROM audit_log WHERE seq = ?').get(target)!.key_name);
   attacker((db) => db.prepare("UPDATE audit_log SET key_name = 'seal/other' WHERE seq = ?").run(target));
-  const before = { checkpoints: checkpointCount(), metrics: await auditMetrics(), logs: tamperLogs().length };
+  const before = { checkpoints: (await checkpointCount()), metrics: await auditMetrics(), logs: tamperLogs().length };
 
   const refused = await t.throwsAsync(t0.signer.audit.checkpoint());
   t.regex(refused.message, new RegExp(`audit chain broken, nothing was sealed: record ${target} does not match its hash: it was modified`));
-  t.is(checkpointCount(), before.checkpoints);
+  t.is((await checkpointCount()), before.checkpoints);
   const logged = tamperLogs().slice(before.logs);
   t.is(logged.length, 1);
   t.like(JSON.parse(logged[0]!), { level: 'error', seq: target });
@@ -71,13 +72,13 @@ test.serial('a record of the unsealed tail edited in the database while the serv
   // Put back, the chain checks out again and is sealed.
   attacker((db) => db.prepare('UPDATE audit_log SET key_name = ? WHERE seq = ?').run(original, target));
   await t0.signer.audit.checkpoint();
-  t.is(checkpointCount(), before.checkpoints + 1);
+  t.is((await checkpointCount()), before.checkpoints + 1);
   t.is((await auditMetrics()).broken, 0);
 });
 
 test.serial('a tail rewritten with every hash recomputed is not sealed either: the service remembers what it wrote', async (t) => {
   await records(3);
-  const from = lastSealed();
+  const from = (await lastSealed());
   const saved = attacker((db) => db.prepare<[number], AuditRow>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq').all(from));
   // A forgery that passes every check a reader of the database alone can make: links and hashes all agree.
   attacker((db) => {
@@ -90,10 +91,10 @@ test.serial('a tail rewritten with every hash recomputed is not sealed either: t
       prevHash = hash;
     }
   });
-  const checkpoints = checkpointCount();
+  const checkpoints = (await checkpointCount());
   const refused = await t.throwsAsync(t0.signer.audit.checkpoint());
   t.regex(refused.message, new RegExp(`record ${saved.at(-1)!.seq} differs from the record this service wrote: the unsealed tail was rewritten`));
-  t.is(checkpointCount(), checkpoints);
+  t.is((await checkpointCount()), checkpoints);
   t.is((await auditMetrics()).broken, 1);
 
   attacker((db) => {
@@ -101,7 +102,7 @@ test.serial('a tail rewritten with every hash recomputed is not sealed either: t
     for (const row of saved) update.run(row.key_name, row.prev_hash, row.hash, row.seq);
   });
   await t0.signer.audit.checkpoint();
-  t.is(checkpointCount(), checkpoints + 1);
+  t.is((await checkpointCount()), checkpoints + 1);
 });
 
 test.serial('records another writer of the database appended are checked, not refused', async (t) => {
@@ -109,7 +110,7 @@ test.serial('records another writer of the database appended are checked, not re
   // Another replica (or `signer requests settle`) appending through the store, between our own records.
   const other = new SqliteStore(database);
   try {
-    other.exclusive((tx) =>
+    await other.transaction(async (tx) =>
       tx.appendAudit({
         timeMs: Date.now(),
         requestId: 'other-writer',
@@ -129,15 +130,15 @@ test.serial('records another writer of the database appended are checked, not re
     other.close();
   }
   await records(1);
-  const checkpoints = checkpointCount();
+  const checkpoints = (await checkpointCount());
   await t0.signer.audit.checkpoint();
-  t.is(checkpointCount(), checkpoints + 1);
-  t.is(lastSealed(), t0.signer.store.lastAuditSeq());
+  t.is((await checkpointCount()), checkpoints + 1);
+  t.is(await lastSealed(), await t0.signer.store.lastAuditSeq());
 });
 
 test.serial('a checkpoint signature the HSM made with another key is verified against the pinned key and never stored', async (t) => {
   await records(1);
-  const checkpoints = checkpointCount();
+  const checkpoints = (await checkpointCount());
   const before = await auditMetrics();
   // The token now signs checkpoints with the API key "seal/hot" (also Ed25519): a valid signature, by the wrong key.
   swapPrivateKeys('test-token', AUDIT_KEY_LABEL, 'seal/hot');
@@ -145,13 +146,13 @@ test.serial('a checkpoint signature the HSM made with another key is verified ag
   closeAllSessions('test-token');
   const refused = await t.throwsAsync(t0.signer.audit.checkpoint());
   t.regex(refused.message, /the checkpoint signature does not verify against the pinned audit key; nothing was sealed/);
-  t.is(checkpointCount(), checkpoints);
+  t.is((await checkpointCount()), checkpoints);
   t.is((await auditMetrics()).signatureRefusals, before.signatureRefusals + 1);
   t.true(t0.logs.some((line) => line.includes('checkpoint signature that does not verify against the pinned audit key')));
 });
 
 test.serial('an emptied log is not intact once a checkpoint was made: the first checkpoint is pinned beside the audit key', async (t) => {
-  const first = t0.signer.store.auditCheckpoints()[0]!;
+  const first = (await t0.signer.store.auditCheckpoints())[0]!;
   const pinPath = join(t0.dir, FIRST_CHECKPOINT_PIN_FILE);
   t.deepEqual(JSON.parse(readFileSync(pinPath, 'utf8')), { uptoSeq: first.uptoSeq, headHash: first.headHash });
   const verify = () => runCli(['audit', 'verify', '--database', database, '--json']);

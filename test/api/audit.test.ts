@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Transaction, getBytes, hexlify, sha256 } from 'ethers';
 import type { EthereumSignature__Output } from '../../src/api/generated/signer/v1/EthereumSignature.js';
 import type { SignEthereumTransactionResponse__Output } from '../../src/api/generated/signer/v1/SignEthereumTransactionResponse.js';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { AuditRecord } from '../../src/domain/audit.js';
 import { DEV_PIN } from '../../src/config.js';
 import { rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
@@ -32,7 +33,7 @@ test.before(async () => {
 });
 test.after.always(async () => t0?.stop());
 
-const records = (): AuditRecord[] => t0.signer.store.auditRecords(0, 1_000_000);
+const records = (): Promise<AuditRecord[]> => t0.signer.store.auditRecords(0, 1_000_000);
 const tx = (nonce: number, value: bigint) =>
   getBytes(Transaction.from({ type: 2, chainId: 1n, nonce, gasLimit: 21000n, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n, to: FRIEND, value }).unsignedSerialized);
 const cli = promisify(execFile);
@@ -46,12 +47,12 @@ async function verify(database: string) {
 }
 
 test.serial('every RPC gets exactly one record: who, what, the decision, the policy, a hash of the signature', async (t) => {
-  const before = records().length;
+  const before = (await records()).length;
   const signed = await t0.call<EthereumSignature__Output>('SignPersonalMessage', { keyName: 'audit/hot', message: Buffer.from('hello') });
   await rpcFailure(t0.call('SignPersonalMessage', { keyName: 'audit/hot', message: Buffer.alloc(101) }));
   await rpcFailure(t0.call('SignEthereumTransaction', { keyName: 'audit/hot', unsignedTransaction: Uint8Array.of(1, 2) }));
   await t0.call('GetKey', { name: 'audit/hot' });
-  const added = records().slice(before);
+  const added = (await records()).slice(before);
   t.is(added.length, 4);
   const [ok, denied, bad, read] = added as [AuditRecord, AuditRecord, AuditRecord, AuditRecord];
   t.like(ok, { caller: 'local', method: 'SignPersonalMessage', keyName: 'audit/hot', decision: 'allow', reason: '' });
@@ -78,7 +79,7 @@ test.serial('idempotent retry: the same id and payload return the stored signatu
   t.is(other.errorCode, 'REQUEST_ID_REUSED');
   const fresh = await rpcFailure(t0.call('SignEthereumTransaction', { ...request, requestId: 'payout-43' }));
   t.is(fresh.code, grpc.status.RESOURCE_EXHAUSTED);
-  t.is(records().at(-3)!.decision, 'replay');
+  t.is((await records()).at(-3)!.decision, 'replay');
 });
 
 test.serial('a different transaction for a signed nonce is refused', async (t) => {
@@ -89,21 +90,21 @@ test.serial('a different transaction for a signed nonce is refused', async (t) =
 });
 
 test.serial('a read-only database releases no signature: UNAVAILABLE', async (t) => {
-  const before = records().length;
-  t0.signer.store.simulateWriteFailure('readonly');
+  const before = (await records()).length;
+  (t0.signer.store as SqliteStore).simulateWriteFailure('readonly');
   const failure = await rpcFailure(t0.call('SignPersonalMessage', { keyName: 'audit/hot', message: Buffer.from('while read-only') }));
-  t0.signer.store.simulateWriteFailure('none');
+  (t0.signer.store as SqliteStore).simulateWriteFailure('none');
   t.is(failure.code, grpc.status.UNAVAILABLE);
   t.is(failure.errorCode, 'STORE_UNAVAILABLE');
   // Not even the refusal could be recorded while the database refused writes (it is in the server log).
-  t.is(records().length, before);
+  t.is((await records()).length, before);
 });
 
 test.serial('audit export writes every record as a JSON line; audit tail follows new ones', async (t) => {
   const database = join(t0.dir, 'signer.db');
   const { stdout } = await cli(process.execPath, [CLI, 'audit', 'export', '--database', database]);
   const exported = stdout.trim().split('\n').map((line) => JSON.parse(line) as AuditRecord);
-  t.deepEqual(exported, records());
+  t.deepEqual(exported, (await records()));
 
   const tail = spawn(process.execPath, [CLI, 'audit', 'tail', '--database', database, '--from', String(exported.length), '--interval-ms', '50', '--json']);
   t.teardown(() => tail.kill());

@@ -26,7 +26,7 @@ test.serial('disable with 20 requests in flight: nothing is signed after the dis
   t.true(outcomes.every((o) => o === 'signed' || o === 'KEY_DISABLED'), outcomes.join(','));
 
   // Every signature that was released has its audit record, and none was recorded after the disable.
-  const records = t0.signer.store.auditRecords(0, 10_000);
+  const records = await t0.signer.store.auditRecords(0, 10_000);
   const released = outcomes.filter((o) => o === 'signed').length;
   t.is(records.filter((r) => r.keyName === 'freeze/hot' && r.decision === 'allow').length, released);
 

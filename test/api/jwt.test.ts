@@ -161,20 +161,20 @@ test.serial('signer keys rotate publishes a new version and lists the versions',
 test.serial('scheduled rotation publishes the next version publish-ahead before the period ends', async (t) => {
   const start = clock.now;
   await t0.call('CreateJwtKey', { name: 'jwt/sched', algorithm: 'JWT_ALGORITHM_EDDSA', publishAhead: '1h', rotationPeriod: '1d' });
-  const versions = () => t0.signer.jwt.versions('jwt/sched').map((v) => v.state);
-  t.deepEqual(versions(), ['active']);
+  const versions = async () => (await t0.signer.jwt.versions('jwt/sched')).map((v) => v.state);
+  t.deepEqual(await versions(), ['active']);
   // The period runs from activation (creation: the first version signs at once); the next version appears 1h before it ends...
   clock.now = start + 86_400_000 - 3_600_000 - 1;
   await t0.signer.jwt.advance();
-  t.deepEqual(versions(), ['active']);
+  t.deepEqual(await versions(), ['active']);
   clock.now += 1;
   await t0.signer.jwt.advance();
-  t.deepEqual(versions(), ['active', 'published']);
+  t.deepEqual(await versions(), ['active', 'published']);
   // ...and takes over once it has been published for publish-ahead.
   clock.now += 3_600_000;
   await t0.signer.jwt.advance();
-  t.deepEqual(versions(), ['retiring', 'active']);
-  const { maxAgeSeconds } = t0.signer.jwt.jwks();
+  t.deepEqual(await versions(), ['retiring', 'active']);
+  const { maxAgeSeconds } = await t0.signer.jwt.jwks();
   t.is(maxAgeSeconds, 0); // the smallest publish-ahead among all keys (the 0s ones above)
 });
 

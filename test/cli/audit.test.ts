@@ -36,14 +36,14 @@ test('audit verify draws a progress bar per phase on stderr when asked (SIGNER_P
 });
 
 test('audit tail prints a line per record for people and JSON lines with --json', async (t) => {
-  const total = t0.signer.store.lastAuditSeq();
+  const total = await t0.signer.store.lastAuditSeq();
   const people = await tail(['--from', '0'], total + 1);
   t.is(people.length, total + 1);
   t.regex(people[0]!, /^SEQ +TIME +CALLER +METHOD +KEY +DECISION +REASON$/);
   t.regex(people[1]!, /^1 +\d\d:\d\d:\d\d +local +CreateKey +cli\/audit +ok +-$/);
   t.regex(people[2]!, /^2 +\S+ +local +GetKey +cli\/audit +ok +-$/);
   const json = await tail(['--from', '0', '--json'], total);
-  t.deepEqual(json.map((line) => JSON.parse(line) as AuditRecord), t0.signer.store.auditRecords(0, total));
+  t.deepEqual(json.map((line) => JSON.parse(line) as AuditRecord), await t0.signer.store.auditRecords(0, total));
 });
 
 /** Runs `audit tail` until it has printed `lines` lines, then stops it as Ctrl-C would. */

@@ -149,10 +149,10 @@ test.serial('releasing a claim that does not exist fails naming the nonce; bad n
 test.serial('a key with more claims than one reply holds lists the newest and says that earlier ones were left out', async (t) => {
   // Written beside the running service, as years of transactions on one chain would have.
   const store = new SqliteStore(join(dir, 'signer.db'));
-  store.exclusive((tx) => {
-    for (let nonce = 0n; nonce <= 500n; nonce++) tx.putNonce(key.name, 5n, nonce, { digest: 'ab'.repeat(32), feeCap: 1n, priorityFee: 1n });
+  await store.transaction(async (tx) => {
+    for (let nonce = 0n; nonce <= 500n; nonce++) await tx.putNonce(key.name, 5n, nonce, { digest: 'ab'.repeat(32), feeCap: 1n, priorityFee: 1n });
   });
-  store.close();
+  await store.close();
   const listed = await cliAs('backend', ['nonces', 'list', key.name, '--chain', '5', '--json']);
   t.is(listed.code, 0, listed.stderr);
   const claims = JSON.parse(listed.stdout) as NonceClaim__Output[];

@@ -60,7 +60,7 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     host: '127.0.0.1',
     port: 0,
     dataDir: dir,
-    databasePath: join(dir, 'signer.db'),
+    database: join(dir, 'signer.db'),
     policyDir: join(dir, 'policies'),
     tokenLabel: 'test-token',
     pin: DEV_PIN,

@@ -18,13 +18,13 @@ function setup(t: import('ava').ExecutionContext, policy: string) {
   const dir = mkdtempSync(join(tmpdir(), 'windows-'));
   const store = new SqliteStore(join(dir, 'signer.db'));
   t.teardown(() => {
-    store.close();
+    void store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const clock = { now: 1_000_000_000 };
   const gate = new PolicyGate(writePolicies(dir, { 'p.yaml': policy }), store, silentLogger, () => clock.now);
   // As the signing path does: decide and reserve in one exclusive transaction.
-  const authorize = (key: string, intent: SignIntent) => store.exclusive((tx) => gate.authorize(tx, key, intent, clock.now));
+  const authorize = (key: string, intent: SignIntent) => store.transaction((tx) => gate.authorize(tx, key, intent, clock.now));
   return { authorize, clock, store };
 }
 

@@ -14,34 +14,34 @@ function open(t: import('ava').ExecutionContext) {
   const path = join(dir, 'signer.db');
   const store = new SqliteStore(path);
   t.teardown(() => {
-    store.close();
+    void store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return { store, path };
 }
 
-test('the ledger refuses a zero or negative spend and records nothing of the batch', (t) => {
+test('the ledger refuses a zero or negative spend and records nothing of the batch', async (t) => {
   const { store } = open(t);
-  store.exclusive((tx) => tx.recordSpends([{ scope: SCOPE, amount: 100n }], 1000, 'h'));
+  await store.transaction(async (tx) => await tx.recordSpends([{ scope: SCOPE, amount: 100n }], 1000, 'h'));
   for (const amount of [0n, -1n, -(10n ** 36n)]) {
-    const error = t.throws(() => store.exclusive((tx) => tx.recordSpends([{ scope: SCOPE, amount: 5n }, { scope: SCOPE, amount }], 2000, 'h')), {
+    const error = await t.throwsAsync(() => store.transaction(async (tx) => await tx.recordSpends([{ scope: SCOPE, amount: 5n }, { scope: SCOPE, amount }], 2000, 'h')), {
       instanceOf: SignerError,
     });
     t.is(error?.code, 'INTERNAL');
     t.regex(error!.message, /spends must be positive/);
   }
   // The window still holds exactly the one positive spend: nothing lowered it, nothing half-recorded.
-  t.is(store.reader.used(SCOPE, HOUR, 3000), 100n);
+  t.is((await store.reader.usage([{ scope: SCOPE, perMs: HOUR }], 3000))[0], 100n);
 });
 
-test('a window over a rewritten ledger that would go negative fails closed', (t) => {
+test('a window over a rewritten ledger that would go negative fails closed', async (t) => {
   const { store, path } = open(t);
-  store.exclusive((tx) => tx.recordSpends([{ scope: SCOPE, amount: 100n }], 1000, 'h'));
+  await store.transaction(async (tx) => await tx.recordSpends([{ scope: SCOPE, amount: 100n }], 1000, 'h'));
   // What the old decoder bug left behind: a negative reservation, as an older version wrote it.
   const db = new Database(path);
   db.prepare("INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash) VALUES (?, 2000, '-1000', '-900', 'h')").run(SCOPE);
   db.close();
-  const error = t.throws(() => store.reader.used(SCOPE, HOUR, 3000), { instanceOf: SignerError });
+  const error = await t.throwsAsync(() => store.reader.usage([{ scope: SCOPE, perMs: HOUR }], 3000), { instanceOf: SignerError });
   t.is(error?.code, 'INTERNAL');
   t.regex(error!.message, /negative usage/);
 });

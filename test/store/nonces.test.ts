@@ -17,41 +17,41 @@ const request = (requestId: string): SignRequestRecord => ({
   createdAt: Date.now(),
 });
 
-test('a nonce claim stays while another live request signs the same transaction', (t) => {
+test('a nonce claim stays while another live request signs the same transaction', async (t) => {
   const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'nonces-')), 'signer.db'));
-  store.exclusive((tx) => {
-    tx.putNonce('k', 1n, 7n, { digest: 'd1', feeCap: 1n, priorityFee: 1n });
-    tx.putSignRequest(request('a'));
-    tx.putSignRequest(request('b'));
+  await store.transaction(async (tx) => {
+    await tx.putNonce('k', 1n, 7n, { digest: 'd1', feeCap: 1n, priorityFee: 1n });
+    await tx.putSignRequest(request('a'));
+    await tx.putSignRequest(request('b'));
   });
   // A fails before the HSM and gives its claim back; B, the same transaction, still depends on it.
-  store.exclusive((tx) => {
-    t.true(tx.finishSignRequest('relayer', 'a', 'failed'));
-    tx.releaseNonce('k', 1n, 7n, 'd1');
+  await store.transaction(async (tx) => {
+    t.true(await tx.finishSignRequest('relayer', 'a', 'failed'));
+    await tx.releaseNonce('k', 1n, 7n, 'd1');
   });
-  t.is(store.exclusive((tx) => tx.findNonce('k', 1n, 7n))?.digest, 'd1');
-  store.exclusive((tx) => {
-    t.true(tx.finishSignRequest('relayer', 'b', 'failed'));
-    tx.releaseNonce('k', 1n, 7n, 'd1');
+  t.is((await store.transaction(async (tx) => await tx.findNonce('k', 1n, 7n)))?.digest, 'd1');
+  await store.transaction(async (tx) => {
+    t.true(await tx.finishSignRequest('relayer', 'b', 'failed'));
+    await tx.releaseNonce('k', 1n, 7n, 'd1');
   });
-  t.is(store.exclusive((tx) => tx.findNonce('k', 1n, 7n)), undefined);
+  t.is(await store.transaction(async (tx) => await tx.findNonce('k', 1n, 7n)), undefined);
   // An outcome is final: a failed request does not become signed.
-  t.false(store.exclusive((tx) => tx.finishSignRequest('relayer', 'a', 'signed', 'result')));
-  store.close();
+  t.false(await store.transaction(async (tx) => await tx.finishSignRequest('relayer', 'a', 'signed', 'result')));
+  await store.close();
 });
 
-test('the highest claimed nonce is compared as a number, per key and chain', (t) => {
+test('the highest claimed nonce is compared as a number, per key and chain', async (t) => {
   const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'nonces-')), 'signer.db'));
   const claim = { digest: 'd', feeCap: 1n, priorityFee: 1n };
-  t.is(store.reader.highestNonce('k', 1n), undefined);
-  store.exclusive((tx) => {
-    for (const nonce of [9n, 10n, 2n, 18446744073709551615n - 1n]) tx.putNonce('k', 5n, nonce, claim);
-    tx.putNonce('k', 1n, 9n, claim);
-    tx.putNonce('k', 1n, 10n, claim);
-    tx.putNonce('other', 1n, 99n, claim);
+  t.is(await store.reader.highestNonce('k', 1n), undefined);
+  await store.transaction(async (tx) => {
+    for (const nonce of [9n, 10n, 2n, 18446744073709551615n - 1n]) await tx.putNonce('k', 5n, nonce, claim);
+    await tx.putNonce('k', 1n, 9n, claim);
+    await tx.putNonce('k', 1n, 10n, claim);
+    await tx.putNonce('other', 1n, 99n, claim);
   });
-  t.is(store.reader.highestNonce('k', 1n), 10n);
-  t.is(store.reader.highestNonce('k', 5n), 18446744073709551614n);
-  t.is(store.exclusive((tx) => tx.highestNonce('other', 1n)), 99n);
-  store.close();
+  t.is(await store.reader.highestNonce('k', 1n), 10n);
+  t.is(await store.reader.highestNonce('k', 5n), 18446744073709551614n);
+  t.is(await store.transaction(async (tx) => await tx.highestNonce('other', 1n)), 99n);
+  await store.close();
 });

@@ -20,17 +20,17 @@ export function approvalHandlers(services: Services): ApprovalHandlers {
   const stream = handleStream(services);
   const visible = (ctx: RequestContext, id: string) => visibleRequest(approvals, policy.access, ctx, id);
   return {
-    GetSignRequest: unary('GetSignRequest', () => undefined, (ctx, request) => toProtoSignRequest(services, visible(ctx, request.id))),
+    GetSignRequest: unary('GetSignRequest', () => undefined, async (ctx, request) => toProtoSignRequest(services, await visible(ctx, request.id))),
 
-    ListPendingRequests: unary('ListPendingRequests', () => undefined, (ctx, request) => {
+    ListPendingRequests: unary('ListPendingRequests', () => undefined, async (ctx, request) => {
       if (request.pageSize > MAX_PENDING_PAGE) throw invalidField('page_size', `must be between 1 and ${MAX_PENDING_PAGE}`);
       const after = request.pageToken ? decodePendingToken(request.pageToken) : undefined;
-      const page = approvals.pendingPage(request.pageSize || DEFAULT_PENDING_PAGE, after, (r) => policy.access.allows(ctx.caller, 'ListPendingRequests', r.keyName));
-      return { requests: page.requests.map((r) => toProtoSignRequest(services, r)), nextPageToken: page.next ? encodePendingToken(page.next) : '' };
+      const page = await approvals.pendingPage(request.pageSize || DEFAULT_PENDING_PAGE, after, (r) => policy.access.allows(ctx.caller, 'ListPendingRequests', r.keyName));
+      return { requests: await Promise.all(page.requests.map((r) => toProtoSignRequest(services, r))), nextPageToken: page.next ? encodePendingToken(page.next) : '' };
     }),
 
     SubmitApproval: unary('SubmitApproval', () => undefined, async (ctx, request) => {
-      const parked = visible(ctx, request.requestId);
+      const parked = await visible(ctx, request.requestId);
       if (request.verdict !== 'approve' && request.verdict !== 'reject') throw invalidField('verdict', 'must be "approve" or "reject"');
       if (!/^\d{1,16}$/.test(request.expiresAtMs)) throw invalidField('expires_at_ms', 'must be milliseconds since the epoch');
       const updated = await approvals.submit(ctx, {
@@ -47,13 +47,13 @@ export function approvalHandlers(services: Services): ApprovalHandlers {
     // Event-driven: woken by this process's commits (and a read-only re-read every poll interval for
     // other processes'), never a write transaction per look; ended by the server's lifetime bound.
     WaitForSignature: stream('WaitForSignature', async (ctx, request: { id: string }, call) => {
-      const id = visible(ctx, request.id).id;
+      const id = (await visible(ctx, request.id)).id;
       const feed = new ChangeFeed(approvals, call, streamLimits, (change) => change.id === id);
       try {
         let last = '';
         while (!feed.cancelled) {
-          const current = approvals.look(id);
-          const message = toProtoSignRequest(services, current);
+          const current = await approvals.look(id);
+          const message = await toProtoSignRequest(services, current);
           const fingerprint = JSON.stringify([current.status, message.approvals.length]);
           if (fingerprint !== last) {
             call.write(message);
@@ -72,11 +72,11 @@ export function approvalHandlers(services: Services): ApprovalHandlers {
       const watched = (r: PendingRequest) => policy.access.allows(ctx.caller, 'WatchPending', r.keyName);
       const feed = new ChangeFeed(approvals, call, streamLimits, (change) => change.parked);
       try {
-        for (const r of approvals.pendingPage(MAX_PENDING_PAGE, undefined, watched).requests) call.write(toProtoSignRequest(services, r));
+        for (const r of (await approvals.pendingPage(MAX_PENDING_PAGE, undefined, watched)).requests) call.write(await toProtoSignRequest(services, r));
         while (!feed.cancelled) {
           for (const change of await feed.next()) {
-            const parked = approvals.peek(change.id);
-            if (parked?.status === 'pending' && watched(parked)) call.write(toProtoSignRequest(services, parked));
+            const parked = await approvals.peek(change.id);
+            if (parked?.status === 'pending' && watched(parked)) call.write(await toProtoSignRequest(services, parked));
           }
         }
       } finally {
@@ -86,9 +86,10 @@ export function approvalHandlers(services: Services): ApprovalHandlers {
   };
 }
 
-function toProtoSignRequest(services: Services, r: PendingRequest) {
+async function toProtoSignRequest(services: Services, r: PendingRequest) {
   const time = (ms: number) => new Date(ms).toISOString();
   const result = services.approvals.result<never>(r);
+  const approvals = await services.approvals.approvals(r.id);
   return {
     id: r.id,
     keyName: r.keyName,
@@ -102,8 +103,8 @@ function toProtoSignRequest(services: Services, r: PendingRequest) {
     digest: r.digest,
     policyHash: r.policyHash,
     intentJson: r.intent,
-    approvals: services.approvals.approvals(r.id).map((a) => ({ approverId: a.approverId, verdict: a.verdict, reason: a.reason, createTime: time(a.createdAt) })),
-    progress: services.approvals.progress(r),
+    approvals: approvals.map((a) => ({ approverId: a.approverId, verdict: a.verdict, reason: a.reason, createTime: time(a.createdAt) })),
+    progress: await services.approvals.progress(r),
     serviceInstance: services.store.instanceId,
     ...(result && r.method === 'SignEthereumTransaction' ? { transactionResult: toProtoTransaction(result) } : {}),
     ...(result && r.method === 'SignTypedData' ? { typedDataResult: toProtoEthereumSignature(result) } : {}),

@@ -57,8 +57,8 @@ export function handleUnary({ audit, policy, log, metrics, authenticate }: Servi
         policy.access.check(ctx.caller, method, keyName);
         resolve(handle(ctx, call.request));
       })
-        .then((response) => {
-          if (!ctx.audited) audit.append(ctx, { decision: 'ok' });
+        .then(async (response) => {
+          if (!ctx.audited) await audit.append(ctx, { decision: 'ok' });
           return response;
         })
         .then(
@@ -66,8 +66,8 @@ export function handleUnary({ audit, policy, log, metrics, authenticate }: Servi
             observe(metrics, log, ctx, false);
             callback(null, response);
           },
-          (error: unknown) => {
-            recordFailure(audit, log, ctx, error);
+          async (error: unknown) => {
+            await recordFailure(audit, log, ctx, error);
             const failure = toServiceError(error, ctx.requestId);
             observe(metrics, log, ctx, false, { error, failure });
             callback(failure);
@@ -87,17 +87,17 @@ export function handleStream({ audit, policy, log, metrics, authenticate }: Serv
         policy.access.check(ctx.caller, method);
         resolve(handle(ctx, call.request, call));
       }).then(
-        () => {
+        async () => {
           try {
-            audit.append(ctx, { decision: 'ok' });
+            await audit.append(ctx, { decision: 'ok' });
           } catch (error) {
             log.error('audit record could not be written', { requestId: ctx.requestId, method, error: String(error) });
           }
           observe(metrics, log, ctx, true);
           call.end();
         },
-        (error: unknown) => {
-          recordFailure(audit, log, ctx, error);
+        async (error: unknown) => {
+          await recordFailure(audit, log, ctx, error);
           const failure = toServiceError(error, ctx.requestId);
           observe(metrics, log, ctx, true, { error, failure });
           // 'error' (not destroy) is what makes grpc-js send the status: a destroyed stream sends nothing

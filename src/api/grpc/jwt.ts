@@ -33,25 +33,25 @@ export function jwtHandlers(services: Services): JwtHandlers {
       };
       if (settings.defaultTtlMs < 1000) throw invalidField('default_ttl', 'must be at least 1s');
       const key = await jwt.create(request.name, settings, request.labels, keyType);
-      return toProtoJwtKey(key, settings, jwt.versions(key.name));
+      return toProtoJwtKey(key, settings, await jwt.versions(key.name));
     }),
 
     RotateKey: unary('RotateKey', byName, async (_ctx, request) => {
-      const key = visibleKey(keys, request.name);
-      const settings = jwt.settingsOf(key.name);
+      const key = await visibleKey(keys, request.name);
+      const settings = await jwt.settingsOf(key.name);
       const versions = await jwt.rotate(key.name);
-      return toProtoJwtKey(keys.get(key.name), settings, versions);
+      return toProtoJwtKey(await keys.get(key.name), settings, versions);
     }),
 
     SignJwt: unary('SignJwt', byKeyName, async (ctx, request) => {
       withRequestId(ctx, request.requestId);
-      const signed = await jwt.sign(ctx, visibleKey(keys, request.keyName).name, request.claimsJson);
+      const signed = await jwt.sign(ctx, (await visibleKey(keys, request.keyName)).name, request.claimsJson);
       return { token: signed.token, kid: signed.kid, expireTime: new Date(signed.expiresAtMs).toISOString() };
     }),
 
-    GetJwks: unary('GetJwks', (request) => request.keyName || undefined, (_ctx, request) => {
-      const keyName = request.keyName ? visibleKey(keys, request.keyName, 'key_name').name : undefined;
-      return { jwksJson: JSON.stringify({ keys: jwt.jwks(keyName).keys }) };
+    GetJwks: unary('GetJwks', (request) => request.keyName || undefined, async (_ctx, request) => {
+      const keyName = request.keyName ? (await visibleKey(keys, request.keyName, 'key_name')).name : undefined;
+      return { jwksJson: JSON.stringify({ keys: (await jwt.jwks(keyName)).keys }) };
     }),
   };
 }

@@ -18,22 +18,22 @@ export function keyHandlers(services: Services): KeyHandlers {
       return toProtoKey(await keys.create({ name: request.name, type, labels: request.labels }));
     }),
 
-    GetKey: unary('GetKey', byName, (_ctx, request) => withJwtInfo(services, visibleKey(keys, request.name))),
+    GetKey: unary('GetKey', byName, async (_ctx, request) => withJwtInfo(services, await visibleKey(keys, request.name))),
 
-    ListKeys: unary('ListKeys', () => undefined, (ctx, request) => {
-      const page = keys.list(request.pageSize, request.pageToken, (name) => listableKey(policy.access, ctx.caller, name));
-      return { keys: page.keys.map((key) => withJwtInfo(services, key)), nextPageToken: page.nextPageToken };
+    ListKeys: unary('ListKeys', () => undefined, async (ctx, request) => {
+      const page = await keys.list(request.pageSize, request.pageToken, (name) => listableKey(policy.access, ctx.caller, name));
+      return { keys: await Promise.all(page.keys.map((key) => withJwtInfo(services, key))), nextPageToken: page.nextPageToken };
     }),
 
-    DisableKey: unary('DisableKey', byName, (ctx, request) => toProtoKey(setKeyEnabled(keys, audit, ctx, request.name, false))),
+    DisableKey: unary('DisableKey', byName, async (ctx, request) => toProtoKey(await setKeyEnabled(keys, audit, ctx, request.name, false))),
 
-    EnableKey: unary('EnableKey', byName, (ctx, request) => toProtoKey(setKeyEnabled(keys, audit, ctx, request.name, true))),
+    EnableKey: unary('EnableKey', byName, async (ctx, request) => toProtoKey(await setKeyEnabled(keys, audit, ctx, request.name, true))),
   };
 }
 
 /** A key for GetKey and ListKeys: for a JWT key, with its algorithm, versions and schedule. */
-function withJwtInfo(services: Services, key: KeyRecord): Key {
-  const info = services.jwt.infoOf(key.name);
+async function withJwtInfo(services: Services, key: KeyRecord): Promise<Key> {
+  const info = await services.jwt.infoOf(key.name);
   if (!info) return toProtoKey(key);
   const { settings } = info;
   const { algorithm, versions } = toProtoJwtKey(key, settings, info.versions);

@@ -11,12 +11,12 @@ export function nonceHandlers(services: Services): Pick<SignerHandlers, 'ListNon
   const unary = handleUnary(services);
   const nonces = new NonceClaims(services.store, services.keys, services.audit);
   return {
-    ListNonceClaims: unary('ListNonceClaims', (request: ListNonceClaimsRequest__Output) => request.keyName, (_ctx, request) => {
-      const { claims, truncated } = nonces.list(request.keyName, request.chainId);
+    ListNonceClaims: unary('ListNonceClaims', (request: ListNonceClaimsRequest__Output) => request.keyName, async (_ctx, request) => {
+      const { claims, truncated } = await nonces.list(request.keyName, request.chainId);
       return { claims: claims.map(toProtoClaim), truncated };
     }),
-    ReleaseNonceClaim: unary('ReleaseNonceClaim', (request: ReleaseNonceClaimRequest__Output) => request.keyName, (ctx, request) =>
-      toProtoClaim(nonces.release(ctx, request.keyName, request.chainId, request.nonce)),
+    ReleaseNonceClaim: unary('ReleaseNonceClaim', (request: ReleaseNonceClaimRequest__Output) => request.keyName, async (ctx, request) =>
+      toProtoClaim(await nonces.release(ctx, request.keyName, request.chainId, request.nonce)),
     ),
   };
 }

@@ -14,7 +14,7 @@ export function policyHandlers(services: Services): Pick<SignerHandlers, 'Evalua
   const { signing, policy } = services;
   const unary = handleUnary(services);
   return {
-    EvaluatePolicy: unary('EvaluatePolicy', byKeyName, (ctx, request) => toProtoDecision(explain(ctx, signing, request))),
+    EvaluatePolicy: unary('EvaluatePolicy', byKeyName, async (ctx, request) => toProtoDecision(await explain(ctx, signing, request))),
 
     ReloadPolicies: unary('ReloadPolicies', () => undefined, () => ({
       policies: policy.reload().policies.map((p) => ({ file: p.file, key: p.keyPattern, hash: p.hash })),
@@ -23,7 +23,7 @@ export function policyHandlers(services: Services): Pick<SignerHandlers, 'Evalua
 }
 
 /** The request of an EvaluatePolicy call, as the scheme and request its Sign call would have. */
-function explain(ctx: RequestContext, signing: SigningService, request: EvaluatePolicyRequest__Output): Decision {
+function explain(ctx: RequestContext, signing: SigningService, request: EvaluatePolicyRequest__Output): Promise<Decision> {
   switch (request.request) {
     case 'unsignedTransaction':
       return signing.explain(ctx, ethereumTransactionScheme, request.keyName, { unsignedTransaction: request.unsignedTransaction! });

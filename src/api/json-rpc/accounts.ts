@@ -8,10 +8,10 @@ export const CLEF_API_VERSION = '6.0.0';
 export function accountMethods({ accounts, policy }: JsonRpcServices): MethodTable {
   const list = {
     rpc: 'ListKeys',
-    handle: (ctx: { caller: string }, params: unknown) => {
+    handle: async (ctx: { caller: string }, params: unknown) => {
       positional(params, 0);
       policy.access.check(ctx.caller, 'ListKeys');
-      return accounts.list(ctx.caller, 'SignEthereumTransaction').map((account) => account.address);
+      return (await accounts.list(ctx.caller, 'SignEthereumTransaction')).map((account) => account.address);
     },
   };
   return {

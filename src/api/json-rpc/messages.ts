@@ -17,18 +17,18 @@ const TYPED = 'SignTypedData';
  * Signatures are 65 bytes r || s || v with v = 27 or 28, as 0x hex.
  */
 export function messageMethods({ accounts, signing, policy }: JsonRpcServices): MethodTable {
-  const keyFor = (ctx: RequestContext, rpc: string, address: unknown, field: string) => {
-    ctx.keyName = accounts.resolve(ctx.caller, rpc, parseAddress(address, field), field);
+  const keyFor = async (ctx: RequestContext, rpc: string, address: unknown, field: string) => {
+    ctx.keyName = await accounts.resolve(ctx.caller, rpc, parseAddress(address, field), field);
     policy.access.check(ctx.caller, rpc, ctx.keyName);
     return ctx.keyName;
   };
   const personal = async (ctx: RequestContext, address: unknown, addressField: string, data: unknown, dataField: string) => {
-    const keyName = keyFor(ctx, PERSONAL, address, addressField);
+    const keyName = await keyFor(ctx, PERSONAL, address, addressField);
     const result = await signing.sign(ctx, personalMessageScheme, keyName, { message: messageBytes(data, dataField) });
     return `0x${bytesToHex(messageSignature(result))}`;
   };
   const typed = async (ctx: RequestContext, address: unknown, addressField: string, data: unknown, dataField: string) => {
-    const keyName = keyFor(ctx, TYPED, address, addressField);
+    const keyName = await keyFor(ctx, TYPED, address, addressField);
     const request = { typedDataJson: typedDataJson(data, dataField) };
     const outcome = await signing.signOrPark(ctx, typedDataScheme, keyName, request, encodeResult({ request }));
     if ('pending' in outcome) throw new PendingApproval(outcome.pending);

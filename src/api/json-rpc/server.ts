@@ -218,7 +218,7 @@ export async function startJsonRpcServer(config: JsonRpcServerConfig, services: 
       ctx.caller = caller.identity;
       if (method.signs && requestId !== undefined) withRequestId(ctx, requestId, 'Signer-Request-Id');
       const result = await method.handle(ctx, params);
-      if (method.rpc && !ctx.audited) services.audit.append(ctx, { decision: 'ok' });
+      if (method.rpc && !ctx.audited) await services.audit.append(ctx, { decision: 'ok' });
       observe(name, ctx, 'OK');
       return { result };
     } catch (error) {
@@ -226,7 +226,7 @@ export async function startJsonRpcServer(config: JsonRpcServerConfig, services: 
         log.info('request parked for approval', { requestId: ctx.requestId, caller: ctx.caller, method: name, key: ctx.keyName, pendingRequestId: error.pending.id });
         observe(name, ctx, 'OK');
       } else {
-        if (method.rpc) recordFailure(services.audit, log, ctx, error);
+        if (method.rpc) await recordFailure(services.audit, log, ctx, error);
         observe(name, ctx, metricCode(error), error);
       }
       return { error: toJsonRpcError(error, ctx.requestId) };

@@ -20,7 +20,7 @@ const quantity = (n: bigint | number) => `0x${n.toString(16)}`;
 export function transactionMethods({ accounts, transactions, policy }: JsonRpcServices): MethodTable {
   const sign = async (ctx: RequestContext, params: unknown, broadcast: boolean): Promise<Extract<TransactionOutcome, { signed: unknown }>> => {
     const request = parseTransactionRequest(required(positional(params, 1), 0), 'params[0]');
-    ctx.keyName = accounts.resolve(ctx.caller, RPC, request.from, 'params[0].from');
+    ctx.keyName = await accounts.resolve(ctx.caller, RPC, request.from, 'params[0].from');
     policy.access.check(ctx.caller, RPC, ctx.keyName);
     const outcome = await transactions.sign(ctx, ctx.keyName, request, { broadcast });
     if ('pending' in outcome) throw new PendingApproval(outcome.pending, outcome.broadcastOnApproval ? 'service' : 'caller');

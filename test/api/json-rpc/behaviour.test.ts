@@ -68,7 +68,7 @@ test.serial('a denied transfer and a token transfer to a stranger are -32003 wit
   const tooMuch = await send({ to: FRIEND, value: `0x${parseEther('6').toString(16)}` });
   t.like(tooMuch.error?.data, { signerCode: 'POLICY_DENIED', reason: 'VALUE_CAP' });
   // Denials are audited as for gRPC: the method is the RPC the access file knows.
-  const records = t0.signer.store.auditRecords(0, 1_000_000).filter((r) => r.method === 'SignEthereumTransaction' && r.decision === 'deny');
+  const records = (await t0.signer.store.auditRecords(0, 1_000_000)).filter((r) => r.method === 'SignEthereumTransaction' && r.decision === 'deny');
   t.is(records.length, 3);
   t.true(records.every((r) => r.caller === 'local' && r.keyName === 'rpc/hot'));
 });
@@ -81,7 +81,7 @@ test.serial('approval required is -32005 with the pending request id; the servic
   const bySigning = await rpc(url, 'eth_signTransaction', [{ from: address, to: FRIEND, value: `0x${parseEther('4').toString(16)}`, nonce: '0x64' }]);
   t.like(bySigning.error?.data, { signerCode: 'APPROVAL_REQUIRED', broadcast: 'caller' });
 
-  const request = t0.signer.approvals.get(id);
+  const request = await t0.signer.approvals.get(id);
   const expiresAt = Date.now() + 600_000;
   const payload = approvalPayload({ instanceId: t0.signer.store.instanceId, requestId: id, keyName: request.keyName, chainId: request.chainId, digest: request.digest, policyHash: request.policyHash, verdict: 'approve', expiresAt });
   const ctx = { requestId: 'approval', caller: 'alice-identity', method: 'SubmitApproval', startedAt: performance.now(), audited: false };
@@ -186,7 +186,7 @@ test.serial('Signer-Request-Id makes a sign call idempotent: the retry gets the 
   t.is(again.result, first.result);
   const other = await rpc(url, 'eth_signTransaction', [{ ...tx, value: '0x6' }], { 'signer-request-id': 'retry-1' });
   t.like(other.error, { code: -32009, data: { signerCode: 'REQUEST_ID_REUSED' } });
-  t.true(t0.signer.store.auditRecords(0, 1_000_000).some((r) => r.decision === 'replay' && r.method === 'SignEthereumTransaction'));
+  t.true((await t0.signer.store.auditRecords(0, 1_000_000)).some((r) => r.decision === 'replay' && r.method === 'SignEthereumTransaction'));
 });
 
 test.serial('JSON-RPC calls are counted in the metrics like gRPC calls', async (t) => {

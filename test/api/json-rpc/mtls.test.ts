@@ -78,7 +78,7 @@ test('no certificate, or one from a foreign CA, is -32001 UNAUTHENTICATED, and a
   t.like(refused.error, { code: -32001, data: { signerCode: 'UNAUTHENTICATED' } });
   // Forwarded methods too: nothing reaches the node for an unauthenticated caller.
   t.like((await rpcTls(url, ca.certPem, 'eth_blockNumber', [], forged)).error, { code: -32001 });
-  const audited = signer.store.auditRecords(0, 1_000_000).filter((r) => r.reason === 'UNAUTHENTICATED');
+  const audited = (await signer.store.auditRecords(0, 1_000_000)).filter((r) => r.reason === 'UNAUTHENTICATED');
   t.true(audited.some((r) => r.method === 'ListKeys') && audited.some((r) => r.method === 'SignPersonalMessage'));
 });
 

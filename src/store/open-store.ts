@@ -1,0 +1,19 @@
+import { resolve } from 'node:path';
+import type { Store } from './store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+
+/** A `--database` value that names a PostgreSQL server rather than a SQLite file. */
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database);
+}
+
+/**
+ * Opens the store `database` names: a postgres:// or postgresql:// URL selects PostgreSQL (several
+ * replicas may share it), anything else is the path of a SQLite file (one process).
+ */
+export async function openStore(database: string, options: { readonly?: boolean } = {}): Promise<Store> {
+  if (isPostgresUrl(database)) {
+    throw new Error('TEMP: PostgreSQL store not merged yet');
+  }
+  return new SqliteStore(resolve(database), options);
+}

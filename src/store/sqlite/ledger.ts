@@ -1,0 +1,196 @@
+import { auditRecordHash, GENESIS_HASH, type AuditRecord } from '../../domain/audit.js';
+import { SignerError } from '../../domain/errors.js';
+import type { Ledger, PendingChange } from '../store.js';
+import { fromVersion, toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion } from './rows.js';
+import type { Statements } from './statements.js';
+
+/** What a ledger tells its store about the open transaction, to announce once it commits. */
+export interface LedgerEvents {
+  audited(record: AuditRecord): void;
+  changed(change: PendingChange): void;
+}
+
+/**
+ * The store's operations over one connection's statements. better-sqlite3 is synchronous: each
+ * operation runs at once and returns a settled promise, so a transaction's work holds the write lock
+ * only for as long as its own code runs.
+ */
+export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
+  const usedIn = (scope: string, perMs: number, now: number): bigint => {
+    const latest = sql.latest.get(scope);
+    if (!latest) return 0n;
+    const before = sql.totalAt.get(scope, now - perMs);
+    const total = BigInt(latest.cumulative) - BigInt(before?.cumulative ?? '0');
+    // Spends are positive, so usage never is: a negative one means a rewritten ledger. Fail closed.
+    if (total < 0n) throw new SignerError('INTERNAL', `the ledger of ${scope} is corrupt: negative usage in its window`);
+    return total;
+  };
+  return {
+    async insertKey(key) {
+      try {
+        sql.insertKey.run({
+          name: key.name,
+          type: key.type,
+          hsm_id: key.hsmId,
+          public_jwk: JSON.stringify(key.publicJwk),
+          labels: JSON.stringify(key.labels),
+          created_at: key.createdAt.getTime(),
+        });
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new SignerError('KEY_EXISTS', `key "${key.name}" already exists`, 'name');
+        }
+        throw error;
+      }
+    },
+    async usage(windows, now) {
+      return windows.map(({ scope, perMs }) => usedIn(scope, perMs, now));
+    },
+    async keyEnabled(name) {
+      return sql.keyEnabled.get(name)?.enabled === 1;
+    },
+    async recordSpends(spends, now, policyHash) {
+      // A zero or negative spend would lower a window's running total: refuse it whatever decoded it.
+      const bad = spends.find((spend) => spend.amount <= 0n);
+      if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
+      for (const { scope, amount } of spends) {
+        const latest = sql.latest.get(scope);
+        // Times never go backwards within a scope, so running totals stay ordered by time.
+        const at = Math.max(now, latest?.at_ms ?? now);
+        const cumulative = BigInt(latest?.cumulative ?? '0') + amount;
+        sql.insertReservation.run(scope, at, amount.toString(), cumulative.toString(), policyHash);
+      }
+    },
+    async findSignRequest(caller, requestId) {
+      const row = sql.findRequest.get(caller, requestId);
+      return row && toSignRequest(row);
+    },
+    async putSignRequest(record) {
+      sql.putRequest.run({ ...record, result: record.result ?? null });
+    },
+    async finishSignRequest(caller, requestId, status, result) {
+      return sql.finishRequest.run(status, result ?? null, caller, requestId).changes === 1;
+    },
+    async findNonce(keyName, chainId, nonce) {
+      const row = sql.findNonce.get(keyName, chainId.toString(), nonce.toString());
+      return row && { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
+    },
+    async putNonce(keyName, chainId, nonce, record) {
+      sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());
+    },
+    async highestNonce(keyName, chainId) {
+      const row = sql.highestNonce.get(keyName, chainId.toString());
+      return row && BigInt(row.nonce);
+    },
+    async touchKey(name, now) {
+      sql.touchKey.run(now, name);
+    },
+    async setKeyEnabled(name, enabled) {
+      return sql.setEnabled.run(enabled ? 1 : 0, name).changes === 1;
+    },
+    async releaseNonce(keyName, chainId, nonce, digest) {
+      sql.releaseNonce.run({ keyName, chainId: chainId.toString(), nonce: nonce.toString(), digest });
+    },
+    async nonceClaims(keyName, limit, chainId) {
+      const chain = chainId === undefined ? null : chainId.toString();
+      // The newest claims are the ones an operator looks for: read from the top, shown in order.
+      return sql.nonceClaims.all(keyName, chain, chain, limit).reverse().map((row) => ({
+        chainId: BigInt(row.chain_id),
+        nonce: BigInt(row.nonce),
+        digest: row.digest,
+        feeCap: BigInt(row.fee_cap),
+        priorityFee: BigInt(row.priority_fee),
+      }));
+    },
+    async dropNonceClaim(keyName, chainId, nonce) {
+      const row = sql.dropNonceClaim.get(keyName, chainId.toString(), nonce.toString());
+      return row && { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
+    },
+    async auditHead() {
+      return sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
+    },
+    // The write lock is held from BEGIN IMMEDIATE to COMMIT, so the head read here is the head at commit.
+    appendAudit(fields) {
+      const head = sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
+      const seq = head.seq + 1;
+      const record: AuditRecord = { ...fields, seq, prevHash: head.hash, hash: auditRecordHash(seq, fields, head.hash) };
+      sql.insertAudit.run(record);
+      events.audited(record);
+    },
+    async jwtSettings(keyName) {
+      const row = sql.jwtSettings.get(keyName);
+      return row && toSettings(row);
+    },
+    async putJwtKey(keyName, settings) {
+      sql.putJwtKey.run({ keyName, ...settings });
+    },
+    async versions(keyName) {
+      return sql.versions.all(keyName).map(toVersion);
+    },
+    async insertVersion(version) {
+      sql.insertVersion.run(fromVersion(version));
+    },
+    async updateVersion(version) {
+      sql.updateVersion.run(fromVersion(version));
+    },
+    async setActiveVersion(keyName, hsmId, publicJwk, kid) {
+      sql.setActive.run(hsmId, JSON.stringify(publicJwk), kid, keyName);
+    },
+    async noteTokenExpiry(keyName, kid, expMs) {
+      sql.noteExp.run(expMs, keyName, kid);
+    },
+    async putPending(request) {
+      sql.putPending.run({
+        ...request,
+        rules: JSON.stringify(request.rules),
+        result: request.result ?? null,
+        clientRequestId: request.clientRequestId ?? null,
+        payloadHash: request.payloadHash ?? null,
+      });
+      events.changed({ id: request.id, parked: true });
+    },
+    async findParkedByClientId(requester, clientRequestId) {
+      const row = sql.parkedByClientId.get(requester, clientRequestId);
+      return row && toPending(row);
+    },
+    async openParked(keyName, requester) {
+      return { key: sql.openByKey.get(keyName)!.n, requester: sql.openByRequester.get(requester)!.n };
+    },
+    async expirePending(now, reason) {
+      const ids = sql.expirePending.all(reason, now).map((row) => row.id);
+      for (const id of ids) events.changed({ id, parked: false });
+      return ids;
+    },
+    async getPending(id) {
+      const row = sql.getPending.get(id);
+      return row && toPending(row);
+    },
+    async setPendingStatus(id, status, reason = '', result, from) {
+      const changed = sql.setPending.run(status, reason, result ?? null, id, from ? JSON.stringify(from) : null).changes === 1;
+      if (changed) events.changed({ id, parked: false });
+      return changed;
+    },
+    async rewritePending(id) {
+      sql.rewritePending.run(id);
+    },
+    async putApproval(approval) {
+      const added = sql.putApproval.run(approval).changes === 1;
+      if (added) events.changed({ id: approval.requestId, parked: false });
+      return added;
+    },
+    async approvals(requestId) {
+      return sql.approvals.all(requestId).map(toApproval);
+    },
+    async lastCheckpoint() {
+      const row = sql.lastCheckpoint.get();
+      return row && toCheckpoint(row);
+    },
+    async firstCheckpoint() {
+      const row = sql.firstCheckpoint.get();
+      return row && toCheckpoint(row);
+    },
+    async putCheckpoint(checkpoint) {
+      sql.insertCheckpoint.run(checkpoint);
+    },
+  };
+}

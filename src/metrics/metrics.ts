@@ -6,7 +6,7 @@ import type { HsmObserver } from '../keystore/hsm.js';
 import { RESERVED_PREFIX } from '../service/key-service.js';
 import type { PolicyGate } from '../service/policy-gate.js';
 import type { Store } from '../store/store.js';
-import { spendWindowUsage } from './spend-windows.js';
+import { spendWindowUsage, type WindowUsage } from './spend-windows.js';
 
 /** One finished RPC, as the API layer saw it. */
 export interface CompletedRpc {
@@ -178,28 +178,17 @@ export class SignerMetrics implements RpcObserver {
       g.set({ status: 'approved' }, approved);
     });
 
-    // One pass over the keys fills both window gauges. The registry collects metrics in the order they
-    // were registered, so the gauge that does the work comes first.
-    let windowLimit: Gauge<WindowLabel> | undefined;
+    // One pass over the keys fills both window gauges: the registry asks every gauge at once, in the
+    // order they were registered, so the first starts the pass and the second waits for the same one.
+    let pass: Promise<WindowUsage[]> | undefined;
+    const labels = (row: WindowUsage) => ({ key: row.key, asset: row.asset, chain: row.chain, window: row.window, per: row.per });
     gauge('signer_spend_window_used', 'What is counted in each spend window and rate limit now, in whole units of its asset.', WINDOW_LABELS, async (g, s) => {
-      windowLimit!.reset();
-      const now = s.policy.now();
-      const keyNames = await inventory(s.store);
-      // Two passes: the first names the windows, whose usage is then read in one round trip.
-      const windows = new Map<string, { scope: string; perMs: number }>();
-      spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => {
-        windows.set(`${scope}\n${perMs}`, { scope, perMs });
-        return 0n;
-      });
-      const totals = windows.size === 0 ? [] : await s.store.reader.usage([...windows.values()], now);
-      const usage = new Map([...windows.keys()].map((id, i) => [id, totals[i]!]));
-      for (const row of spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => usage.get(`${scope}\n${perMs}`)!)) {
-        const labels = { key: row.key, asset: row.asset, chain: row.chain, window: row.window, per: row.per };
-        g.set(labels, row.used);
-        windowLimit!.set(labels, row.limit);
-      }
+      pass = windowUsage(s);
+      for (const row of await pass) g.set(labels(row), row.used);
     });
-    windowLimit = gauge('signer_spend_window_limit', 'The max of each spend window and rate limit, in whole units of its asset.', WINDOW_LABELS);
+    gauge('signer_spend_window_limit', 'The max of each spend window and rate limit, in whole units of its asset.', WINDOW_LABELS, async (g, s) => {
+      for (const row of await (pass ?? windowUsage(s))) g.set(labels(row), row.limit);
+    });
 
     gauge('signer_jwt_key_versions', 'Versions of each JWT key by state.', ['key', 'state'], async (g, s) => {
       for (const { keyName } of await s.store.jwtKeys()) {
@@ -220,6 +209,21 @@ function isKeyName(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every window of every key with its usage now; the usage of all of them is read in one round trip. */
+async function windowUsage(s: MetricSources): Promise<WindowUsage[]> {
+  const now = s.policy.now();
+  const keyNames = await inventory(s.store);
+  // Two passes: the first names the windows, whose usage is then read at once.
+  const windows = new Map<string, { scope: string; perMs: number }>();
+  spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => {
+    windows.set(`${scope}\n${perMs}`, { scope, perMs });
+    return 0n;
+  });
+  const totals = windows.size === 0 ? [] : await s.store.reader.usage([...windows.values()], now);
+  const usage = new Map([...windows.keys()].map((id, i) => [id, totals[i]!]));
+  return spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => usage.get(`${scope}\n${perMs}`)!);
 }
 
 /** Every key name in the inventory, a page at a time, without the service's own keys. */

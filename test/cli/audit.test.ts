@@ -20,7 +20,7 @@ test.after.always(async () => t0?.stop());
 const verify = (env: NodeJS.ProcessEnv) => runCli(['audit', 'verify', '--database', database, '--public-key', t0.signer.auditKeyPath, '--json'], { env });
 
 test('audit verify draws a progress bar per phase on stderr when asked (SIGNER_PROGRESS=1), and nothing otherwise', async (t) => {
-  const records = t0.signer.store.lastAuditSeq();
+  const records = await t0.signer.store.lastAuditSeq();
   const withBar = await verify({ SIGNER_PROGRESS: '1' });
   t.is(withBar.code, 0, withBar.stderr);
   const lines = withBar.stderr.split('\n');

@@ -35,8 +35,8 @@ const send = (value: bigint, chainId = 1n): SignIntent => ({
   ).transaction,
 });
 
-function refusedWith(t: import('ava').ExecutionContext, run: () => unknown, code: string, reason: string): void {
-  const error = t.throws(run, { instanceOf: SignerError });
+async function refusedWith(t: import('ava').ExecutionContext, run: () => Promise<unknown>, code: string, reason: string): Promise<void> {
+  const error = await t.throwsAsync(run, { instanceOf: SignerError });
   t.is(error?.code as string, code);
   t.is(error?.reason, reason);
 }
@@ -50,69 +50,69 @@ ethereum_transactions:
   spend_windows: [{ per: 1h, max: "10 ether" }]
 `;
 
-test('a spend window: exactly full passes, one wei more is refused', (t) => {
+test('a spend window: exactly full passes, one wei more is refused', async (t) => {
   const { authorize } = setup(t, NATIVE);
-  authorize(KEY, send(parseEther('4')));
-  authorize(KEY, send(parseEther('6')));
-  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  await authorize(KEY, send(parseEther('4')));
+  await authorize(KEY, send(parseEther('6')));
+  await refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
 });
 
-test('window edges: a spend still counts 1 ms before it expires and not at expiry', (t) => {
+test('window edges: a spend still counts 1 ms before it expires and not at expiry', async (t) => {
   const { authorize, clock } = setup(t, NATIVE);
   const start = clock.now;
-  authorize(KEY, send(parseEther('10')));
+  await authorize(KEY, send(parseEther('10')));
   clock.now = start + HOUR - 1;
-  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  await refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
   clock.now = start + HOUR;
-  t.notThrows(() => authorize(KEY, send(parseEther('10'))));
+  await t.notThrowsAsync(() => authorize(KEY, send(parseEther('10'))));
 });
 
-test('the window slides: old spends leave one by one', (t) => {
+test('the window slides: old spends leave one by one', async (t) => {
   const { authorize, clock } = setup(t, NATIVE);
   const start = clock.now;
   for (let i = 0; i < 10; i++) {
     clock.now = start + i * 60_000;
-    authorize(KEY, send(parseEther('1')));
+    await authorize(KEY, send(parseEther('1')));
   }
   clock.now = start + HOUR + 4 * 60_000; // the first five have expired (the fifth exactly now)
-  authorize(KEY, send(parseEther('5')));
-  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  await authorize(KEY, send(parseEther('5')));
+  await refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
   clock.now += 60_000; // the sixth expires
-  t.notThrows(() => authorize(KEY, send(parseEther('1'))));
+  await t.notThrowsAsync(() => authorize(KEY, send(parseEther('1'))));
 });
 
-test('windows are per key and per chain', (t) => {
+test('windows are per key and per chain', async (t) => {
   const { authorize } = setup(t, NATIVE);
-  authorize(KEY, send(parseEther('10')));
-  t.notThrows(() => authorize(KEY, send(parseEther('10'), 5n)));
-  t.notThrows(() => authorize('k/other', send(parseEther('10'))));
+  await authorize(KEY, send(parseEther('10')));
+  await t.notThrowsAsync(() => authorize(KEY, send(parseEther('10'), 5n)));
+  await t.notThrowsAsync(() => authorize('k/other', send(parseEther('10'))));
 });
 
-test('a denied request reserves nothing', (t) => {
+test('a denied request reserves nothing', async (t) => {
   const { authorize } = setup(t, NATIVE);
-  refusedWith(t, () => authorize(KEY, send(parseEther('101'))), 'POLICY_DENIED', 'VALUE_CAP');
-  t.notThrows(() => authorize(KEY, send(parseEther('10'))));
+  await refusedWith(t, () => authorize(KEY, send(parseEther('101'))), 'POLICY_DENIED', 'VALUE_CAP');
+  await t.notThrowsAsync(() => authorize(KEY, send(parseEther('10'))));
 });
 
-test('a clock that goes backwards cannot free a window early', (t) => {
+test('a clock that goes backwards cannot free a window early', async (t) => {
   const { authorize, clock } = setup(t, NATIVE);
-  authorize(KEY, send(parseEther('5')));
+  await authorize(KEY, send(parseEther('5')));
   clock.now -= 30 * 60_000;
-  authorize(KEY, send(parseEther('5')));
+  await authorize(KEY, send(parseEther('5')));
   clock.now += 30 * 60_000 + HOUR - 1; // an hour after the first, minus 1 ms
-  refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
+  await refusedWith(t, () => authorize(KEY, send(1n)), 'LIMIT_EXCEEDED', 'SPEND_WINDOW');
 });
 
-test('rate limits count signatures per key per interval', (t) => {
+test('rate limits count signatures per key per interval', async (t) => {
   const { authorize, clock } = setup(t, 'key: "**"\npersonal_messages: { max_length: 100 }\nrate_limits: [{ per: 1s, max: 3 }]\n');
   const message: SignIntent = { scheme: 'eip191', message: Buffer.from('hi') };
-  for (let i = 0; i < 3; i++) authorize(KEY, message);
-  refusedWith(t, () => authorize(KEY, message), 'LIMIT_EXCEEDED', 'RATE_LIMIT');
+  for (let i = 0; i < 3; i++) await authorize(KEY, message);
+  await refusedWith(t, () => authorize(KEY, message), 'LIMIT_EXCEEDED', 'RATE_LIMIT');
   clock.now += 1000;
-  t.notThrows(() => authorize(KEY, message));
+  await t.notThrowsAsync(() => authorize(KEY, message));
 });
 
-test('token windows count decoded transfer amounts', (t) => {
+test('token windows count decoded transfer amounts', async (t) => {
   const usdc = '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48';
   const { authorize } = setup(
     t,
@@ -132,8 +132,8 @@ ethereum_transactions: { chain_ids: [1], recipients: { allow: any }, max_value: 
       ),
     ).transaction,
   });
-  authorize(KEY, transfer(40_000_000_000n));
-  authorize(KEY, transfer(10_000_000_000n));
-  const error = t.throws(() => authorize(KEY, transfer(1n)), { instanceOf: SignerError });
+  await authorize(KEY, transfer(40_000_000_000n));
+  await authorize(KEY, transfer(10_000_000_000n));
+  const error = await t.throwsAsync(() => authorize(KEY, transfer(1n)), { instanceOf: SignerError });
   t.regex(error!.message, /50000 USDC used of 50000 USDC per 1h, this request needs 0.000001 USDC/);
 });

@@ -166,7 +166,7 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
       return row && toPending(row);
     },
     async setPendingStatus(id, status, reason = '', result, from) {
-      const changed = sql.setPending.run(status, reason, result ?? null, id, from ? JSON.stringify(from) : null).changes === 1;
+      const changed = sql.setPending.run({ status, reason, result: result ?? null, id, from: from ? JSON.stringify(from) : null }).changes === 1;
       if (changed) events.changed({ id, parked: false });
       return changed;
     },

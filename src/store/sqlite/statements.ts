@@ -89,8 +89,8 @@ return {
          AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`,
     ),
     getPending: db.prepare<[string], Record<string, string | number | null>>('SELECT * FROM pending_requests WHERE id = ?'),
-    setPending: db.prepare<[string, string, string | null, string, string | null]>(
-      'UPDATE pending_requests SET status = ?, reason = ?, result = COALESCE(?, result) WHERE id = ? AND (?5 IS NULL OR status IN (SELECT value FROM json_each(?5)))',
+    setPending: db.prepare<[{ status: string; reason: string; result: string | null; id: string; from: string | null }]>(
+      'UPDATE pending_requests SET status = @status, reason = @reason, result = COALESCE(@result, result) WHERE id = @id AND (@from IS NULL OR status IN (SELECT value FROM json_each(@from)))',
     ),
     pendingByStatus: db.prepare<[string, number], Record<string, string | number | null>>(
       'SELECT * FROM pending_requests WHERE status IN (SELECT value FROM json_each(?)) ORDER BY created_at LIMIT ?',

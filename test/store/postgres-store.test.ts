@@ -1,5 +1,6 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { SignerError } from '../../src/domain/errors.js';
+import { advisoryLockId } from '../../src/store/postgres/advisory-locks.js';
 import { MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { lockNames, type Store } from '../../src/store/store.js';
@@ -8,7 +9,13 @@ import { auditFields, chainProblems, parkedRequest, replicaSuite } from './repli
 
 const DAY = 86_400_000;
 // Small pools: every test file's stores share one server's max_connections.
-const open = (url: string, options: { readonly?: boolean } = {}) => PostgresStore.open(url, { maxConnections: 4, ...options });
+const connect = (url: string, options: { readonly?: boolean } = {}) => PostgresStore.open(url, { maxConnections: 4, ...options });
+/** Opens a store that is closed when the test ends, passed or failed (an open pool would keep the process alive). */
+const open = async (t: ExecutionContext, url: string, options: { readonly?: boolean } = {}) => {
+  const store = await connect(url, options);
+  t.teardown(() => store.close());
+  return store;
+};
 
 const server = usePostgres(test);
 
@@ -19,7 +26,7 @@ if (server) {
   // Serial tests run before the others: stopping the server disturbs no other test.
   test.serial('postgres: an unreachable database is STORE_UNAVAILABLE, and the store recovers (LISTEN too) once it is back', async (t) => {
     const url = await freshDatabase();
-    const [a, b] = await Promise.all([open(url), open(url)]);
+    const [a, b] = await Promise.all([open(t, url), open(t, url)]);
     try {
       await a.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 1n }], a.now(), 'p'));
       await server().stopServer();
@@ -59,7 +66,7 @@ if (server) {
   test('postgres: migrations create the schema on an empty database, and opening again changes nothing', async (t) => {
     const url = await freshDatabase();
     // Two replicas starting at once: the migration lock makes one wait for the other.
-    const [a, b] = await Promise.all([open(url), open(url)]);
+    const [a, b] = await Promise.all([open(t, url), open(t, url)]);
     t.is(await version(url), MIGRATIONS.length);
     t.regex(a.instanceId, /^[0-9a-f-]{36}$/);
     t.is(b.instanceId, a.instanceId);
@@ -68,7 +75,7 @@ if (server) {
       tx.appendAudit(auditFields('first'));
     });
     await Promise.all([a.close(), b.close()]);
-    const again = await open(url);
+    const again = await open(t, url);
     t.is(await version(url), MIGRATIONS.length);
     t.is(again.instanceId, a.instanceId);
     t.deepEqual(await again.reader.usage([{ scope: 's', perMs: DAY }], again.now()), [5n]);
@@ -78,18 +85,18 @@ if (server) {
 
   test('postgres: a database whose schema is newer than the code is refused', async (t) => {
     const url = await freshDatabase();
-    await (await open(url)).close();
+    await (await open(t, url)).close();
     await server().psql(new URL(url).pathname.slice(1), `INSERT INTO schema_migrations (version) VALUES (${MIGRATIONS.length + 1})`);
-    await t.throwsAsync(open(url), { message: new RegExp(`schema version ${MIGRATIONS.length + 1} is newer than this service`) });
-    await t.throwsAsync(open(url, { readonly: true }), { message: /is newer than this service/ });
+    await t.throwsAsync(open(t, url), { message: new RegExp(`schema version ${MIGRATIONS.length + 1} is newer than this service`) });
+    await t.throwsAsync(open(t, url, { readonly: true }), { message: /is newer than this service/ });
   });
 
   test('postgres: a read-only store reads but every write is STORE_UNAVAILABLE', async (t) => {
     const url = await freshDatabase();
-    await t.throwsAsync(open(url, { readonly: true }), { message: /no signer schema/ });
-    const writer = await open(url);
+    await t.throwsAsync(open(t, url, { readonly: true }), { message: /no signer schema/ });
+    const writer = await open(t, url);
     await writer.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 4n }], writer.now(), 'p'));
-    const reader = await open(url, { readonly: true });
+    const reader = await open(t, url, { readonly: true });
     t.is(reader.instanceId, writer.instanceId);
     t.deepEqual(await reader.reader.usage([{ scope: 's', perMs: DAY }], reader.now()), [4n]);
     const error = await t.throwsAsync<SignerError>(reader.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 1n }], reader.now(), 'p')));
@@ -99,7 +106,7 @@ if (server) {
 
   test('postgres: windows are exact beyond 64 bits, all answered in one query in the order asked, and a negative total fails closed', async (t) => {
     const url = await freshDatabase();
-    const store = await open(url);
+    const store = await open(t, url);
     const huge = 2n ** 200n + 7n;
     const now = store.now();
     await store.transaction((tx) => tx.recordSpends([{ scope: 'big', amount: huge }, { scope: 'small', amount: 3n }], now - 2 * DAY, 'p'));
@@ -121,7 +128,7 @@ if (server) {
   });
 
   test('postgres: nonces are ordered as numbers, released only when nothing live depends on them', async (t) => {
-    const store = await open(await freshDatabase());
+    const store = await open(t, await freshDatabase());
     const claim = { digest: 'd1', feeCap: 2n ** 70n, priorityFee: 1n };
     await store.transaction(async (tx) => {
       for (const nonce of [9n, 10n, 100n, 2n ** 64n]) await tx.putNonce('hot', 1n, nonce, claim);
@@ -152,7 +159,7 @@ if (server) {
 
   test('postgres: a deadlock between two replicas is retried, and both works commit', async (t) => {
     const url = await freshDatabase();
-    const [a, b] = await Promise.all([open(url), open(url)]);
+    const [a, b] = await Promise.all([open(t, url), open(t, url)]);
     for (const name of ['k1', 'k2']) {
       await a.insertKey({ name, type: 'ed25519', hsmId: name, publicJwk: { kty: 'OKP' }, labels: {}, createdAt: new Date(), enabled: true, useCount: 0 });
     }
@@ -175,8 +182,43 @@ if (server) {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test('postgres: a work alone in its batch that fails rolls back alone; asynchronous commits are visible at once', async (t) => {
+    const store = await open(t, await freshDatabase());
+    const now = store.now();
+    const error = await t.throwsAsync<SignerError>(
+      store.transaction(async (tx) => {
+        await tx.recordSpends([{ scope: 's', amount: 9n }], now, 'p');
+        tx.appendAudit(auditFields('denied'));
+        throw new SignerError('LIMIT_EXCEEDED', 'spend window exhausted');
+      }),
+    );
+    t.is(error?.code, 'LIMIT_EXCEEDED');
+    await store.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 1n }], now, 'p'), { durable: false });
+    t.deepEqual(await store.reader.usage([{ scope: 's', perMs: DAY }], now), [1n]);
+    t.is(await store.lastAuditSeq(), 0);
+  });
+
+  test('postgres: a key lock held elsewhere longer than the lock timeout is STORE_UNAVAILABLE within about that timeout', async (t) => {
+    const url = await freshDatabase();
+    const store = await open(t, url);
+    const db = new URL(url).pathname.slice(1);
+    const id = advisoryLockId(lockNames.key('hot')).toString();
+    // Another session (psql, not our code) holds the key's lock for 9 s.
+    const holder = server().psql(db, `SELECT pg_advisory_xact_lock(${id}); SELECT pg_sleep(9);`);
+    while ((await server().psql(db, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`)) === '0') {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const started = Date.now();
+    const error = await t.throwsAsync<SignerError>(store.transaction((tx) => tx.keyEnabled('hot'), { locks: [lockNames.key('hot')] }));
+    t.is(error?.code, 'STORE_UNAVAILABLE');
+    t.true(Date.now() - started < 8000);
+    // Work that does not need that lock is not held up.
+    t.is(await store.transaction((tx) => tx.keyEnabled('hot'), { locks: [lockNames.key('cold')] }), false);
+    await holder;
+  });
+
   test('postgres: the store clock is the database clock, in whole milliseconds', async (t) => {
-    const store = await open(await freshDatabase());
+    const store = await open(t, await freshDatabase());
     const now = store.now();
     t.true(Number.isInteger(now));
     // Same machine: the offset is the measurement's error only.
@@ -186,7 +228,7 @@ if (server) {
 
   test('postgres: work queued when the store closes still commits', async (t) => {
     const url = await freshDatabase();
-    const store = await open(url);
+    const store = await open(t, url);
     const pending = store.transaction(async (tx) => {
       await tx.recordSpends([{ scope: 's', amount: 7n }], store.now(), 'p');
       tx.appendAudit(auditFields('last'));
@@ -195,7 +237,7 @@ if (server) {
     await pending;
     const error = await t.throwsAsync<SignerError>(store.transaction(async () => {}));
     t.is(error?.code, 'STORE_UNAVAILABLE');
-    const reopened = await open(url);
+    const reopened = await open(t, url);
     t.deepEqual(await reopened.reader.usage([{ scope: 's', perMs: DAY }], reopened.now()), [7n]);
     t.deepEqual(chainProblems(await reopened.auditRecords(0, 10)), []);
     await reopened.close();
@@ -203,7 +245,7 @@ if (server) {
 
   replicaSuite(test, 'postgres', async () => {
     const url = await freshDatabase();
-    return Promise.all([open(url), open(url)]);
+    return Promise.all([connect(url), connect(url)]);
   });
 }
 

@@ -35,6 +35,11 @@ interface QueuedWork {
 
 type Outcome = { value: unknown } | { error: unknown };
 
+/** Carries the failure of a work that ran without a savepoint out of its (rolled back) transaction. */
+class WorkFailed {
+  constructor(readonly error: unknown) {}
+}
+
 export interface PostgresStoreOptions {
   /** Open without migrating, in read-only transactions (the CLI's audit and request commands). */
   readonly?: boolean;
@@ -209,41 +214,21 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** One transaction for the batch: settings and locks first, each work in its savepoint, the audit chain last. */
+  /** One transaction for the batch: settings and locks first, then the works, the audit chain last. */
   private async commitBatch(batch: QueuedWork[]): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
-    const outcomes: Outcome[] = [];
-    let records: AuditRecord[] = [];
-    await this.sql.begin('isolation level read committed', async (tx) => {
-      const settings = [
-        `SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`,
-        `SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms'`,
-        // Asynchronous commit is replayed in order: a later durable commit makes this one durable too.
-        ...(batch.some((item) => item.durable) ? [] : ['SET LOCAL synchronous_commit = off']),
-      ];
-      const ids = sortedLockIds(batch.flatMap((item) => item.locks)).map(String);
-      // Pipelined: the settings and every advisory lock in one round trip, locks in ascending id order.
-      await Promise.all([
-        tx.unsafe(settings.join('; ')),
-        ...(ids.length === 0
-          ? []
-          : [tx`SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT id FROM unnest(${ids}::bigint[]) AS id ORDER BY id) AS sorted`]),
-      ]);
-      const queued: AuditFields[] = [];
-      for (const item of batch) {
-        const mine: AuditFields[] = [];
-        try {
-          const value = await tx.savepoint((sp) => item.work(ledgerOver(sp, (fields) => mine.push(fields))));
-          outcomes.push({ value });
-          queued.push(...mine);
-        } catch (error) {
-          // A deadlock or serialization failure spoils the whole transaction: retry the batch.
-          if (isRetryable(error)) throw error;
-          outcomes.push({ error: storeError(error) });
-        }
-      }
-      records = await chainAudit(tx, queued);
-    });
-    return { outcomes, records };
+    let committed: { outcomes: Outcome[]; records: AuditRecord[] } | undefined;
+    try {
+      await this.sql.begin('isolation level read committed', async (tx) => {
+        await takeLocks(tx, batch);
+        const { outcomes, queued } = batch.length === 1 ? await runAlone(tx, batch[0]!) : await runInSavepoints(tx, batch);
+        committed = { outcomes, records: await chainAudit(tx, queued) };
+      });
+    } catch (error) {
+      // The work alone in its batch failed, and the transaction rolled back with it: only its outcome.
+      if (error instanceof WorkFailed) return { outcomes: [{ error: error.error }], records: [] };
+      throw error;
+    }
+    return committed!;
   }
 
   /** Reads outside a transaction, on the pool. */
@@ -339,6 +324,52 @@ export class PostgresStore implements Store {
     await this.leaders.release();
     await this.sql.end({ timeout: 5 });
   }
+}
+
+/** The transaction's settings, then every advisory lock of the batch: pipelined, one round trip. */
+async function takeLocks(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<void> {
+  const settings = [
+    `SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`,
+    `SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms'`,
+    // Asynchronous commit is replayed in order: a later durable commit makes this one durable too.
+    ...(batch.some((item) => item.durable) ? [] : ['SET LOCAL synchronous_commit = off']),
+  ];
+  // Sorted by id (and locked in that order): transactions never wait for each other in a cycle.
+  const ids = sortedLockIds(batch.flatMap((item) => item.locks)).map(String);
+  await Promise.all([
+    tx.unsafe(settings.join('; ')),
+    ...(ids.length === 0 ? [] : [tx`SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT id FROM unnest(${ids}::bigint[]) AS id ORDER BY id) AS sorted`]),
+  ]);
+}
+
+/** A work alone in its batch: the transaction is its own, no savepoint (one round trip less). */
+async function runAlone(tx: postgres.TransactionSql, item: QueuedWork): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+  const queued: AuditFields[] = [];
+  try {
+    return { outcomes: [{ value: await item.work(ledgerOver(tx, (fields) => queued.push(fields))) }], queued };
+  } catch (error) {
+    // A deadlock or serialization failure is retried; any other failure rolls back the transaction.
+    if (isRetryable(error)) throw error;
+    throw new WorkFailed(storeError(error));
+  }
+}
+
+/** Each work in its savepoint: a failing one rolls back its own writes and audit records, and rejects alone. */
+async function runInSavepoints(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+  const outcomes: Outcome[] = [];
+  const queued: AuditFields[] = [];
+  for (const item of batch) {
+    const mine: AuditFields[] = [];
+    try {
+      outcomes.push({ value: await tx.savepoint((sp) => item.work(ledgerOver(sp, (fields) => mine.push(fields)))) });
+      queued.push(...mine);
+    } catch (error) {
+      // A deadlock or serialization failure spoils the whole transaction: the batch is retried.
+      if (isRetryable(error)) throw error;
+      outcomes.push({ error: storeError(error) });
+    }
+  }
+  return { outcomes, queued };
 }
 
 /** The same operation, with database failures that mean "unreachable" as STORE_UNAVAILABLE. */

@@ -29,6 +29,7 @@ if (server) {
     const [a, b] = await Promise.all([open(t, url), open(t, url)]);
     try {
       await a.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 1n }], a.now(), 'p'));
+      t.is(await a.asLeader('schedule', async () => 'led'), 'led');
       await server().stopServer();
       let failures: PromiseSettledResult<unknown>[];
       try {
@@ -48,6 +49,20 @@ if (server) {
       // The pool reconnects on the next query.
       await a.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 2n }], a.now(), 'p'));
       t.deepEqual(await b.reader.usage([{ scope: 's', perMs: DAY }], b.now()), [3n]);
+      // The restart ended the leader's session and its lock: whoever asks first leads, and only one does.
+      const leads = async (store: Store) => {
+        for (let i = 0; i < 20; i++) {
+          try {
+            return (await store.asLeader('schedule', async () => true)) ?? false;
+          } catch (error) {
+            t.is((error as SignerError).code, 'STORE_UNAVAILABLE');
+          }
+        }
+        return false;
+      };
+      t.true(await leads(a));
+      t.false(await leads(b));
+      t.true(await leads(a));
       // The LISTEN connection reconnects by itself: a change on b reaches a again.
       const deadline = Date.now() + 10_000;
       let heard = false;
@@ -120,6 +135,10 @@ if (server) {
     ];
     t.deepEqual(await store.reader.usage(windows, now), [0n, 2n * huge, 0n, huge, 3n]);
     t.deepEqual(await store.reader.usage([], now), []);
+    // Several spends of one scope in one call: each row's running total counts the ones before it.
+    await store.transaction((tx) => tx.recordSpends([{ scope: 'twice', amount: 1n }, { scope: 'big', amount: 1n }, { scope: 'twice', amount: 2n }], now, 'p'));
+    await store.transaction((tx) => tx.recordSpends([{ scope: 'twice', amount: 4n }], now, 'p'));
+    t.deepEqual(await store.reader.usage([{ scope: 'twice', perMs: DAY }, { scope: 'big', perMs: DAY }], now), [7n, huge + 1n]);
     // A rewritten ledger (a running total that went down) is never read as room to spend.
     await server().psql(new URL(url).pathname.slice(1), `INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash) VALUES ('small', ${now}, 1, 1, 'p')`);
     const error = await t.throwsAsync<SignerError>(store.reader.usage([{ scope: 'small', perMs: DAY }], now + 1));

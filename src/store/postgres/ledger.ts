@@ -47,16 +47,18 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
       // A zero or negative spend would lower a window's running total: refuse it whatever decoded it.
       const bad = spends.find((spend) => spend.amount <= 0n);
       if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
-      for (const { scope, amount } of spends) {
-        // Times never go backwards within a scope, so running totals stay ordered by time. The
-        // caller's key lock serializes writers of the scope, so the latest row cannot change under us.
-        await sql`
-          INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash)
-          SELECT ${scope}, GREATEST(${String(now)}::bigint, COALESCE(latest.at_ms, ${String(now)}::bigint)), ${amount.toString()}::numeric,
-                 COALESCE(latest.cumulative, 0) + ${amount.toString()}::numeric, ${policyHash}
-          FROM (SELECT 1) AS one LEFT JOIN LATERAL
-               (SELECT at_ms, cumulative FROM reservations WHERE scope = ${scope} ORDER BY seq DESC LIMIT 1) latest ON TRUE`;
-      }
+      if (spends.length === 0) return;
+      // One statement for every spend: each row's running total is the scope's latest total plus the
+      // spends of that scope so far in this call. Times never go backwards within a scope, so running
+      // totals stay ordered by time. The caller's key lock keeps other writers of the scope out.
+      await sql`
+        INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash)
+        SELECT s.scope, GREATEST(${String(now)}::bigint, COALESCE(latest.at_ms, ${String(now)}::bigint)), s.amount,
+               COALESCE(latest.cumulative, 0) + sum(s.amount) OVER (PARTITION BY s.scope ORDER BY s.position), ${policyHash}
+        FROM unnest(${spends.map((spend) => spend.scope)}::text[], ${spends.map((spend) => spend.amount.toString())}::numeric[])
+             WITH ORDINALITY AS s(scope, amount, position)
+        LEFT JOIN LATERAL (SELECT at_ms, cumulative FROM reservations r WHERE r.scope = s.scope ORDER BY seq DESC LIMIT 1) latest ON TRUE
+        ORDER BY s.position`;
     },
     async keyEnabled(name) {
       const [row] = await sql`SELECT enabled FROM keys WHERE name = ${name}`;

@@ -61,7 +61,6 @@ export class PostgresStore implements Store {
   private readonly running = new Set<Promise<void>>();
   private auditListener?: (records: readonly AuditRecord[]) => void;
   private readonly leaders: LeaderLocks;
-  private listening?: postgres.ListenMeta;
   private closed = false;
 
   private constructor(
@@ -124,7 +123,7 @@ export class PostgresStore implements Store {
 
   /** One LISTEN per store (postgres.js reconnects it): every replica hears every change once, this one included. */
   private async listen(): Promise<void> {
-    this.listening = await this.sql.listen(PENDING_CHANNEL, (payload) => {
+    await this.sql.listen(PENDING_CHANNEL, (payload) => {
       let change: PendingChange;
       try {
         const parsed = JSON.parse(payload) as PendingChange;
@@ -219,8 +218,16 @@ export class PostgresStore implements Store {
     let committed: { outcomes: Outcome[]; records: AuditRecord[] } | undefined;
     try {
       await this.sql.begin('isolation level read committed', async (tx) => {
-        await takeLocks(tx, batch);
-        const { outcomes, queued } = batch.length === 1 ? await runAlone(tx, batch[0]!) : await runInSavepoints(tx, batch);
+        // Not awaited: the server runs them before the works' first statements, which follow them down
+        // the same connection (pipelined), so the locks are held before anything is read.
+        // If they fail (lock_timeout), every statement after them fails too: their error is the batch's.
+        let lockFailure: { error: unknown } | undefined;
+        const locked = takeLocks(tx, batch).catch((error: unknown) => void (lockFailure = { error }));
+        const ran = await (batch.length === 1 ? runAlone(tx, batch[0]!) : runInSavepoints(tx, batch)).catch((error: unknown) => ({ error }));
+        await locked;
+        if (lockFailure) throw lockFailure.error;
+        if ('error' in ran) throw ran.error;
+        const { outcomes, queued } = ran;
         committed = { outcomes, records: await chainAudit(tx, queued) };
       });
     } catch (error) {
@@ -320,13 +327,13 @@ export class PostgresStore implements Store {
     this.flush();
     await Promise.allSettled([...this.running]);
     this.clock.stop();
-    await this.listening?.unlisten().catch(() => {});
     await this.leaders.release();
+    // Ends the LISTEN connection too.
     await this.sql.end({ timeout: 5 });
   }
 }
 
-/** The transaction's settings, then every advisory lock of the batch: pipelined, one round trip. */
+/** The transaction's settings, then every advisory lock of the batch, sent together. */
 async function takeLocks(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<void> {
   const settings = [
     `SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`,

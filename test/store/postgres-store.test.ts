@@ -1,6 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
+import { inspect } from 'node:util';
 import { SignerError } from '../../src/domain/errors.js';
 import { advisoryLockId } from '../../src/store/postgres/advisory-locks.js';
+import { redactUrl, socketOptions } from '../../src/store/postgres/connection-url.js';
 import { MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { lockNames, type Store } from '../../src/store/store.js';
@@ -16,6 +18,23 @@ const open = async (t: ExecutionContext, url: string, options: { readonly?: bool
   t.teardown(() => store.close());
   return store;
 };
+
+test('postgres: a socket directory in the URL becomes the client\'s socket path, and passwords never appear in errors', async (t) => {
+  t.deepEqual(socketOptions('postgres://signer@localhost/db?host=/tmp/pg&sslmode=disable'), {
+    url: 'postgres://signer@localhost/db?sslmode=disable',
+    path: '/tmp/pg/.s.PGSQL.5432',
+  });
+  t.is(socketOptions('postgresql://signer@localhost:6543/db?host=/run/pg').path, '/run/pg/.s.PGSQL.6543');
+  t.deepEqual(socketOptions('postgres://signer@db.internal:5432/signer'), { url: 'postgres://signer@db.internal:5432/signer' });
+  t.is(redactUrl('postgres://signer:s3cret@db:5432/x'), 'postgres://signer:***@db:5432/x');
+  t.throws(() => socketOptions('mysql://signer:s3cret@db/x'), { message: 'the database URL mysql://signer:***@db/x must start with postgres:// or postgresql://' });
+  // Nothing listens there: refused at once, naming the URL without its password.
+  const error = await t.throwsAsync<SignerError>(PostgresStore.open('postgres://signer:s3cret@localhost/x?host=/nonexistent-signer-dir'));
+  t.is(error?.code, 'STORE_UNAVAILABLE');
+  t.is(error?.message, 'cannot reach the database at postgres://signer:***@localhost/x?host=/nonexistent-signer-dir');
+  // Nor in its cause, wherever a log line might print it.
+  t.notRegex(inspect(error, { depth: 10 }), /s3cret/);
+});
 
 const server = usePostgres(test);
 

@@ -34,6 +34,10 @@ export interface PostgresServer {
   stopServer(): Promise<void>;
   /** Starts the postmaster again on the same data directory. */
   startServer(): Promise<void>;
+  /** Freezes the server and every backend (SIGSTOP): connections stay open but nothing answers. */
+  pause(): Promise<void>;
+  /** Undoes `pause` (SIGCONT). */
+  resume(): Promise<void>;
   /** Stops the server for good and deletes its directory. */
   stop(): Promise<void>;
 }
@@ -86,12 +90,30 @@ export async function startPostgres(): Promise<PostgresServer> {
   };
   // Whatever happens to the test process, the server does not outlive it (SIGQUIT: immediate shutdown).
   const onExit = () => {
+    child?.kill('SIGCONT');
     child?.kill('SIGQUIT');
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', onExit);
   const psql = async (db: string, sql: string) =>
     (await run(join(bin, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-U', 'signer', '-d', db, '-c', sql])).stdout.trim();
+
+  /** The postmaster and its children (backends, background workers): the processes of this server. */
+  const serverProcesses = async () => {
+    const postmaster = child?.pid;
+    if (postmaster === undefined) return [];
+    const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(postmaster)]).catch(() => ({ stdout: '' }));
+    return [postmaster, ...stdout.split(/\s+/).filter(Boolean).map(Number)];
+  };
+  const signalServer = async (signal: NodeJS.Signals) => {
+    for (const pid of await serverProcesses()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  };
 
   await startServer();
   return {
@@ -105,6 +127,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     psql,
     stopServer,
     startServer,
+    pause: () => signalServer('SIGSTOP'),
+    resume: () => signalServer('SIGCONT'),
     async stop() {
       await stopServer();
       process.removeListener('exit', onExit);

@@ -97,6 +97,31 @@ if (server) {
     }
   });
 
+  test.serial('postgres: a server that stops answering is STORE_UNAVAILABLE after the transaction timeout, and never a late success', async (t) => {
+    const url = await freshDatabase();
+    const store = await PostgresStore.open(url, { maxConnections: 4, transactionTimeoutMs: 1500 });
+    t.teardown(() => store.close());
+    // Warm every connection the batch will use, then freeze the server under them.
+    await store.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 1n }], store.now(), 'p'));
+    await server().pause();
+    let settled: 'resolved' | 'rejected' | undefined;
+    const started = Date.now();
+    const frozen = store.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 2n }], store.now(), 'p'));
+    frozen.then(() => (settled ??= 'resolved'), () => (settled ??= 'rejected'));
+    try {
+      const error = await t.throwsAsync<SignerError>(frozen);
+      t.is(error?.code, 'STORE_UNAVAILABLE');
+      t.true(Date.now() - started < 4000);
+    } finally {
+      await server().resume();
+    }
+    // Once the server answers again the work may commit after all (an unknown outcome), but its caller
+    // already heard STORE_UNAVAILABLE and nothing turns that into a success.
+    await store.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 4n }], store.now(), 'p'));
+    t.is(settled, 'rejected');
+    t.true([5n, 7n].includes((await store.reader.usage([{ scope: 's', perMs: DAY }], store.now()))[0]!));
+  });
+
   test('postgres: migrations create the schema on an empty database, and opening again changes nothing', async (t) => {
     const url = await freshDatabase();
     // Two replicas starting at once: the migration lock makes one wait for the other.

@@ -22,6 +22,8 @@ import { appliedVersion, migrate, MIGRATIONS } from './schema.js';
 const LOCK_TIMEOUT_MS = 5000;
 /** A transaction left idle this long (a stalled process) is ended by the server, releasing its locks. */
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+/** How long a caller waits for its transaction's outcome at most (lock waits end sooner, at the lock timeout). */
+const TRANSACTION_TIMEOUT_MS = 10_000;
 /** Attempts of a batch that hit a deadlock or a serialization failure. */
 const MAX_ATTEMPTS = 4;
 
@@ -45,6 +47,11 @@ export interface PostgresStoreOptions {
   readonly?: boolean;
   /** The pool's size (default 10). */
   maxConnections?: number;
+  /**
+   * How long a caller waits for its transaction before hearing STORE_UNAVAILABLE (default 10 s),
+   * e.g. when the server stopped answering without closing its connections.
+   */
+  transactionTimeoutMs?: number;
 }
 
 /**
@@ -67,6 +74,7 @@ export class PostgresStore implements Store {
     private readonly sql: postgres.Sql,
     private readonly clock: DatabaseClock,
     readonly instanceId: string,
+    private readonly transactionTimeoutMs: number,
   ) {
     const ledger = ledgerOver(sql, () => {
       throw new Error('audit records are appended inside a transaction, not through the reader');
@@ -107,7 +115,8 @@ export class PostgresStore implements Store {
       if (options.readonly) await checkSchema(sql);
       else await migrate(sql);
       const clock = new DatabaseClock(sql);
-      const store = new PostgresStore(sql, clock, await loadInstanceId(sql, options.readonly ?? false));
+      const instanceId = await loadInstanceId(sql, options.readonly ?? false);
+      const store = new PostgresStore(sql, clock, instanceId, options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS);
       await clock.start();
       await store.listen();
       return store;
@@ -181,6 +190,21 @@ export class PostgresStore implements Store {
   }
 
   private async runBatch(batch: QueuedWork[]): Promise<void> {
+    // A server that stopped answering (but did not close the connection) would keep callers waiting
+    // forever: past the deadline they hear STORE_UNAVAILABLE. The transaction may still commit later,
+    // so this is an unknown outcome: it only ever rejects, and a later resolve is a no-op.
+    const deadline = setTimeout(() => {
+      const failure = new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
+      for (const { reject } of batch) reject(failure);
+    }, this.transactionTimeoutMs);
+    try {
+      await this.attemptBatch(batch);
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  private async attemptBatch(batch: QueuedWork[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let outcomes: Outcome[];
       let records: AuditRecord[];
@@ -325,7 +349,8 @@ export class PostgresStore implements Store {
     this.closed = true;
     // Work already queued still commits: its callers are waiting for it.
     this.flush();
-    await Promise.allSettled([...this.running]);
+    // Bounded: a batch stuck on a server that stopped answering has rejected its callers already.
+    await Promise.race([Promise.allSettled([...this.running]), sleep(this.transactionTimeoutMs)]);
     this.clock.stop();
     await this.leaders.release();
     // Ends the LISTEN connection too.

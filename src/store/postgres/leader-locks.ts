@@ -1,0 +1,57 @@
+import type postgres from 'postgres';
+import { advisoryLockId } from './advisory-locks.js';
+
+interface Session {
+  sql: postgres.ReservedSql;
+  /** The server process of the session that holds `held`: a different one means they were lost. */
+  pid?: number;
+  held: Set<string>;
+}
+
+/**
+ * Leader locks: session advisory locks held on one reserved connection, kept between calls. When
+ * that connection fails (or silently became a new session) every lock counts as lost and the
+ * connection is reopened on the next call.
+ */
+export class LeaderLocks {
+  private session?: Promise<Session>;
+
+  constructor(private readonly sql: postgres.Sql) {}
+
+  /** True if this store holds (or just took) the lock named `name`. */
+  async take(name: string): Promise<boolean> {
+    try {
+      this.session ??= this.sql.reserve().then((reserved) => ({ sql: reserved, held: new Set<string>() }));
+      const session = await this.session;
+      if (session.held.has(name)) {
+        const [row] = await session.sql`SELECT pg_backend_pid() AS pid`;
+        if (row?.pid === session.pid) return true;
+        session.held.clear();
+      }
+      const [row] = await session.sql`SELECT pg_backend_pid() AS pid, pg_try_advisory_lock(${advisoryLockId(name).toString()}::bigint) AS got`;
+      if (row?.pid !== session.pid) session.held.clear();
+      session.pid = Number(row?.pid);
+      if (row?.got !== true) return false;
+      session.held.add(name);
+      return true;
+    } catch (error) {
+      await this.release();
+      throw error;
+    }
+  }
+
+  /** Gives the connection back (which ends nothing: `end` of the pool closes it and its locks). */
+  async release(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (!session) return;
+    try {
+      const { sql } = await session;
+      // Unlock before the connection goes back to the pool, where another query could keep it alive.
+      await sql`SELECT pg_advisory_unlock_all()`.catch(() => {});
+      sql.release();
+    } catch {
+      // reserve() itself failed: there is nothing to give back.
+    }
+  }
+}

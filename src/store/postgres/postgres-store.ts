@@ -1,0 +1,430 @@
+import postgres from 'postgres';
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AuditCheckpoint, AuditFields, AuditRecord } from '../../domain/audit.js';
+import { SignerError } from '../../domain/errors.js';
+import type { KeyRecord } from '../../domain/key.js';
+import type { JwtKeySettings, KeyVersion } from '../../domain/jwt.js';
+import type { PendingRequest, PendingStatus } from '../../domain/approval.js';
+import type { Ledger, PendingChange, Reader, SignRequestRecord, Store, TransactionOptions } from '../store.js';
+import { sortedLockIds } from './advisory-locks.js';
+import { chainAudit } from './audit-chain.js';
+import { redactUrl, socketOptions } from './connection-url.js';
+import { DatabaseClock } from './database-clock.js';
+import { isRetryable, isUniqueViolation, storeError } from './errors.js';
+import { LeaderLocks } from './leader-locks.js';
+import { ledgerOver, PENDING_CHANNEL } from './ledger.js';
+import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from './rows.js';
+import { appliedVersion, migrate, MIGRATIONS } from './schema.js';
+
+/** How long a transaction waits for a lock (another replica's, or a row's) before giving up: STORE_UNAVAILABLE. */
+const LOCK_TIMEOUT_MS = 5000;
+/** A transaction left idle this long (a stalled process) is ended by the server, releasing its locks. */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+/** How long a caller waits for its transaction's outcome at most (lock waits end sooner, at the lock timeout). */
+const TRANSACTION_TIMEOUT_MS = 10_000;
+/** Attempts of a batch that hit a deadlock or a serialization failure. */
+const MAX_ATTEMPTS = 4;
+
+interface QueuedWork {
+  work: (tx: Ledger) => Promise<unknown>;
+  durable: boolean;
+  locks: readonly string[];
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { value: unknown } | { error: unknown };
+
+/** Carries the failure of a work that ran without a savepoint out of its (rolled back) transaction. */
+class WorkFailed {
+  constructor(readonly error: unknown) {}
+}
+
+export interface PostgresStoreOptions {
+  /** Open without migrating, in read-only transactions (the CLI's audit and request commands). */
+  readonly?: boolean;
+  /** The pool's size (default 10). */
+  maxConnections?: number;
+  /**
+   * How long a caller waits for its transaction before hearing STORE_UNAVAILABLE (default 10 s),
+   * e.g. when the server stopped answering without closing its connections.
+   */
+  transactionTimeoutMs?: number;
+}
+
+/**
+ * The Store on PostgreSQL, for several replicas sharing one database. Each transaction is READ
+ * COMMITTED and takes the advisory locks of its lock names first (sorted), so every read after them
+ * sees the committed writes of whoever held them before. Work queued in one turn of the event loop
+ * shares one transaction (group commit); batches run concurrently on the pool's connections.
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly reader: Reader;
+  readonly pendingChanges = new EventEmitter().setMaxListeners(0);
+  private queue: QueuedWork[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private auditListener?: (records: readonly AuditRecord[]) => void;
+  private readonly leaders: LeaderLocks;
+  private closed = false;
+
+  private constructor(
+    private readonly sql: postgres.Sql,
+    private readonly clock: DatabaseClock,
+    readonly instanceId: string,
+    private readonly transactionTimeoutMs: number,
+  ) {
+    const ledger = ledgerOver(sql, () => {
+      throw new Error('audit records are appended inside a transaction, not through the reader');
+    });
+    this.reader = {
+      usage: mapErrors(ledger.usage),
+      keyEnabled: mapErrors(ledger.keyEnabled),
+      jwtSettings: mapErrors(ledger.jwtSettings),
+      versions: mapErrors(ledger.versions),
+      approvals: mapErrors(ledger.approvals),
+      highestNonce: mapErrors(ledger.highestNonce),
+      getPending: mapErrors(ledger.getPending),
+      nonceClaims: mapErrors(ledger.nonceClaims),
+    };
+    this.leaders = new LeaderLocks(sql);
+  }
+
+  /**
+   * Connects, migrates (unless read-only), reads the instance id, measures the database clock and
+   * starts listening for changes to parked requests. The password comes from the URL or PGPASSWORD.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const { url: clientUrl, path } = socketOptions(url);
+    const sql = postgres(clientUrl, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => {},
+      connect_timeout: 5,
+      idle_timeout: 30,
+      prepare: true,
+      transform: undefined,
+      ...(path === undefined ? {} : { path }),
+      connection: {
+        application_name: 'hsm-remote-signer',
+        ...(options.readonly ? { default_transaction_read_only: true } : {}),
+      },
+    });
+    try {
+      if (options.readonly) await checkSchema(sql);
+      else await migrate(sql);
+      const clock = new DatabaseClock(sql);
+      const instanceId = await loadInstanceId(sql, options.readonly ?? false);
+      const store = new PostgresStore(sql, clock, instanceId, options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS);
+      await clock.start();
+      await store.listen();
+      return store;
+    } catch (error) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      const failure = storeError(error);
+      if (failure instanceof SignerError && failure.code === 'STORE_UNAVAILABLE') {
+        throw new SignerError('STORE_UNAVAILABLE', `cannot reach the database at ${redactUrl(url)}`, undefined, { cause: error });
+      }
+      throw failure;
+    }
+  }
+
+  /** One LISTEN per store (postgres.js reconnects it): every replica hears every change once, this one included. */
+  private async listen(): Promise<void> {
+    await this.sql.listen(PENDING_CHANNEL, (payload) => {
+      let change: PendingChange;
+      try {
+        const parsed = JSON.parse(payload) as PendingChange;
+        change = { id: String(parsed.id), parked: parsed.parked === true };
+      } catch {
+        return; // Not ours: something else notified on the channel.
+      }
+      try {
+        this.pendingChanges.emit('change', change);
+      } catch {
+        // A listener's failure is its own: the commit stands.
+      }
+    });
+  }
+
+  async insertKey(key: KeyRecord): Promise<void> {
+    try {
+      await this.sql`
+        INSERT INTO keys (name, type, hsm_id, public_jwk, labels, created_at)
+        VALUES (${key.name}, ${key.type}, ${key.hsmId}, ${JSON.stringify(key.publicJwk)}, ${JSON.stringify(key.labels)}, ${String(key.createdAt.getTime())})`;
+    } catch (error) {
+      if (isUniqueViolation(error) && (error as { constraint_name?: string }).constraint_name === 'keys_pkey') {
+        throw new SignerError('KEY_EXISTS', `key "${key.name}" already exists`, 'name');
+      }
+      throw storeError(error);
+    }
+  }
+
+  findKey(name: string): Promise<KeyRecord | undefined> {
+    return this.read(async (sql) => {
+      const [row] = await sql`SELECT * FROM keys WHERE name = ${name}`;
+      return row && toKeyRecord(row);
+    });
+  }
+
+  listKeys(limit: number, afterName = ''): Promise<KeyRecord[]> {
+    return this.read(async (sql) => (await sql`SELECT * FROM keys WHERE name > ${afterName} ORDER BY name LIMIT ${limit}`).map(toKeyRecord));
+  }
+
+  transaction<T>(work: (tx: Ledger) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new SignerError('STORE_UNAVAILABLE', 'the database is closed; nothing was signed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, durable: options.durable ?? true, locks: options.locks ?? [], resolve: resolve as (value: unknown) => void, reject });
+      // setImmediate runs after this turn's I/O callbacks: work that arrived together shares one commit.
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Starts a batch of everything queued; batches run concurrently on the pool. */
+  private flush(): void {
+    const batch = this.queue.splice(0);
+    if (batch.length === 0) return;
+    const run: Promise<void> = this.runBatch(batch).finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  private async runBatch(batch: QueuedWork[]): Promise<void> {
+    // A server that stopped answering (but did not close the connection) would keep callers waiting
+    // forever: past the deadline they hear STORE_UNAVAILABLE. The transaction may still commit later,
+    // so this is an unknown outcome: it only ever rejects, and a later resolve is a no-op.
+    const deadline = setTimeout(() => {
+      const failure = new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
+      for (const { reject } of batch) reject(failure);
+    }, this.transactionTimeoutMs);
+    try {
+      await this.attemptBatch(batch);
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  private async attemptBatch(batch: QueuedWork[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let outcomes: Outcome[];
+      let records: AuditRecord[];
+      try {
+        ({ outcomes, records } = await this.commitBatch(batch));
+      } catch (error) {
+        if (isRetryable(error) && attempt < MAX_ATTEMPTS) {
+          // Jitter, so that the transactions that collided do not collide again.
+          await sleep(Math.random() * 20 * attempt);
+          continue;
+        }
+        // Also when the COMMIT itself failed: its outcome is unknown, so nothing may depend on it.
+        const failure = storeError(error);
+        for (const { reject } of batch) reject(failure);
+        return;
+      }
+      if (records.length > 0) {
+        try {
+          this.auditListener?.(records);
+        } catch {
+          // The listener's failure is its own: the commit stands.
+        }
+      }
+      batch.forEach(({ resolve, reject }, i) => {
+        const outcome = outcomes[i]!;
+        if ('error' in outcome) reject(outcome.error);
+        else resolve(outcome.value);
+      });
+      return;
+    }
+  }
+
+  /** One transaction for the batch: settings and locks first, then the works, the audit chain last. */
+  private async commitBatch(batch: QueuedWork[]): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
+    let committed: { outcomes: Outcome[]; records: AuditRecord[] } | undefined;
+    try {
+      await this.sql.begin('isolation level read committed', async (tx) => {
+        // Not awaited: the server runs them before the works' first statements, which follow them down
+        // the same connection (pipelined), so the locks are held before anything is read.
+        // If they fail (lock_timeout), every statement after them fails too: their error is the batch's.
+        let lockFailure: { error: unknown } | undefined;
+        const locked = takeLocks(tx, batch).catch((error: unknown) => void (lockFailure = { error }));
+        const ran = await (batch.length === 1 ? runAlone(tx, batch[0]!) : runInSavepoints(tx, batch)).catch((error: unknown) => ({ error }));
+        await locked;
+        if (lockFailure) throw lockFailure.error;
+        if ('error' in ran) throw ran.error;
+        const { outcomes, queued } = ran;
+        committed = { outcomes, records: await chainAudit(tx, queued) };
+      });
+    } catch (error) {
+      // The work alone in its batch failed, and the transaction rolled back with it: only its outcome.
+      if (error instanceof WorkFailed) return { outcomes: [{ error: error.error }], records: [] };
+      throw error;
+    }
+    return committed!;
+  }
+
+  /** Reads outside a transaction, on the pool. */
+  private read<T>(query: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+    return mapErrors(query)(this.sql);
+  }
+
+  auditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+    return this.read(async (sql) => (await sql`SELECT * FROM audit_log WHERE seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`).map(toAuditRecord));
+  }
+
+  lastAuditSeq(): Promise<number> {
+    return this.read(async (sql) => Number((await sql`SELECT seq FROM audit_head`)[0]?.seq ?? 0));
+  }
+
+  auditCheckpoints(): Promise<AuditCheckpoint[]> {
+    return this.read(async (sql) => (await sql`SELECT * FROM audit_checkpoints ORDER BY id`).map(toCheckpoint));
+  }
+
+  onAuditCommitted(listener: (records: readonly AuditRecord[]) => void): void {
+    this.auditListener = listener;
+  }
+
+  jwtKeys(): Promise<Array<{ keyName: string; settings: JwtKeySettings }>> {
+    return this.read(async (sql) =>
+      (await sql`SELECT * FROM jwt_keys ORDER BY key_name`).map((row) => ({ keyName: String(row.key_name), settings: toSettings(row) })),
+    );
+  }
+
+  liveVersions(): Promise<Array<KeyVersion & { algorithm: string }>> {
+    return this.read(async (sql) =>
+      (
+        await sql`SELECT v.*, j.algorithm FROM key_versions v JOIN jwt_keys j ON j.key_name = v.key_name
+                  WHERE v.state != 'retired' ORDER BY v.key_name, v.version`
+      ).map((row) => ({ ...toVersion(row), algorithm: String(row.algorithm) })),
+    );
+  }
+
+  unfinishedSignRequests(beforeMs: number, limit: number): Promise<SignRequestRecord[]> {
+    return this.read(async (sql) =>
+      (await sql`SELECT * FROM sign_requests WHERE status = 'reserved' AND created_at < ${String(beforeMs)}::bigint ORDER BY created_at LIMIT ${limit}`).map(
+        toSignRequest,
+      ),
+    );
+  }
+
+  pendingRequests(statuses: PendingStatus[], limit: number): Promise<PendingRequest[]> {
+    return this.read(async (sql) =>
+      (await sql`SELECT * FROM pending_requests WHERE status = ANY(${statuses}::text[]) ORDER BY created_at LIMIT ${limit}`).map(toPending),
+    );
+  }
+
+  earliestPendingExpiry(): Promise<number | undefined> {
+    return this.read(async (sql) => {
+      const [row] = await sql`SELECT MIN(expires_at) AS at FROM pending_requests WHERE status = 'pending'`;
+      return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
+    });
+  }
+
+  pendingPage(statuses: PendingStatus[], limit: number, after?: { createdAt: number; id: string }): Promise<PendingRequest[]> {
+    const createdAt = String(after?.createdAt ?? -1);
+    return this.read(async (sql) =>
+      (
+        await sql`SELECT * FROM pending_requests WHERE status = ANY(${statuses}::text[])
+                    AND (created_at > ${createdAt}::bigint OR (created_at = ${createdAt}::bigint AND id > ${after?.id ?? ''}))
+                  ORDER BY created_at, id LIMIT ${limit}`
+      ).map(toPending),
+    );
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  async asLeader<T>(name: string, job: () => Promise<T>): Promise<T | undefined> {
+    let leader: boolean;
+    try {
+      leader = await this.leaders.take(name);
+    } catch (error) {
+      throw storeError(error);
+    }
+    return leader ? job() : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Work already queued still commits: its callers are waiting for it.
+    this.flush();
+    // Bounded: a batch stuck on a server that stopped answering has rejected its callers already.
+    await Promise.race([Promise.allSettled([...this.running]), sleep(this.transactionTimeoutMs)]);
+    this.clock.stop();
+    await this.leaders.release();
+    // Ends the LISTEN connection too.
+    await this.sql.end({ timeout: 5 });
+  }
+}
+
+/** The transaction's settings, then every advisory lock of the batch, sent together. */
+async function takeLocks(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<void> {
+  const settings = [
+    `SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`,
+    `SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms'`,
+    // Asynchronous commit is replayed in order: a later durable commit makes this one durable too.
+    ...(batch.some((item) => item.durable) ? [] : ['SET LOCAL synchronous_commit = off']),
+  ];
+  // Sorted by id (and locked in that order): transactions never wait for each other in a cycle.
+  const ids = sortedLockIds(batch.flatMap((item) => item.locks)).map(String);
+  await Promise.all([
+    tx.unsafe(settings.join('; ')),
+    ...(ids.length === 0 ? [] : [tx`SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT id FROM unnest(${ids}::bigint[]) AS id ORDER BY id) AS sorted`]),
+  ]);
+}
+
+/** A work alone in its batch: the transaction is its own, no savepoint (one round trip less). */
+async function runAlone(tx: postgres.TransactionSql, item: QueuedWork): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+  const queued: AuditFields[] = [];
+  try {
+    return { outcomes: [{ value: await item.work(ledgerOver(tx, (fields) => queued.push(fields))) }], queued };
+  } catch (error) {
+    // A deadlock or serialization failure is retried; any other failure rolls back the transaction.
+    if (isRetryable(error)) throw error;
+    throw new WorkFailed(storeError(error));
+  }
+}
+
+/** Each work in its savepoint: a failing one rolls back its own writes and audit records, and rejects alone. */
+async function runInSavepoints(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+  const outcomes: Outcome[] = [];
+  const queued: AuditFields[] = [];
+  for (const item of batch) {
+    const mine: AuditFields[] = [];
+    try {
+      outcomes.push({ value: await tx.savepoint((sp) => item.work(ledgerOver(sp, (fields) => mine.push(fields)))) });
+      queued.push(...mine);
+    } catch (error) {
+      // A deadlock or serialization failure spoils the whole transaction: the batch is retried.
+      if (isRetryable(error)) throw error;
+      outcomes.push({ error: storeError(error) });
+    }
+  }
+  return { outcomes, queued };
+}
+
+/** The same operation, with database failures that mean "unreachable" as STORE_UNAVAILABLE. */
+function mapErrors<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await operation(...args);
+    } catch (error) {
+      throw storeError(error);
+    }
+  };
+}
+
+/** A read-only store needs the schema this code knows: present, and not newer. */
+async function checkSchema(sql: postgres.Sql): Promise<void> {
+  const version = await appliedVersion(sql);
+  if (version === 0) throw new Error('the database has no signer schema (start the service on it once to create it)');
+  if (version > MIGRATIONS.length) throw new Error(`database schema version ${version} is newer than this service (${MIGRATIONS.length})`);
+}
+
+/** The database's random id, created by whichever replica gets there first. */
+async function loadInstanceId(sql: postgres.Sql, readonly: boolean): Promise<string> {
+  if (!readonly) await sql`INSERT INTO meta (name, value) VALUES ('instance_id', ${randomUUID()}) ON CONFLICT (name) DO NOTHING`;
+  const [row] = await sql`SELECT value FROM meta WHERE name = 'instance_id'`;
+  return row ? String(row.value) : '';
+}

@@ -13,7 +13,8 @@ export function isPostgresUrl(database: string): boolean {
  */
 export async function openStore(database: string, options: { readonly?: boolean } = {}): Promise<Store> {
   if (isPostgresUrl(database)) {
-    throw new Error('TEMP: PostgreSQL store not merged yet');
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
+    return PostgresStore.open(database, options);
   }
   return new SqliteStore(resolve(database), options);
 }

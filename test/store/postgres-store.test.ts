@@ -224,7 +224,7 @@ if (server) {
     const url = await freshDatabase();
     const [a, b] = await Promise.all([open(t, url), open(t, url)]);
     for (const name of ['k1', 'k2']) {
-      await a.insertKey({ name, type: 'ed25519', hsmId: name, publicJwk: { kty: 'OKP' }, labels: {}, createdAt: new Date(), enabled: true, useCount: 0 });
+      await a.transaction((tx) => tx.insertKey({ name, type: 'ed25519', hsmId: name, publicJwk: { kty: 'OKP' }, labels: {}, createdAt: new Date(), enabled: true, useCount: 0 }));
     }
     // Each takes one row, then waits until the other took its row: a lock cycle PostgreSQL breaks.
     let arrived = 0;

@@ -229,7 +229,7 @@ export function replicaSuite(test: TestFn, backend: string, openReplicas: OpenRe
         enabled: true,
         useCount: 0,
       });
-      const outcomes = await Promise.allSettled([a.insertKey(key('01')), b.insertKey(key('02'))]);
+      const outcomes = await Promise.allSettled([a.transaction((tx) => tx.insertKey(key('01'))), b.transaction((tx) => tx.insertKey(key('02')))]);
       t.is(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
       const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
       t.is((refused.reason as SignerError).code, 'KEY_EXISTS');

@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import { GENESIS_HASH, type AuditFields } from '../../domain/audit.js';
 import { SignerError } from '../../domain/errors.js';
 import type { Ledger, NonceRecord, PendingChange } from '../store.js';
+import { isUniqueViolation } from './errors.js';
 import { toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion, type Row } from './rows.js';
 
 /** The channel every replica LISTENs on for changes to parked requests. */
@@ -24,6 +25,18 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
     priorityFee: BigInt(String(row.priority_fee)),
   });
   return {
+    async insertKey(key) {
+      try {
+        await sql`
+          INSERT INTO keys (name, type, hsm_id, public_jwk, labels, created_at)
+          VALUES (${key.name}, ${key.type}, ${key.hsmId}, ${JSON.stringify(key.publicJwk)}, ${JSON.stringify(key.labels)}, ${String(key.createdAt.getTime())})`;
+      } catch (error) {
+        if (isUniqueViolation(error) && (error as { constraint_name?: string }).constraint_name === 'keys_pkey') {
+          throw new SignerError('KEY_EXISTS', `key "${key.name}" already exists`, 'name');
+        }
+        throw error;
+      }
+    },
     async usage(windows, now) {
       if (windows.length === 0) return [];
       // Every window in one round trip: per window, the scope's latest running total minus the total

@@ -148,19 +148,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  async insertKey(key: KeyRecord): Promise<void> {
-    try {
-      await this.sql`
-        INSERT INTO keys (name, type, hsm_id, public_jwk, labels, created_at)
-        VALUES (${key.name}, ${key.type}, ${key.hsmId}, ${JSON.stringify(key.publicJwk)}, ${JSON.stringify(key.labels)}, ${String(key.createdAt.getTime())})`;
-    } catch (error) {
-      if (isUniqueViolation(error) && (error as { constraint_name?: string }).constraint_name === 'keys_pkey') {
-        throw new SignerError('KEY_EXISTS', `key "${key.name}" already exists`, 'name');
-      }
-      throw storeError(error);
-    }
-  }
-
   findKey(name: string): Promise<KeyRecord | undefined> {
     return this.read(async (sql) => {
       const [row] = await sql`SELECT * FROM keys WHERE name = ${name}`;

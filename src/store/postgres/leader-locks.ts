@@ -1,6 +1,9 @@
 import type postgres from 'postgres';
 import { advisoryLockId } from './advisory-locks.js';
 
+/** Leader locks live in their own namespace: a transaction locking a name of its own never waits for a leader. */
+const leaderLockId = (name: string) => advisoryLockId(`leader\n${name}`);
+
 interface Session {
   sql: postgres.ReservedSql;
   /** The server process of the session that holds `held`: a different one means they were lost. */
@@ -28,7 +31,7 @@ export class LeaderLocks {
         if (row?.pid === session.pid) return true;
         session.held.clear();
       }
-      const [row] = await session.sql`SELECT pg_backend_pid() AS pid, pg_try_advisory_lock(${advisoryLockId(name).toString()}::bigint) AS got`;
+      const [row] = await session.sql`SELECT pg_backend_pid() AS pid, pg_try_advisory_lock(${leaderLockId(name).toString()}::bigint) AS got`;
       if (row?.pid !== session.pid) session.held.clear();
       session.pid = Number(row?.pid);
       if (row?.got !== true) return false;

@@ -6,6 +6,14 @@ import { SignerError } from './domain/errors.js';
 
 const log = new JsonLogger();
 
+// `npm start 2>&1 | tee log` stopped with Ctrl-C: tee dies with the service, so every later write to
+// its pipe fails with EPIPE. Nobody is left to read it; the shutdown and its final audit checkpoint go on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
   const signer = await startSigner(config, log);

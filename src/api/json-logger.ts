@@ -1,6 +1,19 @@
 import type { Logger } from '../domain/logger.js';
 
-/** One JSON object per line on stderr. */
+/**
+ * Fields that are never logged, at any depth, whatever they hold: callers must not pass secrets, and
+ * this keeps one passed by mistake out of the log (as pino's `redact` would).
+ */
+const SECRET_FIELD = /^(pin|password|passphrase|secret|privateKey|token|jwt|authorization)$/i;
+/** A whole JWT (three base64url parts, the header starting `{"`): cut from any text, error messages included. */
+const WHOLE_JWT = /eyJ[\w-]*\.[\w-]+\.[\w-]+/g;
+
+function redact(name: string, value: unknown): unknown {
+  if (SECRET_FIELD.test(name)) return '[redacted]';
+  return typeof value === 'string' ? value.replace(WHOLE_JWT, '[JWT redacted]') : value;
+}
+
+/** One JSON object per line on stderr, written synchronously so nothing is lost on exit. */
 export class JsonLogger implements Logger {
   constructor(private readonly write: (line: string) => void = (line) => process.stderr.write(line + '\n')) {}
 
@@ -17,7 +30,7 @@ export class JsonLogger implements Logger {
   }
 
   private emit(level: string, message: string, fields?: Record<string, unknown>): void {
-    this.write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
+    this.write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }, (name, value: unknown) => redact(name, value)));
   }
 }
 

@@ -253,7 +253,7 @@ function parseAddress(text: string, flag: string): { host: string; port: number 
  */
 function databaseLocation(database: string | undefined, dataDir: string): string {
   if (database !== undefined && isPostgresUrl(database)) {
-    if (new URL(database).password) throw new Error('--database: put the PostgreSQL password in PGPASSWORD (or ~/.pgpass), not in the URL, where it shows in process lists');
+    if (new URL(database).password) throw new Error('--database: give the PostgreSQL password in PGPASSWORD, not in the URL (the URL is printed at start-up and shows in process lists)');
     return database;
   }
   return resolve(database ?? join(dataDir, 'signer.db'));

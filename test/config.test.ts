@@ -51,3 +51,12 @@ test('--json-rpc-address: 127.0.0.1:8550 by default, "off", the environment; pla
   t.throws(() => parseConfig(['--downstream-rpc-url', 'ws://node:8546'], {}), { message: /--downstream-rpc-url must be an http:\/\/ or https:\/\/ URL/ });
   t.throws(() => parseConfig(['--json-rpc-address', '8550'], {}), { message: /--json-rpc-address must be host:port or "off"/ });
 });
+
+test('--database: a path is resolved, a postgres:// URL is kept as given, and a password in the URL is refused without being repeated', (t) => {
+  t.regex(parseConfig(['--database', 'x/signer.db'], {}).database, /^\/.*\/x\/signer\.db$/);
+  const url = 'postgres://signer@db.internal:5432/signer';
+  t.is(parseConfig(['--database', url], {}).database, url);
+  const error = t.throws(() => parseConfig(['--database', 'postgres://signer:hunter2@db.internal/signer'], {}));
+  t.regex(error!.message, /PGPASSWORD/);
+  t.false(error!.message.includes('hunter2'));
+});

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { approvalPayload, type Approval, type PendingRequest, type Verdict } from '../domain/approval.js';
@@ -34,6 +35,8 @@ export const FINAL = new Set(['signed', 'rejected', 'expired', 'invalidated', 'f
  */
 export class ApprovalService {
   private sweeper: NodeJS.Timeout | undefined;
+  /** Requests this process signed once approved (other replicas hear of theirs through `onChange` only). */
+  private readonly signedHere = new EventEmitter().setMaxListeners(0);
 
   constructor(
     private readonly store: Store,
@@ -63,7 +66,13 @@ export class ApprovalService {
     return request;
   }
 
-  /** Calls `listener` after each commit that parks, approves or changes a request (this process's commits). */
+  /** Calls `listener` with the id of each approved request this process signed, once its signature is recorded. */
+  onSignedHere(listener: (id: string) => void): () => void {
+    this.signedHere.on('signed', listener);
+    return () => this.signedHere.off('signed', listener);
+  }
+
+  /** Calls `listener` after each commit, by any replica sharing the database, that parks, approves or changes a request. */
   onChange(listener: (change: PendingChange) => void): () => void {
     this.store.pendingChanges.on('change', listener);
     return () => this.store.pendingChanges.off('change', listener);
@@ -228,6 +237,11 @@ export class ApprovalService {
       if (request.method === 'SignEthereumTransaction') await this.signing.signApproved(ctx, ethereumTransactionScheme, request, payload, recheck);
       else if (request.method === 'SignTypedData') await this.signing.signApproved(ctx, typedDataScheme, request, payload, recheck);
       else throw new SignerError('INTERNAL', `cannot sign a parked ${request.method}`);
+      try {
+        this.signedHere.emit('signed', request.id);
+      } catch {
+        // A listener's failure is its own: the request is signed.
+      }
     } catch (error) {
       const reason = error instanceof SignerError ? `${error.code}: ${error.message}` : 'internal error';
       this.log.error('approved request could not be signed', { requestId: request.id, error: String(error) });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -44,6 +44,11 @@ export function missingPlatform(purpose: keyof typeof REQUIREMENTS, path = proce
   return `${missing.map((m) => m.what).join(', ')} not found: install with "sudo ${install}" (as root: "${install}")`;
 }
 
+/** Debian's PostgreSQL server binaries (kept off PATH), which the PostgreSQL tests start a server from. */
+export function postgresInstalled(root = '/usr/lib/postgresql'): boolean {
+  return existsSync(root) && readdirSync(root).some((major) => existsSync(join(root, major, 'bin', 'postgres')));
+}
+
 // `node dist/src/keystore/platform.js tests` (npm test's pretest): exit 1 with the line, before ava runs.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const purpose = process.argv[2] === 'start' ? 'start' : 'tests';
@@ -51,5 +56,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (missing) {
     process.stderr.write(`${purpose === 'tests' ? 'the tests need SoftHSM2 and OpenSC' : 'the development token needs SoftHSM2'}: ${missing}\n`);
     process.exit(1);
+  }
+  if (purpose === 'tests' && !postgresInstalled()) {
+    const install = 'apt-get install -y postgresql';
+    process.stderr.write(`PostgreSQL binaries not found: the PostgreSQL tests will be skipped (with CI=true they fail); install with "sudo ${install}" (as root: "${install}")\n`);
   }
 }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Ledger, PendingChange, Reader, SignRequestRecord, Store, TransactionOptions } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { createPrivateFile } from '../private-paths.js';
@@ -57,7 +58,9 @@ export class SqliteStore implements Store {
   /** The group commit in progress (one at a time: SQLite has one writer). */
   private committing?: Promise<void>;
   private commitScheduled = false;
-  private synchronous: 'FULL' | 'NORMAL' = 'FULL';
+  /** The write-ahead log, opened at the first durable commit: it is fsynced off the event loop. */
+  private wal?: Promise<FileHandle>;
+  private readonly walPath: string;
   /** Audit records appended in the open transaction, announced once it commits. */
   private uncommittedAudit: AuditRecord[] = [];
   private auditListener?: (records: readonly AuditRecord[]) => void;
@@ -67,12 +70,14 @@ export class SqliteStore implements Store {
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     const readonly = options.readonly ?? false;
+    this.walPath = `${path}-wal`;
     // The database holds every signature's record and the stored results: owner only, -wal and -shm too.
     if (!readonly) createPrivateFile(path, [`${path}-wal`, `${path}-shm`]);
     this.db = openDatabase(path, readonly);
     if (!readonly) {
-      // better-sqlite3 reopens WAL databases with synchronous=NORMAL: a commit must survive power loss.
-      this.db.pragma('synchronous = FULL');
+      // COMMIT writes the log without syncing it (synchronous=NORMAL); a durable commit then syncs the
+      // log on libuv's thread pool (`syncLog`), so the event loop never waits for the disk.
+      this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
       this.putInstanceId();
@@ -155,8 +160,7 @@ export class SqliteStore implements Store {
     this.batch = [];
     const outcomes: Array<{ value: unknown } | { error: unknown }> = [];
     try {
-      // The safety level cannot change inside a transaction; a batch is durable if any of its work asks.
-      await this.begin(batch.some((item) => item.durable) ? 'FULL' : 'NORMAL');
+      await this.begin();
       for (const { work } of batch) {
         const auditMark = this.uncommittedAudit.length;
         const announced = this.changes.length;
@@ -182,6 +186,18 @@ export class SqliteStore implements Store {
       for (const { reject } of batch) reject(storeError(error));
       return;
     }
+    // A batch is durable if any of its work asks; the sync also makes every earlier commit durable.
+    if (batch.some((item) => item.durable)) {
+      try {
+        await this.syncLog();
+      } catch (error) {
+        // Committed but maybe not on disk: an outcome nobody can vouch for releases nothing.
+        this.uncommittedAudit = [];
+        this.changes = [];
+        for (const { reject } of batch) reject(new SignerError('STORE_UNAVAILABLE', 'the database could not be synced to disk; nothing was signed', undefined, { cause: error }));
+        return;
+      }
+    }
     this.announceAudit();
     this.announceChanges();
     batch.forEach(({ resolve, reject }, i) => {
@@ -195,11 +211,10 @@ export class SqliteStore implements Store {
    * BEGIN IMMEDIATE, waiting for another process's write lock without blocking the event loop: the
    * connection's busy timeout is 0, and a busy lock is retried here until BUSY_TIMEOUT_MS has passed.
    */
-  private async begin(level: 'FULL' | 'NORMAL'): Promise<void> {
+  private async begin(): Promise<void> {
     const deadline = Date.now() + BUSY_TIMEOUT_MS;
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
       try {
-        this.setSynchronous(level);
         this.db.exec('BEGIN IMMEDIATE');
         return;
       } catch (error) {
@@ -229,10 +244,19 @@ export class SqliteStore implements Store {
     }
   }
 
-  private setSynchronous(level: 'FULL' | 'NORMAL'): void {
-    if (this.synchronous === level) return;
-    this.db.pragma(`synchronous = ${level}`);
-    this.synchronous = level;
+  /**
+   * What synchronous=FULL would do at COMMIT, on the thread pool: fdatasync of the write-ahead log
+   * (fsync is per file, so any descriptor of it will do). The log stays in place while this store
+   * holds its connections open, so one handle serves every commit.
+   */
+  private async syncLog(): Promise<void> {
+    this.wal ??= open(this.walPath, 'r');
+    try {
+      await (await this.wal).datasync();
+    } catch (error) {
+      this.wal = undefined;
+      throw error;
+    }
   }
 
   async auditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]> {
@@ -285,6 +309,7 @@ export class SqliteStore implements Store {
     }
     if (this.readDb !== this.db) this.readDb.close();
     this.db.close();
+    await (await this.wal?.catch(() => undefined))?.close();
   }
 }
 

@@ -31,6 +31,9 @@ import { checkParkingCaps, DEFAULT_PARKING_LIMITS, type ParkingLimits } from '..
  *    stored result -> reply. If that last write fails, the signature is never released.
  */
 export class SigningService {
+  /** Keys that are not JWT keys, by name: see `signingKey`. */
+  private readonly plainKeys = new Map<string, KeyRecord>();
+
   constructor(
     private readonly hsm: Hsm,
     private readonly keys: KeyService,
@@ -288,7 +291,7 @@ export class SigningService {
     keyName: string,
     request: Request,
   ): Promise<{ key: KeyRecord; prepared: Prepared<Decoded> } | { denial: Denial }> {
-    const key = await this.keys.get(keyName, 'key_name');
+    const { key, jwt } = await this.signingKey(scheme, keyName);
     if (key.name.startsWith(RESERVED_PREFIX)) throw new SignerError('KEY_NOT_FOUND', `key "${keyName}" does not exist`, 'key_name');
     if (!scheme.keyTypes.includes(key.type)) {
       throw new SignerError(
@@ -298,13 +301,31 @@ export class SigningService {
       );
     }
     // A JWT key signs only JWTs: raw bytes with the same algorithm would be a token that skipped the claim rules.
-    if (scheme.name !== 'jwt' && (await this.store.reader.jwtSettings(key.name))) {
+    if (scheme.name !== 'jwt' && jwt) {
       throw new SignerError('WRONG_KEY_TYPE', `key "${key.name}" is a JWT key: it signs only with SignJwt`, 'key_name');
     }
     // Before decoding: a scheme the policy does not enable is refused at no cost, whatever the request holds.
     const denial = this.policy.schemeDenial(key.name, scheme.name);
     if (denial) return { denial };
     return { key, prepared: scheme.prepare(request, key) };
+  }
+
+  /**
+   * The key and whether it is a JWT key. What signing reads from a key that is not a JWT key (type, HSM
+   * id, public key) never changes, and a key never becomes a JWT key later, so those are read once per
+   * process; a JWT key's active version changes with rotation (on any replica), so it is read every time.
+   * Whether the key is enabled is never taken from here: the transactions check it.
+   */
+  private async signingKey(scheme: { name: string }, keyName: string): Promise<{ key: KeyRecord; jwt: boolean }> {
+    const cached = scheme.name === 'jwt' ? undefined : this.plainKeys.get(keyName);
+    if (cached) return { key: cached, jwt: false };
+    const key = await this.keys.get(keyName, 'key_name');
+    const jwt = (await this.store.reader.jwtSettings(key.name)) !== undefined;
+    if (!jwt) {
+      if (this.plainKeys.size >= PLAIN_KEYS_CACHED) this.plainKeys.clear();
+      this.plainKeys.set(key.name, key);
+    }
+    return { key, jwt };
   }
 
   /**
@@ -373,6 +394,8 @@ function storedResultAad(caller: string, requestId: string): string {
 }
 
 const MARK_FAILED_ATTEMPTS = 5;
+/** Keys whose signing facts are kept (a few hundred bytes each); past this the cache starts over. */
+const PLAIN_KEYS_CACHED = 10_000;
 const MARK_FAILED_RETRY_MS = 1000;
 
 function disabled(name: string): SignerError {

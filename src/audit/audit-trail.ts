@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { checkpointPayload, GENESIS_HASH, sha256Hex, type AuditCheckpoint, type AuditDecision, type AuditFields } from '../domain/audit.js';
 import { SignerError } from '../domain/errors.js';
@@ -18,6 +19,43 @@ export interface AuditOutcome {
   decision: AuditDecision;
   reason?: string;
   signatureHash?: string;
+}
+
+/** How long a replica waits for the one creating the audit key on a new token. */
+const AUDIT_KEY_WAIT_MS = 30_000;
+
+/**
+ * The checkpoint key on the token. On a new token exactly one replica creates it (under a leader
+ * lock: two created at once would leave two keys with one label, and the token unusable for the
+ * audit trail); the others wait until it is there.
+ */
+async function findOrCreateAuditKey(store: Store, hsm: Hsm): Promise<{ hsmId: string; publicJwk: PublicJwk }> {
+  const deadline = Date.now() + AUDIT_KEY_WAIT_MS;
+  for (;;) {
+    const found = await hsm.findKeyPairByLabel(AUDIT_KEY_LABEL);
+    if (found) return found;
+    const created = await store.asLeader('audit-key', async () => (await hsm.findKeyPairByLabel(AUDIT_KEY_LABEL)) ?? hsm.generateKeyPair('ed25519', AUDIT_KEY_LABEL));
+    if (created) return created;
+    if (Date.now() > deadline) throw new SignerError('HSM_UNAVAILABLE', 'another replica holds the lock for creating the audit key, but no audit key appeared on the token');
+    await sleep(100);
+  }
+}
+
+/** Pins `publicJwk` unless a key is pinned already (created exclusively: of two replicas, one pins); returns the pinned key. */
+function pinKey(path: string, publicJwk: PublicJwk): PublicJwk {
+  // Written whole beside it, then linked into place: link() never replaces a file, and a reader never
+  // sees half a key.
+  const written = `${path}.${process.pid}.tmp`;
+  writeFileSync(written, JSON.stringify(publicJwk) + '\n', { mode: 0o644 });
+  try {
+    linkSync(written, path);
+    return publicJwk;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return JSON.parse(readFileSync(path, 'utf8')) as PublicJwk;
+  } finally {
+    rmSync(written, { force: true });
+  }
 }
 
 /** Told when a seal is refused, and when the chain checks out again: for the metrics. */
@@ -55,10 +93,9 @@ export class AuditTrail {
    * the service still starts, but seals nothing until the chain checks out).
    */
   static async open(store: Store, hsm: Hsm, pinnedKeyPath: string, log: Logger, observer?: AuditObserver): Promise<AuditTrail> {
-    const key = (await hsm.findKeyPairByLabel(AUDIT_KEY_LABEL)) ?? (await hsm.generateKeyPair('ed25519', AUDIT_KEY_LABEL));
-    const pinned = existsSync(pinnedKeyPath) ? (JSON.parse(readFileSync(pinnedKeyPath, 'utf8')) as PublicJwk) : undefined;
-    if (!pinned) writeFileSync(pinnedKeyPath, JSON.stringify(key.publicJwk) + '\n', { mode: 0o644 });
-    else if (pinned.x !== key.publicJwk.x) {
+    const key = await findOrCreateAuditKey(store, hsm);
+    const pinned = pinKey(pinnedKeyPath, key.publicJwk);
+    if (pinned.x !== key.publicJwk.x) {
       throw new SignerError('HSM_UNAVAILABLE', `the audit key on the token does not match the pinned key in ${pinnedKeyPath}: refusing to start`);
     }
     const firstPinPath = firstCheckpointPinPath(pinnedKeyPath);
@@ -144,8 +181,15 @@ export class AuditTrail {
 
   /** Checks the chain up to the head; a problem is logged loudly and counted. */
   private async checkChain(): Promise<{ end: ChainPoint; last?: AuditCheckpoint } | { problem: ChainProblem }> {
-    const state = await this.store.transaction(async (tx) => ({ head: await tx.auditHead(), last: await tx.lastCheckpoint(), first: await tx.firstCheckpoint() }));
-    const checked = await this.guard.check(state, (after, limit) => this.store.auditRecords(after, limit));
+    const ownHead = this.guard.snapshot();
+    // The head last: it only grows, so it is at least what the checkpoints read before it seal, even
+    // when another replica seals in between (each read sees the latest commit).
+    const state = await this.store.transaction(async (tx) => {
+      const first = await tx.firstCheckpoint();
+      const last = await tx.lastCheckpoint();
+      return { first, last, head: await tx.auditHead() };
+    });
+    const checked = await this.guard.check(state, (after, limit) => this.store.auditRecords(after, limit), ownHead);
     this.observer?.chainChecked(!('problem' in checked));
     if ('problem' in checked) {
       this.log.error('AUDIT LOG TAMPERED: the chain does not check out; refusing to seal checkpoints until it does', {

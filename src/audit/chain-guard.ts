@@ -55,9 +55,16 @@ export class ChainGuard {
    * Checks the chain from the last checked point to the database's head. Returns the head's genuine
    * point (what may be sealed) or the first problem. Yields to the event loop between pages.
    */
-  async check(state: ChainState, read: ReadRecords): Promise<{ end: ChainPoint } | { problem: ChainProblem }> {
-    // Taken before the first await: records committed while the walk runs are checked next time.
-    const ownHead = this.ownHead;
+  /**
+   * The newest record this process committed, to pass to `check`: taken before the state is read, so
+   * that a record committed after the read (the same group commit, or the next) is not taken for one
+   * the database lost.
+   */
+  snapshot(): ChainPoint | undefined {
+    return this.ownHead;
+  }
+
+  async check(state: ChainState, read: ReadRecords, ownHead: ChainPoint | undefined): Promise<{ end: ChainPoint } | { problem: ChainProblem }> {
     const { head, last, first } = state;
     const problem = this.checkpointProblem(last, first);
     if (problem) return { problem };

@@ -191,7 +191,9 @@ export class JwtKeyService {
         { locks: [lockNames.key(name)] },
       );
     } finally {
-      if (!added) {
+      // Unless a commit whose outcome is unknown recorded it after all (or that cannot be read).
+      const recorded = added || (await this.store.reader.versions(name).then((versions) => versions.some((v) => v.hsmId === generated.hsmId), () => true));
+      if (!recorded) {
         await this.hsm.destroyKeyPair(generated.hsmId).catch((error: unknown) =>
           this.log.error('could not remove an unused JWT key pair from the HSM', { hsmId: generated.hsmId, error: String(error) }),
         );

@@ -51,10 +51,14 @@ export class KeyService {
         { locks: [lockNames.key(name)] },
       );
     } catch (error) {
-      // Nothing half-made: a key pair without its record would be an orphan on the token.
-      await this.hsm.destroyKeyPair(generated.hsmId).catch((cleanup: unknown) =>
-        this.log.error('could not remove an unrecorded key pair from the HSM', { hsmId: generated.hsmId, error: String(cleanup) }),
-      );
+      // Nothing half-made: a key pair without its record would be an orphan on the token. But a commit
+      // whose outcome is unknown may have recorded it: then (or if that cannot be read) the pair stays.
+      const recorded = await this.store.findKey(name).then((found) => found?.hsmId === generated.hsmId, () => true);
+      if (!recorded) {
+        await this.hsm.destroyKeyPair(generated.hsmId).catch((cleanup: unknown) =>
+          this.log.error('could not remove an unrecorded key pair from the HSM', { hsmId: generated.hsmId, error: String(cleanup) }),
+        );
+      }
       throw error;
     }
     this.log.info('key created', { key: name, type: key.type, hsmId: key.hsmId });

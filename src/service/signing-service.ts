@@ -133,6 +133,7 @@ export class SigningService {
     // Not durable on its own: the record of the signature commits durably before any signature leaves,
     // and that fsync covers this commit too. A parked request is made durable just below.
     const begun = await this.store.transaction(async (tx): Promise<{ replay: string } | { decision: Decision } | { parked: PendingRequest } | { retried: PendingRequest }> => {
+      claimed = undefined; // The work may run again (a retried batch): only its last run counts.
       if (ctx.clientRequestId) {
         const earlier = await tx.findSignRequest(ctx.caller, ctx.clientRequestId);
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {

@@ -4,12 +4,13 @@ import type postgres from 'postgres';
 const REFRESH_MS = 10_000;
 
 /**
- * This machine's clock corrected to the database's: replicas on machines whose clocks drift then
- * agree on windows and expiries. The offset is measured at open and every 10 s, half the round trip
- * corrected; between measurements `now()` costs nothing.
+ * The database's clock, read at open and every 10 s (half the round trip corrected) and carried forward
+ * by this process's monotonic clock in between: replicas on machines whose clocks drift or step agree
+ * on windows and expiries, and `now()` costs nothing.
  */
 export class DatabaseClock {
-  private offsetMs = 0;
+  /** The database's time at the last measurement, and this process's monotonic time then. */
+  private anchor = { databaseMs: Date.now(), monotonicMs: performance.now() };
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly sql: postgres.Sql) {}
@@ -22,8 +23,9 @@ export class DatabaseClock {
     this.timer.unref();
   }
 
+  /** From the monotonic clock: a step of this machine's wall clock (NTP, a resumed VM) changes nothing. */
   now(): number {
-    return Date.now() + this.offsetMs;
+    return Math.round(this.anchor.databaseMs + (performance.now() - this.anchor.monotonicMs));
   }
 
   stop(): void {
@@ -31,10 +33,10 @@ export class DatabaseClock {
   }
 
   private async measure(): Promise<void> {
-    const sent = Date.now();
+    const sent = performance.now();
     const [row] = await this.sql`SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms`;
-    const received = Date.now();
-    // Whole milliseconds: times are stored as BIGINT.
-    this.offsetMs = Math.round(Number(row?.ms) - (sent + received) / 2);
+    const received = performance.now();
+    const databaseMs = Number(row?.ms);
+    if (Number.isFinite(databaseMs)) this.anchor = { databaseMs, monotonicMs: (sent + received) / 2 };
   }
 }

@@ -178,25 +178,27 @@ export class PostgresStore implements Store {
 
   private async runBatch(batch: QueuedWork[]): Promise<void> {
     // A server that stopped answering (but did not close the connection) would keep callers waiting
-    // forever: past the deadline they hear STORE_UNAVAILABLE. The transaction may still commit later,
-    // so this is an unknown outcome: it only ever rejects, and a later resolve is a no-op.
+    // forever: past the deadline they hear STORE_UNAVAILABLE, and the batch is abandoned: it starts no
+    // retry and rolls back rather than commit (only a COMMIT already on the wire may still land).
+    const abandoned = { now: false };
     const deadline = setTimeout(() => {
+      abandoned.now = true;
       const failure = new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
       for (const { reject } of batch) reject(failure);
     }, this.transactionTimeoutMs);
     try {
-      await this.attemptBatch(batch);
+      await this.attemptBatch(batch, abandoned);
     } finally {
       clearTimeout(deadline);
     }
   }
 
-  private async attemptBatch(batch: QueuedWork[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+  private async attemptBatch(batch: QueuedWork[], abandoned: { now: boolean }): Promise<void> {
+    for (let attempt = 1; !abandoned.now; attempt++) {
       let outcomes: Outcome[];
       let records: AuditRecord[];
       try {
-        ({ outcomes, records } = await this.commitBatch(batch));
+        ({ outcomes, records } = await this.commitBatch(batch, abandoned));
       } catch (error) {
         if (isRetryable(error) && attempt < MAX_ATTEMPTS) {
           // Jitter, so that the transactions that collided do not collide again.
@@ -225,7 +227,7 @@ export class PostgresStore implements Store {
   }
 
   /** One transaction for the batch: settings and locks first, then the works, the audit chain last. */
-  private async commitBatch(batch: QueuedWork[]): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
+  private async commitBatch(batch: QueuedWork[], abandoned: { now: boolean }): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
     let committed: { outcomes: Outcome[]; records: AuditRecord[] } | undefined;
     try {
       await this.sql.begin('isolation level read committed', async (tx) => {
@@ -239,7 +241,10 @@ export class PostgresStore implements Store {
         if (lockFailure) throw lockFailure.error;
         if ('error' in ran) throw ran.error;
         const { outcomes, queued } = ran;
-        committed = { outcomes, records: await chainAudit(tx, queued) };
+        const records = await chainAudit(tx, queued);
+        // Its callers were told nothing was done: roll back rather than commit behind their backs.
+        if (abandoned.now) throw new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
+        committed = { outcomes, records };
       });
     } catch (error) {
       // The work alone in its batch failed, and the transaction rolled back with it: only its outcome.

@@ -303,8 +303,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     // Work already queued still commits: its callers are waiting for it.
-    while (this.committing || this.batch.length > 0) {
+    while (this.committing || this.commitScheduled || this.batch.length > 0) {
       if (this.committing) await this.committing;
+      else if (this.commitScheduled) await new Promise((resolve) => setImmediate(resolve));
       else await this.commitBatch();
     }
     if (this.readDb !== this.db) this.readDb.close();

@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+
+const HOLD_WRITE_LOCK = join(import.meta.dirname, 'hold-write-lock.js');
+
+/** Another process holding BEGIN IMMEDIATE on the SQLite database until `release()` (idempotent). */
+export async function holdWriteLock(database: string): Promise<{ release(): Promise<void> }> {
+  const child = spawn(process.execPath, [HOLD_WRITE_LOCK, database], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  if (chunk.toString() !== 'locked\n') throw new Error(`lock holder said ${chunk}`);
+  const exited = once(child, 'exit');
+  return {
+    release: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.stdin.end('release\n');
+      await exited;
+    },
+  };
+}
+
+/** Runs `work` while a 10 ms timer measures the longest time this process's event loop went without running it. */
+export async function longestStall<T>(work: () => Promise<T>): Promise<{ value: T; stallMs: number }> {
+  let last = performance.now();
+  let stallMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    stallMs = Math.max(stallMs, now - last);
+    last = now;
+  }, 10);
+  try {
+    return { value: await work(), stallMs };
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -4,13 +4,18 @@ import { join } from 'node:path';
 
 const HOLD_WRITE_LOCK = join(import.meta.dirname, 'hold-write-lock.js');
 
-/** Another process holding BEGIN IMMEDIATE on the SQLite database until `release()` (idempotent). */
-export async function holdWriteLock(database: string): Promise<{ release(): Promise<void> }> {
-  const child = spawn(process.execPath, [HOLD_WRITE_LOCK, database], { stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * Another process holding BEGIN IMMEDIATE on the SQLite database until `release()` (idempotent), or
+ * for `holdMs` by its own clock when given; `released` settles when it has let go.
+ */
+export async function holdWriteLock(database: string, holdMs?: number): Promise<{ release(): Promise<void>; released: Promise<unknown> }> {
+  const args = holdMs === undefined ? [HOLD_WRITE_LOCK, database] : [HOLD_WRITE_LOCK, database, String(holdMs)];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
   if (chunk.toString() !== 'locked\n') throw new Error(`lock holder said ${chunk}`);
   const exited = once(child, 'exit');
   return {
+    released: exited,
     release: async () => {
       if (child.exitCode === null && child.signalCode === null) child.stdin.end('release\n');
       await exited;

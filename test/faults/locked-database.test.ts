@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,26 +9,13 @@ import type { EthereumSignature__Output } from '../../src/api/generated/signer/v
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import { FAULTS_ENV } from '../../src/testing/faults.js';
 import { exitCode, startMain, type Started } from '../helpers/main-process.js';
+import { holdWriteLock, longestStall } from '../helpers/write-lock.js';
 import { callUnary, newClient, PERMISSIVE_POLICY, rpcFailure, startTestSigner, writePolicies, type RpcFailure, type TestSigner } from '../helpers/signer.js';
 
-const HOLD_WRITE_LOCK = join(import.meta.dirname, '..', 'helpers', 'hold-write-lock.js');
 // The store's busy_timeout: how long one transaction waits for the lock before giving up.
 const BUSY_TIMEOUT_MS = 5000;
 // A rate limit makes every allowed request write a reservation row, so leftovers would show.
 const POLICY = `${PERMISSIVE_POLICY}rate_limits: [{ per: 1h, max: 1000 }]\n`;
-
-/** Another process holding BEGIN IMMEDIATE on the database until `release()`. */
-async function holdWriteLock(database: string): Promise<{ release(): Promise<void> }> {
-  const child = spawn(process.execPath, [HOLD_WRITE_LOCK, database], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
-  if (chunk.toString() !== 'locked\n') throw new Error(`lock holder said ${chunk}`);
-  return {
-    release: async () => {
-      child.stdin.end('release\n');
-      await once(child, 'exit');
-    },
-  };
-}
 
 /** Reads the database from outside the service (WAL readers do not wait for the write lock). */
 function query<Row>(database: string, sql: string): Row[] {
@@ -42,22 +27,6 @@ function query<Row>(database: string, sql: string): Row[] {
   }
 }
 const count = (database: string, sql: string) => query<{ n: number }>(database, sql)[0]!.n;
-
-/** The longest time this process's event loop went without running a 10 ms timer, while `work` ran. */
-async function longestStall<T>(work: () => Promise<T>): Promise<{ value: T; stallMs: number }> {
-  let last = performance.now();
-  let stallMs = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    stallMs = Math.max(stallMs, now - last);
-    last = now;
-  }, 10);
-  try {
-    return { value: await work(), stallMs };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 const messages = (prefix: string, keyName: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ keyName, message: Buffer.from(`${prefix} ${i}`), requestId: `${prefix}-${i}` }));

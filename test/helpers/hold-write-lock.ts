@@ -2,10 +2,11 @@ import Database from 'better-sqlite3';
 
 /**
  * Run as a child process: takes the database's write lock (BEGIN IMMEDIATE), prints "locked", and
- * holds it until a line arrives on stdin (or stdin closes), then rolls back and exits.
+ * holds it until a line arrives on stdin (or stdin closes), or HOLD_MS have passed when given, then
+ * rolls back and exits. Its own timer: a parent whose event loop stalls cannot stretch the hold.
  */
-const path = process.argv[2];
-if (!path) throw new Error('usage: hold-write-lock.js DATABASE');
+const [path, holdMs] = process.argv.slice(2);
+if (!path) throw new Error('usage: hold-write-lock.js DATABASE [HOLD_MS]');
 const db = new Database(path);
 db.exec('BEGIN IMMEDIATE');
 process.stdout.write('locked\n');
@@ -16,3 +17,4 @@ const release = () => {
 };
 process.stdin.once('data', release);
 process.stdin.once('end', release);
+if (holdMs !== undefined) setTimeout(release, Number(holdMs));

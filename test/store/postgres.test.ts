@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
 import { inspect } from 'node:util';
 import { SignerError } from '../../src/domain/errors.js';
@@ -5,9 +6,9 @@ import { advisoryLockId } from '../../src/store/postgres/advisory-locks.js';
 import { redactUrl, socketOptions } from '../../src/store/postgres/connection-url.js';
 import { MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { lockNames, type Store } from '../../src/store/store.js';
+import { lockNames, type PendingChange, type Store } from '../../src/store/store.js';
 import { usePostgres } from '../helpers/postgres.js';
-import { auditFields, chainProblems, parkedRequest, replicaSuite } from './replica-suite.js';
+import { parkedRequest, storeSuite } from './suite.js';
 
 const DAY = 86_400_000;
 // Small pools: every test file's stores share one server's max_connections.
@@ -122,24 +123,15 @@ if (server) {
     t.true([5n, 7n].includes((await store.reader.usage([{ scope: 's', perMs: DAY }], store.now()))[0]!));
   });
 
-  test('postgres: migrations create the schema on an empty database, and opening again changes nothing', async (t) => {
+  test('postgres: migrations record their version on an empty database, and opening again applies none', async (t) => {
     const url = await freshDatabase();
     // Two replicas starting at once: the migration lock makes one wait for the other.
     const [a, b] = await Promise.all([open(t, url), open(t, url)]);
     t.is(await version(url), MIGRATIONS.length);
-    t.regex(a.instanceId, /^[0-9a-f-]{36}$/);
-    t.is(b.instanceId, a.instanceId);
-    await a.transaction(async (tx) => {
-      await tx.recordSpends([{ scope: 's', amount: 5n }], a.now(), 'p');
-      tx.appendAudit(auditFields('first'));
-    });
+    t.is(await server().psql(new URL(url).pathname.slice(1), 'SELECT count(*) FROM schema_migrations'), String(MIGRATIONS.length));
     await Promise.all([a.close(), b.close()]);
-    const again = await open(t, url);
-    t.is(await version(url), MIGRATIONS.length);
-    t.is(again.instanceId, a.instanceId);
-    t.deepEqual(await again.reader.usage([{ scope: 's', perMs: DAY }], again.now()), [5n]);
-    t.is(await again.lastAuditSeq(), 1);
-    await again.close();
+    await (await open(t, url)).close();
+    t.is(await server().psql(new URL(url).pathname.slice(1), 'SELECT count(*) FROM schema_migrations'), String(MIGRATIONS.length));
   });
 
   test('postgres: a database whose schema is newer than the code is refused', async (t) => {
@@ -150,74 +142,19 @@ if (server) {
     await t.throwsAsync(open(t, url, { readonly: true }), { message: /is newer than this service/ });
   });
 
-  test('postgres: a read-only store reads but every write is STORE_UNAVAILABLE', async (t) => {
-    const url = await freshDatabase();
-    await t.throwsAsync(open(t, url, { readonly: true }), { message: /no signer schema/ });
-    const writer = await open(t, url);
-    await writer.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 4n }], writer.now(), 'p'));
-    const reader = await open(t, url, { readonly: true });
-    t.is(reader.instanceId, writer.instanceId);
-    t.deepEqual(await reader.reader.usage([{ scope: 's', perMs: DAY }], reader.now()), [4n]);
-    const error = await t.throwsAsync<SignerError>(reader.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 1n }], reader.now(), 'p')));
-    t.is(error?.code, 'STORE_UNAVAILABLE');
-    await Promise.all([reader.close(), writer.close()]);
+  test('postgres: a read-only store on a database without the schema is refused', async (t) => {
+    await t.throwsAsync(open(t, await freshDatabase(), { readonly: true }), { message: /no signer schema/ });
   });
 
-  test('postgres: windows are exact beyond 64 bits, all answered in one query in the order asked, and a negative total fails closed', async (t) => {
+  test('postgres: a window over a rewritten ledger (a running total that went down) fails closed', async (t) => {
     const url = await freshDatabase();
     const store = await open(t, url);
-    const huge = 2n ** 200n + 7n;
     const now = store.now();
-    await store.transaction((tx) => tx.recordSpends([{ scope: 'big', amount: huge }, { scope: 'small', amount: 3n }], now - 2 * DAY, 'p'));
-    await store.transaction((tx) => tx.recordSpends([{ scope: 'big', amount: huge }], now, 'p'));
-    const windows = [
-      { scope: 'small', perMs: DAY },
-      { scope: 'big', perMs: 3 * DAY },
-      { scope: 'none', perMs: DAY },
-      { scope: 'big', perMs: DAY },
-      { scope: 'small', perMs: 3 * DAY },
-    ];
-    t.deepEqual(await store.reader.usage(windows, now), [0n, 2n * huge, 0n, huge, 3n]);
-    t.deepEqual(await store.reader.usage([], now), []);
-    // Several spends of one scope in one call: each row's running total counts the ones before it.
-    await store.transaction((tx) => tx.recordSpends([{ scope: 'twice', amount: 1n }, { scope: 'big', amount: 1n }, { scope: 'twice', amount: 2n }], now, 'p'));
-    await store.transaction((tx) => tx.recordSpends([{ scope: 'twice', amount: 4n }], now, 'p'));
-    t.deepEqual(await store.reader.usage([{ scope: 'twice', perMs: DAY }, { scope: 'big', perMs: DAY }], now), [7n, huge + 1n]);
-    // A rewritten ledger (a running total that went down) is never read as room to spend.
+    await store.transaction((tx) => tx.recordSpends([{ scope: 'small', amount: 3n }], now - 2 * DAY, 'p'));
     await server().psql(new URL(url).pathname.slice(1), `INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash) VALUES ('small', ${now}, 1, 1, 'p')`);
     const error = await t.throwsAsync<SignerError>(store.reader.usage([{ scope: 'small', perMs: DAY }], now + 1));
     t.is(error?.code, 'INTERNAL');
-    await store.close();
-  });
-
-  test('postgres: nonces are ordered as numbers, released only when nothing live depends on them', async (t) => {
-    const store = await open(t, await freshDatabase());
-    const claim = { digest: 'd1', feeCap: 2n ** 70n, priorityFee: 1n };
-    await store.transaction(async (tx) => {
-      for (const nonce of [9n, 10n, 100n, 2n ** 64n]) await tx.putNonce('hot', 1n, nonce, claim);
-      await tx.putNonce('hot', 137n, 5n, { ...claim, digest: 'd2' });
-    });
-    t.is(await store.reader.highestNonce('hot', 1n), 2n ** 64n);
-    t.is(await store.reader.highestNonce('hot', 5n), undefined);
-    t.deepEqual(
-      (await store.reader.nonceClaims('hot', 3)).map((c) => `${c.chainId}/${c.nonce}`),
-      [`1/100`, `1/${2n ** 64n}`, '137/5'],
-    );
-    t.deepEqual(
-      (await store.reader.nonceClaims('hot', 10, 1n)).map((c) => c.nonce),
-      [9n, 10n, 100n, 2n ** 64n],
-    );
-    t.is((await store.reader.nonceClaims('hot', 1, 137n))[0]?.feeCap, 2n ** 70n);
-    // A live request with the same digest keeps the claim; once it failed, the claim goes.
-    const request = { caller: 'relayer', requestId: 'r', keyName: 'hot', method: 'SignTransaction', payloadHash: 'h', digest: 'd2', policyHash: 'p', createdAt: 1 };
-    await store.transaction((tx) => tx.putSignRequest({ ...request, status: 'reserved' }));
-    await store.transaction((tx) => tx.releaseNonce('hot', 137n, 5n, 'd2'));
-    t.truthy(await store.transaction((tx) => tx.findNonce('hot', 137n, 5n)));
-    await store.transaction((tx) => tx.finishSignRequest('relayer', 'r', 'failed'));
-    await store.transaction((tx) => tx.releaseNonce('hot', 137n, 5n, 'd2'));
-    t.is(await store.transaction((tx) => tx.findNonce('hot', 137n, 5n)), undefined);
-    t.deepEqual(await store.transaction((tx) => tx.dropNonceClaim('hot', 1n, 9n)), claim);
-    await store.close();
+    t.regex(error!.message, /negative usage/);
   });
 
   test('postgres: a deadlock between two replicas is retried, and both works commit', async (t) => {
@@ -245,22 +182,6 @@ if (server) {
     await Promise.all([a.close(), b.close()]);
   });
 
-  test('postgres: a work alone in its batch that fails rolls back alone; asynchronous commits are visible at once', async (t) => {
-    const store = await open(t, await freshDatabase());
-    const now = store.now();
-    const error = await t.throwsAsync<SignerError>(
-      store.transaction(async (tx) => {
-        await tx.recordSpends([{ scope: 's', amount: 9n }], now, 'p');
-        tx.appendAudit(auditFields('denied'));
-        throw new SignerError('LIMIT_EXCEEDED', 'spend window exhausted');
-      }),
-    );
-    t.is(error?.code, 'LIMIT_EXCEEDED');
-    await store.transaction((tx) => tx.recordSpends([{ scope: 's', amount: 1n }], now, 'p'), { durable: false });
-    t.deepEqual(await store.reader.usage([{ scope: 's', perMs: DAY }], now), [1n]);
-    t.is(await store.lastAuditSeq(), 0);
-  });
-
   test('postgres: a key lock held elsewhere longer than the lock timeout is STORE_UNAVAILABLE within about that timeout', async (t) => {
     const url = await freshDatabase();
     const store = await open(t, url);
@@ -280,35 +201,57 @@ if (server) {
     await holder;
   });
 
-  test('postgres: the store clock is the database clock, in whole milliseconds', async (t) => {
-    const store = await open(t, await freshDatabase());
-    const now = store.now();
-    t.true(Number.isInteger(now));
-    // Same machine: the offset is the measurement's error only.
-    t.true(Math.abs(now - Date.now()) < 1000);
-    await store.close();
+  storeSuite(test, {
+    name: 'postgres',
+    async database() {
+      const url = await freshDatabase();
+      return { open: (options) => connect(url, options) };
+    },
   });
 
-  test('postgres: work queued when the store closes still commits', async (t) => {
+  test('postgres: a change to a parked request on one replica reaches the other\'s pendingChanges within a second, once', async (t) => {
     const url = await freshDatabase();
-    const store = await open(t, url);
-    const pending = store.transaction(async (tx) => {
-      await tx.recordSpends([{ scope: 's', amount: 7n }], store.now(), 'p');
-      tx.appendAudit(auditFields('last'));
-    });
-    await store.close();
-    await pending;
-    const error = await t.throwsAsync<SignerError>(store.transaction(async () => {}));
-    t.is(error?.code, 'STORE_UNAVAILABLE');
-    const reopened = await open(t, url);
-    t.deepEqual(await reopened.reader.usage([{ scope: 's', perMs: DAY }], reopened.now()), [7n]);
-    t.deepEqual(chainProblems(await reopened.auditRecords(0, 10)), []);
-    await reopened.close();
+    const [a, b] = await Promise.all([open(t, url), open(t, url)]);
+    const heardByA: PendingChange[] = [];
+    const heardByB: PendingChange[] = [];
+    a.pendingChanges.on('change', (change: PendingChange) => heardByA.push(change));
+    b.pendingChanges.on('change', (change: PendingChange) => heardByB.push(change));
+    // Rolled back: nobody may hear of it.
+    await t.throwsAsync(
+      a.transaction(async (tx) => {
+        await tx.putPending(parkedRequest('never'));
+        throw new Error('changed my mind');
+      }),
+    );
+    const started = Date.now();
+    const heard = once(b.pendingChanges, 'change');
+    await a.transaction((tx) => tx.putPending(parkedRequest('p1')));
+    const [change] = (await Promise.race([heard, new Promise((_, reject) => setTimeout(() => reject(new Error('not heard within 1 s')), 1000))])) as [PendingChange];
+    t.deepEqual(change, { id: 'p1', parked: true });
+    t.true(Date.now() - started < 1000);
+    // Status changes guarded by their current status, on two replicas at once: only the first moves it.
+    const moved = await Promise.all([a, b].map((s) => s.transaction((tx) => tx.setPendingStatus('p1', 'approved', '', undefined, ['pending']))));
+    t.deepEqual(moved.sort(), [false, true]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const heardBy of [heardByA, heardByB]) {
+      t.deepEqual(heardBy, [
+        { id: 'p1', parked: true },
+        { id: 'p1', parked: false },
+      ]);
+    }
   });
 
-  replicaSuite(test, 'postgres', async () => {
+  test('postgres: a leader job runs on only one of two replicas, and moves when its leader closes', async (t) => {
     const url = await freshDatabase();
-    return Promise.all([connect(url), connect(url)]);
+    const [a, b] = await Promise.all([open(t, url), open(t, url)]);
+    const ran: string[] = [];
+    t.is(await a.asLeader('jwt-schedule', async () => (ran.push('a'), 'done')), 'done');
+    t.is(await b.asLeader('jwt-schedule', async () => (ran.push('b'), 'done')), undefined);
+    t.is(await a.asLeader('jwt-schedule', async () => (ran.push('a'), 'again')), 'again');
+    // Another name is another lock.
+    t.is(await b.asLeader('checkpoints', async () => (ran.push('b'), 1)), 1);
+    t.deepEqual(ran, ['a', 'a', 'b']);
+    await a.close();
+    t.is(await b.asLeader('jwt-schedule', async () => 'taken over'), 'taken over');
   });
 }
-

@@ -17,11 +17,15 @@ export type SignBatchItemResult =
 
 type ItemRequest = { requestId?: string };
 
+/** The one request an item holds, with its kind; undefined when it holds none or several. */
+function requestOf(item: SignBatchItem): [string, ItemRequest] | undefined {
+  const entries = Object.entries(item).filter(([key, value]) => key !== 'request' && value);
+  return entries.length === 1 ? (entries[0] as [string, ItemRequest]) : undefined;
+}
+
 /** The idempotency id of an item's request ('' when none). */
 export function itemRequestId(item: SignBatchItem): string {
-  const kind = item.request ?? (Object.keys(item).find((key) => key !== 'request') as keyof SignBatchItem | undefined);
-  const request = kind && kind !== 'request' ? (item[kind] as ItemRequest | null | undefined) : undefined;
-  return request?.requestId ?? '';
+  return requestOf(item)?.[1].requestId ?? '';
 }
 
 /**
@@ -30,9 +34,9 @@ export function itemRequestId(item: SignBatchItem): string {
  */
 export function withItemRequestIds(items: SignBatchItem[], newId: () => string): SignBatchItem[] {
   return items.map((item) => {
-    const entries = Object.entries(item).filter(([key, value]) => key !== 'request' && value);
-    if (entries.length !== 1) return item;
-    const [kind, request] = entries[0] as [string, ItemRequest];
+    const found = requestOf(item);
+    if (!found) return item;
+    const [kind, request] = found;
     if (kind === 'signJwt' || request.requestId) return item;
     return { ...item, [kind]: { ...request, requestId: newId() } };
   });

@@ -104,12 +104,21 @@ export class RemoteSignerClient {
   /**
    * Signs many requests in one SignBatch call (at most 256). Each result is the item's response or a
    * SignerError for that item alone, in the order of `items`; only a failure of the whole call throws.
-   * Items other than JWTs get a request id when they have none, so the batch is retried safely.
+   * Items other than JWTs get a request id when they have none, so the batch is retried safely; items
+   * that failed transiently (e.g. REQUEST_IN_PROGRESS) are sent again, with their ids, up to `attempts`.
    */
   async signBatch(items: SignBatchItem[]): Promise<SignBatchItemResult[]> {
     const withIds = withItemRequestIds(items, () => `client-${randomUUID()}`);
     const response = await this.call<SignBatchResponse__Output>('SignBatch', { items: withIds });
-    return batchResults(withIds, response.results);
+    const results = batchResults(withIds, response.results);
+    for (let attempt = 2; attempt <= this.attempts; attempt++) {
+      const again = results.flatMap((result, i) => (result instanceof SignerError && TRANSIENT.has(result.code) && itemRequestId(withIds[i]!) ? [i] : []));
+      if (again.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      const retried = await this.call<SignBatchResponse__Output>('SignBatch', { items: again.map((i) => withIds[i]!) });
+      batchResults(again.map((i) => withIds[i]!), retried.results).forEach((result, j) => (results[again[j]!] = result));
+    }
+    return results;
   }
 
   /** Ethereum transactions through one SignBatch call: each result is the signed transaction or a SignerError. */

@@ -1,8 +1,13 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Transaction, getBytes, hexlify, parseEther, verifyMessage } from 'ethers';
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import { RemoteSignerClient, SignerError } from '../../src/client/core.js';
-import { PERMISSIVE_POLICY, startTestSigner, type TestSigner } from '../helpers/signer.js';
+import { FAULTS_ENV } from '../../src/testing/faults.js';
+import { startMain } from '../helpers/main-process.js';
+import { PERMISSIVE_POLICY, startTestSigner, writePolicies, type TestSigner } from '../helpers/signer.js';
 
 const GATED = `
 key: "gated/**"
@@ -88,4 +93,25 @@ test('a batch refused as a whole throws a SignerError naming the field', async (
   const error = await t.throwsAsync(client.signMessages([]), { instanceOf: SignerError });
   t.is(error.code, 'INVALID_FIELD');
   t.is(error.field, 'items');
+});
+
+test('an item still being signed by an earlier call (REQUEST_IN_PROGRESS) is sent again and gets that call\'s signature', async (t) => {
+  // A slow HSM (in a service process of its own: faults are read at start) keeps the first call in flight.
+  const dataDir = mkdtempSync(join(tmpdir(), 'signer-batch-retry-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const started = await startMain(dataDir, writePolicies(dataDir, { 'test.yaml': PERMISSIVE_POLICY }), { [FAULTS_ENV]: 'hsm-delay-ms=1000' });
+  t.teardown(() => started.child.kill('SIGKILL'));
+  const slow = new RemoteSignerClient({ address: `127.0.0.1:${started.port}`, tls: 'insecure' });
+  t.teardown(() => slow.close());
+  const slowKey = await slow.call<Key__Output>('CreateKey', { name: 'slow/relayer', type: 'KEY_TYPE_SECP256K1' });
+  const first = slow.call<{ signature: Buffer }>('SignPersonalMessage', { keyName: slowKey.name, message: Buffer.from('once'), requestId: 'slow-once' });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const [again, other] = await slow.signMessages([
+    { keyName: slowKey.name, message: Buffer.from('once'), requestId: 'slow-once' },
+    { keyName: slowKey.name, message: Buffer.from('other') },
+  ]);
+  if (again instanceof SignerError) return t.fail(`${again.code}: ${again.message}`);
+  t.deepEqual(Buffer.from(again!.signature), Buffer.from((await first).signature));
+  if (other instanceof SignerError) return t.fail(other.message);
+  t.is(verifyMessage('other', hexlify(other!.signature)), slowKey.ethereumAddress);
 });

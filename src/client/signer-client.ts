@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadSignerPackage, type SignerClient } from '../api/proto.js';
 import type { SignRequest__Output } from '../api/generated/signer/v1/SignRequest.js';
+import type { SignBatchItem } from '../api/generated/signer/v1/SignBatchItem.js';
+import type { SignBatchResponse__Output } from '../api/generated/signer/v1/SignBatchResponse.js';
+import type { SignEthereumTransactionRequest } from '../api/generated/signer/v1/SignEthereumTransactionRequest.js';
+import type { SignEthereumTransactionResponse__Output } from '../api/generated/signer/v1/SignEthereumTransactionResponse.js';
+import type { SignPersonalMessageRequest } from '../api/generated/signer/v1/SignPersonalMessageRequest.js';
+import type { EthereumSignature__Output } from '../api/generated/signer/v1/EthereumSignature.js';
 import { SignerError, fromServiceError, type SignerErrorCode } from './signer-error.js';
+import { batchResults, itemRequestId, withItemRequestIds, type SignBatchItemResult } from './batch-results.js';
 
 export interface ClientOptions {
   /** host:port of the signer. */
@@ -64,12 +71,21 @@ export class RemoteSignerClient {
    */
   async call<Response>(method: string, request: object): Promise<Response> {
     if (typeof (this.grpc as unknown as Record<string, unknown>)[method] !== 'function') throw new TypeError(`unknown RPC ${method}`);
-    if (method.startsWith('Sign') && method !== 'SignJwt' && !(request as { requestId?: string }).requestId) {
-      request = { ...request, requestId: `client-${randomUUID()}` };
+    let retriable: boolean;
+    let idempotencyId: string | undefined;
+    if (method === 'SignBatch') {
+      const items = withItemRequestIds((request as { items?: SignBatchItem[] }).items ?? [], () => `client-${randomUUID()}`);
+      request = { ...request, items };
+      // Repeated only if every item is answered from its stored result (a JWT item without an id is not).
+      retriable = items.length > 0 && items.every((item) => itemRequestId(item) !== '');
+    } else {
+      if (method.startsWith('Sign') && method !== 'SignJwt' && !(request as { requestId?: string }).requestId) {
+        request = { ...request, requestId: `client-${randomUUID()}` };
+      }
+      const requestId = (request as { requestId?: unknown }).requestId;
+      idempotencyId = typeof requestId === 'string' && requestId !== '' ? requestId : undefined;
+      retriable = IDEMPOTENT.has(method) || idempotencyId !== undefined;
     }
-    const requestId = (request as { requestId?: unknown }).requestId;
-    const idempotencyId = typeof requestId === 'string' && requestId !== '' ? requestId : undefined;
-    const retriable = IDEMPOTENT.has(method) || idempotencyId !== undefined;
     const deadline = Date.now() + this.deadlineMs;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -83,6 +99,36 @@ export class RemoteSignerClient {
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
       }
     }
+  }
+
+  /**
+   * Signs many requests in one SignBatch call (at most 256). Each result is the item's response or a
+   * SignerError for that item alone, in the order of `items`; only a failure of the whole call throws.
+   * Items other than JWTs get a request id when they have none, so the batch is retried safely; items
+   * that failed transiently (e.g. REQUEST_IN_PROGRESS) are sent again, with their ids, up to `attempts`.
+   */
+  async signBatch(items: SignBatchItem[]): Promise<SignBatchItemResult[]> {
+    const withIds = withItemRequestIds(items, () => `client-${randomUUID()}`);
+    const response = await this.call<SignBatchResponse__Output>('SignBatch', { items: withIds });
+    const results = batchResults(withIds, response.results);
+    for (let attempt = 2; attempt <= this.attempts; attempt++) {
+      const again = results.flatMap((result, i) => (result instanceof SignerError && TRANSIENT.has(result.code) && itemRequestId(withIds[i]!) ? [i] : []));
+      if (again.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      const retried = await this.call<SignBatchResponse__Output>('SignBatch', { items: again.map((i) => withIds[i]!) });
+      batchResults(again.map((i) => withIds[i]!), retried.results).forEach((result, j) => (results[again[j]!] = result));
+    }
+    return results;
+  }
+
+  /** Ethereum transactions through one SignBatch call: each result is the signed transaction or a SignerError. */
+  async signTransactions(requests: SignEthereumTransactionRequest[]): Promise<Array<SignEthereumTransactionResponse__Output | SignerError>> {
+    return (await this.signBatch(requests.map((signEthereumTransaction) => ({ signEthereumTransaction })))) as Array<SignEthereumTransactionResponse__Output | SignerError>;
+  }
+
+  /** EIP-191 messages through one SignBatch call: each result is the signature or a SignerError. */
+  async signMessages(requests: SignPersonalMessageRequest[]): Promise<Array<EthereumSignature__Output | SignerError>> {
+    return (await this.signBatch(requests.map((signPersonalMessage) => ({ signPersonalMessage })))) as Array<EthereumSignature__Output | SignerError>;
   }
 
   /**

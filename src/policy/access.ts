@@ -19,6 +19,8 @@ export const ROLES = {
     'SignTypedData',
     'SignBytes',
     'SignJwt',
+    // Each item of a batch is checked again as its single RPC, on its own key.
+    'SignBatch',
     'EvaluatePolicy',
     'GetKey',
     'ListKeys',

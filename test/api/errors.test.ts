@@ -7,7 +7,7 @@ import { RLP } from '@ethereumjs/rlp';
 import { Transaction, Wallet, getBytes, hexlify } from 'ethers';
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import { DEV_PIN } from '../../src/config.js';
-import { callUnary, rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
+import { callRaw, callUnary, rpcFailure, startTestSigner, type TestSigner } from '../helpers/signer.js';
 
 let t0: TestSigner;
 let key: Key__Output;
@@ -131,32 +131,23 @@ test('field names that are not printable ASCII reach the caller percent-encoded,
   await t.notThrowsAsync(t0.call('SignPersonalMessage', { keyName: key.name, message: Buffer.from('still here') }));
 });
 
-/** Sends `bytes` as the request of `method`, unencoded: what a client with a broken encoder sends. */
-function callRaw(method: string, bytes: Uint8Array): Promise<unknown> {
-  const identity = (b: Buffer) => b;
-  const definition = { path: `/signer.v1.Signer/${method}`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity };
-  const Client = grpc.makeGenericClientConstructor({ [method]: definition }, 'RawSigner');
-  const client = new Client(`127.0.0.1:${t0.signer.port}`, grpc.credentials.createInsecure());
-  return callUnary(client, method, Buffer.from(bytes)).finally(() => client.close());
-}
-
 const field = (number: number, bytes: Uint8Array) => Uint8Array.of((number << 3) | 2, bytes.length, ...bytes);
 
 test('a string field that is not UTF-8 is INVALID_ARGUMENT naming it (regression: it was read as U+FFFD and signed)', async (t) => {
   const json = Buffer.from('{"types":{"Mail":[{"name":"s","type":"string"}]},"primaryType":"Mail","domain":{},"message":{"s":"a_b"}}');
   json[json.indexOf('a_b') + 1] = 0xff;
-  const failure = await rpcFailure(callRaw('SignTypedData', Uint8Array.from([...field(1, Buffer.from(key.name)), ...field(2, json)])));
+  const failure = await rpcFailure(callRaw(t0.signer.port, 'SignTypedData', Uint8Array.from([...field(1, Buffer.from(key.name)), ...field(2, json)])));
   t.is(failure.code, grpc.status.INVALID_ARGUMENT);
   t.is(failure.field, 'typed_data_json');
   t.regex(failure.details, /not valid UTF-8/);
 });
 
 test('bytes that are no protobuf message, or a field of the wrong wire type, are INVALID_ARGUMENT (regression: INTERNAL)', async (t) => {
-  const truncated = await rpcFailure(callRaw('SignPersonalMessage', Uint8Array.of(0x0a, 0x05, 0x61)));
+  const truncated = await rpcFailure(callRaw(t0.signer.port, 'SignPersonalMessage', Uint8Array.of(0x0a, 0x05, 0x61)));
   t.is(truncated.code, grpc.status.INVALID_ARGUMENT);
   t.is(truncated.field, 'request');
   t.regex(truncated.details, /not a valid protobuf message/);
-  const varintKeyName = await rpcFailure(callRaw('SignPersonalMessage', Uint8Array.of(0x08, 0x01, ...field(2, Buffer.from('hi')))));
+  const varintKeyName = await rpcFailure(callRaw(t0.signer.port, 'SignPersonalMessage', Uint8Array.of(0x08, 0x01, ...field(2, Buffer.from('hi')))));
   t.is(varintKeyName.code, grpc.status.INVALID_ARGUMENT);
   t.is(varintKeyName.field, 'key_name');
   t.regex(varintKeyName.details, /wire type 0, not 2/);

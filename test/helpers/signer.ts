@@ -125,6 +125,15 @@ export function callUnary<Response>(client: grpc.Client, method: string, request
   });
 }
 
+/** Sends `bytes` as the request of `method`, unencoded: what a client with a broken encoder sends. */
+export function callRaw(port: number, method: string, bytes: Uint8Array): Promise<unknown> {
+  const identity = (b: Buffer) => b;
+  const definition = { path: `/signer.v1.Signer/${method}`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity };
+  const Client = grpc.makeGenericClientConstructor({ [method]: definition }, 'RawSigner');
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return callUnary(client, method, Buffer.from(bytes)).finally(() => client.close());
+}
+
 export interface RpcFailure {
   code: grpc.status;
   details: string;

@@ -30,6 +30,8 @@ export interface Services {
   authenticate: (call: grpc.ServerUnaryCall<unknown, unknown>) => string;
   /** Bounds on WaitForSignature and WatchPending; defaults when unset. */
   streams?: StreamLimits;
+  /** --max-message-bytes: SignBatch refuses a batch whose reply could be larger. */
+  maxMessageBytes?: number;
 }
 
 /** The key a request names, for the access check before the handler runs. */
@@ -41,46 +43,76 @@ export const byKeyName = <T extends { keyName: string }>(request: T) => request.
  * (so a denied caller learns nothing about keys); errors through the status table; every call
  * audited exactly once; failures logged.
  */
-export function handleUnary({ audit, policy, log, metrics, authenticate }: Services) {
+export function handleUnary(services: Services) {
+  const answer = answerUnary(services);
   return <Request, Response>(
       method: string,
       keyOf: (request: Request) => string | undefined,
       handle: (ctx: RequestContext, request: Request) => Response | Promise<Response>,
     ) =>
     (call: grpc.ServerUnaryCall<Request, Response>, callback: grpc.sendUnaryData<Response>): void => {
-      const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
-      new Promise<Response>((resolve) => {
-        ctx.caller = authenticate(call as grpc.ServerUnaryCall<unknown, unknown>);
+      const ctx = newContext(method);
+      const identify = () => {
+        const caller = services.authenticate(call as grpc.ServerUnaryCall<unknown, unknown>);
         throwIfRefused(call.request);
-        const keyName = keyOf(call.request);
-        if (keyName) ctx.keyName = keyName;
-        policy.access.check(ctx.caller, method, keyName);
-        resolve(handle(ctx, call.request));
-      })
-        .then(async (response) => {
-          if (!ctx.audited) await audit.append(ctx, { decision: 'ok' });
-          return response;
-        })
-        .then(
-          (response) => {
-            observe(metrics, log, ctx, false);
-            callback(null, response);
-          },
-          async (error: unknown) => {
-            await recordFailure(audit, log, ctx, error);
-            const failure = toServiceError(error, ctx.requestId);
-            observe(metrics, log, ctx, false, { error, failure });
-            callback(failure);
-          },
-        );
+        return caller;
+      };
+      void answer(ctx, identify, keyOf, handle, call.request).then((answered) =>
+        'response' in answered ? callback(null, answered.response) : callback(answered.failure),
+      );
     };
+}
+
+/** A fresh context for one call (or one item of a batch, with its own id). */
+export function newContext(method: string, requestId: string = randomUUID()): RequestContext {
+  return { requestId, caller: '', method, startedAt: performance.now(), audited: false };
+}
+
+/** What a unary call answers: its response, or the failure the caller sees. */
+export type Answer<Response> = { response: Response } | { error: unknown; failure: Partial<grpc.ServiceError> };
+
+/**
+ * The steps of one unary call after it arrived, as handleUnary runs them for a call and SignBatch for
+ * each of its items: identify the caller, check access on the key, handle, audit (once), count, log.
+ */
+export function answerUnary({ audit, policy, log, metrics }: Services) {
+  return <Request, Response>(
+    ctx: RequestContext,
+    identify: () => string,
+    keyOf: (request: Request) => string | undefined,
+    handle: (ctx: RequestContext, request: Request) => Response | Promise<Response>,
+    request: Request,
+  ): Promise<Answer<Response>> =>
+    new Promise<Response>((resolve) => {
+      ctx.caller = identify();
+      const keyName = keyOf(request);
+      if (keyName) ctx.keyName = keyName;
+      policy.access.check(ctx.caller, ctx.method, keyName);
+      resolve(handle(ctx, request));
+    })
+      .then(async (response) => {
+        if (!ctx.audited) await audit.append(ctx, { decision: 'ok' });
+        return response;
+      })
+      .then(
+        (response) => {
+          observe(metrics, log, ctx, false);
+          return { response };
+        },
+        async (error: unknown) => {
+          await recordFailure(audit, log, ctx, error);
+          const failure = toServiceError(error, ctx.requestId);
+          observe(metrics, log, ctx, false, { error, failure });
+          return { error, failure };
+        },
+      );
 }
 
 /** Like handleUnary, for server-streaming calls: authenticated, access-checked, audited once at the end. */
 export function handleStream({ audit, policy, log, metrics, authenticate }: Services) {
   return <Request>(method: string, handle: (ctx: RequestContext, request: Request, call: grpc.ServerWritableStream<Request, unknown>) => Promise<void>) =>
     (call: grpc.ServerWritableStream<Request, unknown>): void => {
-      const ctx: RequestContext = { requestId: randomUUID(), caller: '', method, startedAt: performance.now(), audited: false };
+      const ctx = newContext(method);
       new Promise<void>((resolve) => {
         ctx.caller = authenticate(call as unknown as grpc.ServerUnaryCall<unknown, unknown>);
         throwIfRefused(call.request);

@@ -4,6 +4,7 @@ import { keyHandlers } from './keys.js';
 import { ethereumHandlers } from './ethereum.js';
 import { bytesHandlers } from './bytes.js';
 import { jwtHandlers } from './jwt.js';
+import { batchHandlers } from './batch.js';
 import { approvalHandlers } from './approvals.js';
 import { policyHandlers } from './policy.js';
 import { nonceHandlers } from './nonces.js';
@@ -17,6 +18,7 @@ export function signerHandlers(services: Services): SignerHandlers {
     ...ethereumHandlers(services),
     ...bytesHandlers(services),
     ...jwtHandlers(services),
+    ...batchHandlers(services),
     ...approvalHandlers(services),
     ...policyHandlers(services),
     ...nonceHandlers(services),

@@ -8,9 +8,9 @@ import {
   DEFAULT_VERIFICATION_GRACE_MS,
 } from '../../service/jwt-keys.js';
 import { visibleKey } from '../../service/visibility.js';
-import { withRequestId } from '../../service/request-id.js';
 import type { SignerHandlers } from '../proto.js';
 import { byKeyName, byName, handleUnary, type Services } from './call.js';
+import { signOperations } from './sign-operations.js';
 import { JWT_ALGORITHMS_TO_PROTO, KEY_TYPES_TO_PROTO, fromProto, toProtoJwtKey } from './convert.js';
 
 type JwtHandlers = Pick<SignerHandlers, 'CreateJwtKey' | 'RotateKey' | 'SignJwt' | 'GetJwks'>;
@@ -43,11 +43,7 @@ export function jwtHandlers(services: Services): JwtHandlers {
       return toProtoJwtKey(await keys.get(key.name), settings, versions);
     }),
 
-    SignJwt: unary('SignJwt', byKeyName, async (ctx, request) => {
-      withRequestId(ctx, request.requestId);
-      const signed = await jwt.sign(ctx, (await visibleKey(keys, request.keyName)).name, request.claimsJson);
-      return { token: signed.token, kid: signed.kid, expireTime: new Date(signed.expiresAtMs).toISOString() };
-    }),
+    SignJwt: unary('SignJwt', byKeyName, signOperations(services).SignJwt),
 
     GetJwks: unary('GetJwks', (request) => request.keyName || undefined, async (_ctx, request) => {
       const keyName = request.keyName ? (await visibleKey(keys, request.keyName, 'key_name')).name : undefined;

@@ -77,7 +77,10 @@ export async function startGrpcServer(
   });
   const { definition, proto } = loadSignerPackage();
   const streams = config.streams ?? DEFAULT_STREAM_LIMITS;
-  server.addService(withStrictRequests(proto.signer.v1.Signer.service), signerHandlers({ ...services, authenticate, streams }));
+  server.addService(
+    withStrictRequests(proto.signer.v1.Signer.service, definition),
+    signerHandlers({ ...services, authenticate, streams, maxMessageBytes: config.maxMessageBytes }),
+  );
   new ReflectionService({ ...definition, ...healthDefinition() }).addToServer(server);
 
   const health = new HealthImplementation();

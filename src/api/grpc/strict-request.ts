@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { invalidField, type SignerError } from '../../domain/errors.js';
 
 /**
@@ -25,16 +26,26 @@ interface Descriptor {
   name: string;
   field: Array<{ name: string; number: number; type: string; typeName: string; label: string }>;
   nestedType?: Descriptor[];
+  options?: { mapEntry?: boolean } | null;
 }
 
-export function withStrictRequests(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+/**
+ * `definition` (the loaded package) supplies the message types that requests refer to by name, such
+ * as SignBatch's items: their fields are checked like the request's own.
+ */
+export function withStrictRequests(service: grpc.ServiceDefinition, definition: PackageDefinition = {}): grpc.ServiceDefinition {
+  const messages = new Map<string, Descriptor>();
+  for (const value of Object.values(definition)) {
+    const type = (value as { type?: Descriptor }).type;
+    if ((value as { format?: unknown }).format === 'Protocol Buffer 3 DescriptorProto' && type?.field) messages.set(type.name, type);
+  }
   return Object.fromEntries(
     Object.entries(service).map(([name, method]) => {
       const descriptor = (method as { requestType?: { type?: Descriptor } }).requestType?.type;
       const requestDeserialize = (bytes: Buffer): unknown => {
         let problem: SignerError | undefined;
         try {
-          problem = descriptor && badField(bytes, descriptor, '');
+          problem = descriptor && badField(bytes, descriptor, '', messages);
           if (!problem) return method.requestDeserialize(bytes);
         } catch (error) {
           problem = invalidField('request', `is not a valid protobuf message: ${(error as Error).message}`);
@@ -58,14 +69,19 @@ const WIRE_TYPES: Record<string, number> = {
  * not UTF-8 or has the wrong wire type, or a length past the end. Unknown fields are skipped;
  * other malformed framing stops the walk and is left to protobufjs.
  */
-function badField(bytes: Uint8Array, descriptor: Descriptor, prefix: string): SignerError | undefined {
+function badField(bytes: Uint8Array, descriptor: Descriptor, prefix: string, messages: ReadonlyMap<string, Descriptor>): SignerError | undefined {
+  const occurrences = new Map<number, number>();
   for (let at = 0; at < bytes.length; ) {
     const tag = readVarint(bytes, at);
     if (!tag) return undefined;
     at = tag.next;
     const wireType = tag.value % 8;
     const field = descriptor.field.find((f) => f.number === Math.floor(tag.value / 8));
-    const name = field && prefix + field.name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+    const nested = field?.type === 'TYPE_MESSAGE' ? (descriptor.nestedType?.find((n) => n.name === field.typeName) ?? messages.get(field.typeName)) : undefined;
+    const repeated = field?.label === 'LABEL_REPEATED' && !nested?.options?.mapEntry ? (occurrences.get(field.number) ?? 0) : undefined;
+    if (field && repeated !== undefined) occurrences.set(field.number, repeated + 1);
+    // A repeated field's name carries the index of this occurrence: items[3].sign_typed_data.typed_data_json.
+    const name = field && prefix + field.name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()) + (repeated === undefined ? '' : `[${repeated}]`);
     if (field) {
       const expected = WIRE_TYPES[field.type] ?? 0;
       const packed = field.label === 'LABEL_REPEATED' && wireType === 2;
@@ -85,8 +101,7 @@ function badField(bytes: Uint8Array, descriptor: Descriptor, prefix: string): Si
       const body = bytes.subarray(length.next, length.next + length.value);
       at = length.next + length.value;
       if (field?.type === 'TYPE_STRING' && !isUtf8(body)) return invalidField(name!, 'is not valid UTF-8');
-      const nested = field?.type === 'TYPE_MESSAGE' ? descriptor.nestedType?.find((n) => n.name === field.typeName) : undefined;
-      const problem = nested && badField(body, nested, `${name}.`);
+      const problem = nested && badField(body, nested, `${name}.`, messages);
       if (problem) return problem;
     } else return undefined;
   }

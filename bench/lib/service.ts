@@ -29,8 +29,8 @@ export interface ServiceOptions {
    * share a machine. By default JWKS and metrics listen on ephemeral ports and JSON-RPC on its default.
    */
   grpcOnly?: boolean;
-  /** Added to the service's environment, e.g. NODE_OPTIONS for `--cpu-prof`. */
-  env?: Record<string, string>;
+  /** Options for node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
 }
 
 /** The real service, as `npm start` runs it (plaintext on loopback), in its own process. */
@@ -40,7 +40,7 @@ export function startService(dataDir: string, policyDir: string, sessions: numbe
   const listeners = options.grpcOnly
     ? ['--jwks-address', 'off', '--metrics-address', 'off', '--json-rpc-address', 'off']
     : ['--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'];
-  return startServer([...args, ...listeners], options);
+  return startServer([...(options.nodeArgs ?? []), ...args, ...listeners], options);
 }
 
 /** The bare gRPC server of bench/bare-server.ts (same proto and HSM layer, nothing else), in its own process. */
@@ -49,12 +49,9 @@ export function startBareServer(dir: string, sessions: number): Promise<BenchSer
 }
 
 /** Spawns a server that prints "listening on 127.0.0.1:PORT" and then "stop with SIGTERM", and connects a client. */
-async function startServer(args: string[], options: Pick<ServiceOptions, 'watchStderr' | 'env'>): Promise<BenchService> {
+async function startServer(args: string[], options: Pick<ServiceOptions, 'watchStderr'>): Promise<BenchService> {
   const started = performance.now();
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
-  });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let matches = 0;

@@ -10,7 +10,7 @@
  *   BENCH_SECONDS=2 BENCH_QUICK=1 node dist/bench/overhead.js    # a smoke run
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { writePolicies } from '../test/helpers/signer.js';
 import { openRawHsm, rawSignCost } from './lib/raw-hsm.js';
@@ -40,7 +40,7 @@ async function measureServer(server: BenchService): Promise<Record<BenchRpc, Ste
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-overhead-'));
-const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
+const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; load average ${loadavg()[0]!.toFixed(1)} at the start`;
 try {
   console.log(`# Service overhead (issue 15) — ${new Date().toISOString().slice(0, 10)}\n`);
   console.log(`machine: ${machine}\nHSM sessions: ${SESSIONS}; ${SECONDS} s per step; ${IN_FLIGHT} in flight from two load-client processes\n`);

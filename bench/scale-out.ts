@@ -10,7 +10,7 @@
  *   BENCH_SECONDS=2 BENCH_QUICK=1 node dist/bench/scale-out.js   # a smoke run
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js';
 import { writePolicies } from '../test/helpers/signer.js';
@@ -67,7 +67,7 @@ async function measure(setup: Setup): Promise<StepResult[]> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-scale-'));
-const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
+const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; load average ${loadavg()[0]!.toFixed(1)} at the start`;
 let postgres: PostgresServer | undefined;
 try {
   console.log(`# Scale-out (issue 14) — ${new Date().toISOString().slice(0, 10)}\n`);

@@ -8,6 +8,7 @@
  *   npm run bench                                          # runs this after the other scripts
  *   node dist/bench/scale-out.js                           # alone (after npm run build), about 2 minutes
  *   BENCH_SECONDS=2 BENCH_QUICK=1 node dist/bench/scale-out.js   # a smoke run
+ *   BENCH_PG_FSYNC=off node dist/bench/scale-out.js        # PostgreSQL without fsync: what the disk costs
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -71,7 +72,7 @@ const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalme
 let postgres: PostgresServer | undefined;
 try {
   console.log(`# Scale-out (issue 14) — ${new Date().toISOString().slice(0, 10)}\n`);
-  console.log(`machine: ${machine}\nHSM sessions per replica: ${SESSIONS}; ${SECONDS} s per step; ${RPC}, two load-client processes, calls spread over the replicas in turn\n`);
+  console.log(`machine: ${machine}\nPostgreSQL fsync ${process.env.BENCH_PG_FSYNC === 'off' ? 'OFF' : 'on'}; HSM sessions per replica: ${SESSIONS}; ${SECONDS} s per step; ${RPC}, two load-client processes, calls spread over the replicas in turn\n`);
 
   // What one SoftHSM signature costs in CPU: it runs inside each service process (libuv's threads).
   const hsm = openRawHsm(dir, SESSIONS);
@@ -82,8 +83,8 @@ try {
   const sqlite = await startReplicas(join(dir, 'sqlite'), 1);
   results.push({ name: 'one replica, SQLite', replicas: 1, steps: await measure({ name: 'sqlite', replicas: sqlite }) });
 
-  // fsync on, as production runs (the tests turn it off).
-  postgres = await startPostgres({ fsync: true });
+  // fsync on, as production runs (the tests turn it off); BENCH_PG_FSYNC=off shows what the disk costs.
+  postgres = await startPostgres({ fsync: process.env.BENCH_PG_FSYNC !== 'off' });
   const one = await startReplicas(join(dir, 'pg-one'), 1, await postgres.createDatabase());
   results.push({ name: 'one replica, PostgreSQL', replicas: 1, steps: await measure({ name: 'pg-one', replicas: one, postgres }) });
   const three = await startReplicas(join(dir, 'pg-three'), REPLICAS, await postgres.createDatabase());

@@ -9,6 +9,8 @@ import { loadCall, type LoadKind } from './lib/requests.js';
 
 export interface LoadJob {
   port: number;
+  /** Several services (replicas) instead of `port`: calls take them in turn, as a round-robin balancer would. */
+  ports?: number[];
   rpc: LoadKind;
   /** Closed loop: this many calls in flight. Open loop (`ratePerSecond`): calls start on schedule. */
   inFlight: number;
@@ -34,12 +36,13 @@ export interface LoadResult {
 
 async function run(job: LoadJob): Promise<LoadResult> {
   const { proto } = loadSignerPackage();
-  const client = new proto.signer.v1.Signer(`127.0.0.1:${job.port}`, grpc.credentials.createInsecure());
+  const clients = (job.ports ?? [job.port]).map((port) => new proto.signer.v1.Signer(`127.0.0.1:${port}`, grpc.credentials.createInsecure()));
   let sequence = job.sequenceStart;
   let errors: Record<string, number> = {};
   let outcomes: Record<string, Record<string, number>> = {};
   const call = () =>
     new Promise<boolean>((resolve) => {
+      const client = clients[sequence % clients.length]!;
       const { method, request, label } = loadCall(job.rpc, sequence++);
       const rpc = (client as unknown as Record<string, (r: object, cb: (e: grpc.ServiceError | null) => void) => void>)[method]!.bind(client);
       rpc(request, (error) => {
@@ -80,7 +83,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
     );
   }
   const seconds = (performance.now() - started) / 1000;
-  client.close();
+  for (const client of clients) client.close();
   return { completed: latenciesMs.length, seconds, latenciesMs, errors, outcomes };
 }
 

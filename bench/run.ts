@@ -9,13 +9,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { DEV_PIN } from '../src/config.js';
-import { ensureDevToken, SOFTHSM_MODULE } from '../src/keystore/dev-token.js';
-import { Hsm } from '../src/keystore/hsm.js';
 import { writePolicies } from '../test/helpers/signer.js';
 import type { LoadJob } from './load-client.js';
 import { runLoadClient } from './lib/load.js';
-import { rawSignRate } from './lib/raw-hsm.js';
+import { openRawHsm, rawSignRate } from './lib/raw-hsm.js';
 import { BENCH_KEYS, BENCH_POLICIES, BENCH_RPCS, type BenchRpc } from './lib/requests.js';
 import { rssBytes, scrape, startService, type BenchService } from './lib/service.js';
 import { ms, rate, summarize, table, type LatencySummary } from './lib/stats.js';
@@ -65,8 +62,7 @@ async function load(service: BenchService, rpc: BenchRpc, step: { inFlight: numb
 }
 
 async function rawCeilings(dir: string) {
-  ensureDevToken(join(dir, 'raw-softhsm'), 'raw', DEV_PIN);
-  const hsm = Hsm.open({ modulePath: SOFTHSM_MODULE, tokenLabel: 'raw', pin: DEV_PIN, sessions: SESSIONS });
+  const hsm = openRawHsm(dir, SESSIONS);
   const ceilings: Record<string, number> = {};
   for (const type of ['secp256k1', 'p256', 'ed25519'] as const) {
     ceilings[type] = await rawSignRate(hsm, type, type === 'ed25519' ? 'eddsa' : 'ecdsa-digest', 64, SECONDS);

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSignerPackage } from '../../src/api/proto.js';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'main.js');
+const BARE_SERVER = join(import.meta.dirname, '..', 'bare-server.js');
 
 export interface BenchService {
   child: ChildProcess;
@@ -19,13 +20,38 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
+export interface ServiceOptions {
+  watchStderr?: RegExp;
+  /** `--database`: a PostgreSQL URL, or a SQLite file (default: <data-dir>/signer.db). */
+  database?: string;
+  /**
+   * Only the gRPC listener: JWKS, metrics and JSON-RPC off, as every replica but one runs when several
+   * share a machine. By default JWKS and metrics listen on ephemeral ports and JSON-RPC on its default.
+   */
+  grpcOnly?: boolean;
+  /** Options for node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
+}
+
 /** The real service, as `npm start` runs it (plaintext on loopback), in its own process. */
-export async function startService(dataDir: string, policyDir: string, sessions: number, options: { watchStderr?: RegExp } = {}): Promise<BenchService> {
-  const started = performance.now();
+export function startService(dataDir: string, policyDir: string, sessions: number, options: ServiceOptions = {}): Promise<BenchService> {
   const args = [MAIN, '--insecure', '--port', '0', '--data-dir', dataDir, '--policy-dir', policyDir, '--sessions', String(sessions)];
-  const child = spawn(process.execPath, [...args, '--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  if (options.database) args.push('--database', options.database);
+  const listeners = options.grpcOnly
+    ? ['--jwks-address', 'off', '--metrics-address', 'off', '--json-rpc-address', 'off']
+    : ['--jwks-address', '127.0.0.1:0', '--metrics-address', '127.0.0.1:0'];
+  return startServer([...(options.nodeArgs ?? []), ...args, ...listeners], options);
+}
+
+/** The bare gRPC server of bench/bare-server.ts (same proto and HSM layer, nothing else), in its own process. */
+export function startBareServer(dir: string, sessions: number): Promise<BenchService> {
+  return startServer([BARE_SERVER, dir, String(sessions)], {});
+}
+
+/** Spawns a server that prints "listening on 127.0.0.1:PORT" and then "stop with SIGTERM", and connects a client. */
+async function startServer(args: string[], options: Pick<ServiceOptions, 'watchStderr'>): Promise<BenchService> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let matches = 0;

@@ -48,8 +48,13 @@ function asPostgres(bin: string, args: string[]): [string, string[]] {
   return ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', bin, ...args]];
 }
 
+export interface PostgresOptions {
+  /** Tests run with fsync off (they test logic, not disks); a benchmark turns it on, as production runs. */
+  fsync?: boolean;
+}
+
 /** A real PostgreSQL server in a temp directory, for one test file. */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error(MISSING);
   const dir = mkdtempSync(join(tmpdir(), 'signer-pg-'));
@@ -65,7 +70,7 @@ export async function startPostgres(): Promise<PostgresServer> {
 
   const startServer = async () => {
     const [command, args] = asPostgres(join(bin, 'postgres'), [
-      '-D', data, '-c', 'listen_addresses=', '-k', dir, '-c', 'max_connections=200', '-c', 'fsync=off',
+      '-D', data, '-c', 'listen_addresses=', '-k', dir, '-c', 'max_connections=200', ...(options.fsync ? [] : ['-c', 'fsync=off']),
     ]);
     const started = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';

@@ -134,14 +134,14 @@ export class SigningService {
     // and that fsync covers this commit too. A parked request is made durable just below.
     const begun = await this.store.transaction(async (tx): Promise<{ replay: string } | { decision: Decision } | { parked: PendingRequest } | { retried: PendingRequest }> => {
       claimed = undefined; // The work may run again (a retried batch): only its last run counts.
+      const { keyEnabled, earlier, parked } = await tx.requestState(key.name, ctx.caller, ctx.clientRequestId);
       if (ctx.clientRequestId) {
-        const earlier = await tx.findSignRequest(ctx.caller, ctx.clientRequestId);
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
         // A disabled key releases nothing, not even a signature it made before (a replay).
         if (earlier?.status === 'signed') {
-          if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
+          if (!keyEnabled) throw disabled(key.name);
           if (earlier.result === undefined) {
             throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was signed already and its result is no longer kept; use a new request id`, 'request_id');
           }
@@ -151,17 +151,16 @@ export class SigningService {
           throw new SignerError('REQUEST_IN_PROGRESS', `request id "${ctx.clientRequestId}" is still being signed; retry shortly`, 'request_id');
         }
         // A retry of a parked request gets that request (its signature once signed), never a second copy.
-        const parked = await tx.findParkedByClientId(ctx.caller, ctx.clientRequestId);
         if (parked && (parked.payloadHash !== payloadHash || parked.keyName !== key.name || parked.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
         }
         if (parked?.status === 'signed' && parked.result !== undefined) {
-          if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
+          if (!keyEnabled) throw disabled(key.name);
           return { replay: parked.result };
         }
         if (parked) return { retried: parked };
       }
-      if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
+      if (!keyEnabled) throw disabled(key.name);
       // The payload of an approved request is re-decoded from the database: it must still be what the
       // approvers' signatures name (a swapped payload alone is caught; see the README's threat model).
       if (options.approved && bytesToHex(prepared.input) !== options.approved.parked.digest) {

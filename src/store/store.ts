@@ -123,6 +123,12 @@ export interface SignRequestRecord {
   createdAt: number;
 }
 
+export interface RequestState {
+  keyEnabled: boolean;
+  earlier?: SignRequestRecord;
+  parked?: PendingRequest;
+}
+
 export interface NonceRecord {
   digest: string;
   feeCap: bigint;
@@ -145,7 +151,11 @@ export interface Ledger {
   usage(windows: ReadonlyArray<{ scope: string; perMs: number }>, now: number): Promise<bigint[]>;
   recordSpends(spends: Array<{ scope: string; amount: bigint }>, now: number, policyHash: string): Promise<void>;
   keyEnabled(name: string): Promise<boolean>;
-  findSignRequest(caller: string, requestId: string): Promise<SignRequestRecord | undefined>;
+  /**
+   * The first read of every sign request, in one round trip: whether the key is enabled and, for a
+   * client request id, what that id led to before (its sign request, or the request it parked).
+   */
+  requestState(keyName: string, caller: string, clientRequestId?: string): Promise<RequestState>;
   /** Inserts or replaces the request's intent record. */
   putSignRequest(record: SignRequestRecord): Promise<void>;
   /** Moves a 'reserved' request to its outcome; false (and nothing written) if it is no longer 'reserved'. */
@@ -183,8 +193,6 @@ export interface Ledger {
   setPendingStatus(id: string, status: PendingStatus, reason?: string, result?: string, from?: readonly PendingStatus[]): Promise<boolean>;
   /** Rewrites a parked request unchanged: something for a durable commit to fsync (which makes earlier commits durable too). */
   rewritePending(id: string): Promise<void>;
-  /** The parked request a requester sent with this client request id, if any. */
-  findParkedByClientId(requester: string, clientRequestId: string): Promise<PendingRequest | undefined>;
   /** Open (pending or approved) parked requests of the key, and of the requester. */
   openParked(keyName: string, requester: string): Promise<{ key: number; requester: number }>;
   /** Expires every pending request whose time is up, in one statement; returns their ids. */

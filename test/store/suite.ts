@@ -406,7 +406,7 @@ export function storeSuite(test: TestFn, backend: StoreBackend): void {
     const claim = (store: Store) =>
       store.transaction(
         async (tx) => {
-          if (await tx.findSignRequest('relayer', 'req-1')) return false;
+          if ((await tx.requestState('k', 'relayer', 'req-1')).earlier) return false;
           await tx.putSignRequest(signRequest('req-1', { keyName: 'hot', createdAt: store.now() }));
           return true;
         },

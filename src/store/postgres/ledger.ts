@@ -77,9 +77,17 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
       const [row] = await sql`SELECT enabled FROM keys WHERE name = ${name}`;
       return row?.enabled === true;
     },
-    async findSignRequest(caller, requestId) {
-      const [row] = await sql`SELECT * FROM sign_requests WHERE caller = ${caller} AND request_id = ${requestId}`;
-      return row && toSignRequest(row);
+    async requestState(keyName, caller, clientRequestId) {
+      const id = clientRequestId ?? null;
+      const [row] = await sql`
+        SELECT (SELECT enabled FROM keys WHERE name = ${keyName}) AS enabled,
+               (SELECT to_jsonb(r) FROM sign_requests r WHERE caller = ${caller} AND request_id = ${id}) AS earlier,
+               (SELECT to_jsonb(p) FROM pending_requests p WHERE requester = ${caller} AND client_request_id = ${id}) AS parked`;
+      return {
+        keyEnabled: row?.enabled === true,
+        ...(row?.earlier ? { earlier: toSignRequest(row.earlier as Row) } : {}),
+        ...(row?.parked ? { parked: toPending(row.parked as Row) } : {}),
+      };
     },
     async putSignRequest(r) {
       await sql`
@@ -202,10 +210,6 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
     },
     async rewritePending(id) {
       await sql`UPDATE pending_requests SET status = status WHERE id = ${id}`;
-    },
-    async findParkedByClientId(requester, clientRequestId) {
-      const [row] = await sql`SELECT * FROM pending_requests WHERE requester = ${requester} AND client_request_id = ${clientRequestId}`;
-      return row && toPending(row);
     },
     async openParked(keyName, requester) {
       const [row] = await sql`

@@ -25,6 +25,8 @@ const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 /** How long a caller waits for its transaction's outcome at most (lock waits end sooner, at the lock timeout). */
 const TRANSACTION_TIMEOUT_MS = 10_000;
 /** Attempts of a batch that hit a deadlock or a serialization failure. */
+/** Group commits in progress at once per process (each holds one pooled connection). */
+const BATCHES_IN_FLIGHT = 2;
 const MAX_ATTEMPTS = 4;
 
 interface QueuedWork {
@@ -168,11 +170,19 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Starts a batch of everything queued; batches run concurrently on the pool. */
+  /**
+   * Starts a batch of everything queued. A few batches run at once on the pool; while they do, new work
+   * gathers into the next batch, so that under load each transaction (its BEGIN, locks, audit head and
+   * COMMIT) serves many requests rather than each request paying for its own.
+   */
   private flush(): void {
+    if (this.running.size >= BATCHES_IN_FLIGHT) return; // The batch that finishes flushes again.
     const batch = this.queue.splice(0);
     if (batch.length === 0) return;
-    const run: Promise<void> = this.runBatch(batch).finally(() => this.running.delete(run));
+    const run: Promise<void> = this.runBatch(batch).finally(() => {
+      this.running.delete(run);
+      this.flush();
+    });
     this.running.add(run);
   }
 
@@ -352,18 +362,16 @@ export class PostgresStore implements Store {
 
 /** The transaction's settings, then every advisory lock of the batch, sent together. */
 async function takeLocks(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<void> {
-  const settings = [
-    `SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`,
-    `SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms'`,
-    // Asynchronous commit is replayed in order: a later durable commit makes this one durable too.
-    ...(batch.some((item) => item.durable) ? [] : ['SET LOCAL synchronous_commit = off']),
-  ];
+  // Asynchronous commit is replayed in order: a later durable commit makes this one durable too.
+  const synchronousCommit = batch.some((item) => item.durable) ? 'on' : 'off';
   // Sorted by id (and locked in that order): transactions never wait for each other in a cycle.
   const ids = sortedLockIds(batch.flatMap((item) => item.locks)).map(String);
-  await Promise.all([
-    tx.unsafe(settings.join('; ')),
-    ...(ids.length === 0 ? [] : [tx`SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT id FROM unnest(${ids}::bigint[]) AS id ORDER BY id) AS sorted`]),
-  ]);
+  // One statement: the settings (set_config with is_local, as SET LOCAL) are applied before the locks are taken.
+  await tx`
+    SELECT set_config('lock_timeout', ${`${LOCK_TIMEOUT_MS}ms`}, true),
+           set_config('idle_in_transaction_session_timeout', ${`${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms`}, true),
+           set_config('synchronous_commit', ${synchronousCommit}, true),
+           (SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT id FROM unnest(${ids}::bigint[]) AS id ORDER BY id) AS sorted)`;
 }
 
 /** A work alone in its batch: the transaction is its own, no savepoint (one round trip less). */

@@ -61,9 +61,14 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
         sql.insertReservation.run(scope, at, amount.toString(), cumulative.toString(), policyHash);
       }
     },
-    async findSignRequest(caller, requestId) {
-      const row = sql.findRequest.get(caller, requestId);
-      return row && toSignRequest(row);
+    async requestState(keyName, caller, clientRequestId) {
+      const earlier = clientRequestId === undefined ? undefined : sql.findRequest.get(caller, clientRequestId);
+      const parked = clientRequestId === undefined ? undefined : sql.parkedByClientId.get(caller, clientRequestId);
+      return {
+        keyEnabled: sql.keyEnabled.get(keyName)?.enabled === 1,
+        ...(earlier ? { earlier: toSignRequest(earlier) } : {}),
+        ...(parked ? { parked: toPending(parked) } : {}),
+      };
     },
     async putSignRequest(record) {
       sql.putRequest.run({ ...record, result: record.result ?? null });
@@ -148,10 +153,6 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
         payloadHash: request.payloadHash ?? null,
       });
       events.changed({ id: request.id, parked: true });
-    },
-    async findParkedByClientId(requester, clientRequestId) {
-      const row = sql.parkedByClientId.get(requester, clientRequestId);
-      return row && toPending(row);
     },
     async openParked(keyName, requester) {
       return { key: sql.openByKey.get(keyName)!.n, requester: sql.openByRequester.get(requester)!.n };

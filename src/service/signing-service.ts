@@ -260,11 +260,11 @@ export class SigningService {
           ? await encodeSealedResult(result, this.hsm, storedResultAad(ctx.caller, id))
           : encodeResult(result);
       await this.store.transaction(async (tx) => {
-        if (!(await tx.keyEnabled(key.name))) throw disabled(key.name);
-        if (!(await tx.finishSignRequest(ctx.caller, id, 'signed', stored))) {
+        const recorded = await tx.recordSignature(key.name, ctx.caller, id, stored, now);
+        if (recorded === 'key_disabled') throw disabled(key.name);
+        if (recorded === 'not_reserved') {
           throw new SignerError('REQUEST_SETTLED', `request "${id}" was settled by an operator while it was being signed; nothing was released`);
         }
-        await tx.touchKey(key.name, now);
         await inFinalTx?.(tx, result);
         this.audit.appendInTx(tx, ctx, { decision: 'allow', signatureHash: sha256Hex(scheme.signatureOf(result)) });
       }, { locks });

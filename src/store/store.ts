@@ -164,8 +164,12 @@ export interface Ledger {
   putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): Promise<void>;
   /** The highest nonce claimed for the key on the chain (for filling the next one), if any. */
   highestNonce(keyName: string, chainId: bigint): Promise<bigint | undefined>;
-  /** Counts a signature in the key's inventory (last used, use count). */
-  touchKey(name: string, now: number): Promise<void>;
+  /**
+   * Records a signature, in one round trip: moves the request from 'reserved' to 'signed' with its
+   * stored reply and counts it in the key's inventory (last used, use count), only while the key is
+   * enabled and the request still reserved; otherwise writes nothing and says which.
+   */
+  recordSignature(keyName: string, caller: string, requestId: string, result: string | undefined, now: number): Promise<'signed' | 'key_disabled' | 'not_reserved'>;
   /** Freezes or unfreezes a key; false if there is no such key. */
   setKeyEnabled(name: string, enabled: boolean): Promise<boolean>;
   /**

@@ -122,8 +122,22 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
         SELECT nonce FROM eth_nonces WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric ORDER BY nonce DESC LIMIT 1`;
       return row && BigInt(String(row.nonce));
     },
-    async touchKey(name, now) {
-      await sql`UPDATE keys SET last_used_at = ${String(now)}::bigint, use_count = use_count + 1 WHERE name = ${name}`;
+    async recordSignature(keyName, caller, requestId, result, now) {
+      // One statement: the request moves to 'signed' only while the key is enabled, and the key counts
+      // the signature only if the request moved.
+      const [row] = await sql`
+        WITH key AS (SELECT enabled FROM keys WHERE name = ${keyName}),
+             finished AS (
+               UPDATE sign_requests SET status = 'signed', result = ${result ?? null}
+               WHERE caller = ${caller} AND request_id = ${requestId} AND status = 'reserved' AND (SELECT enabled FROM key)
+               RETURNING 1),
+             counted AS (
+               UPDATE keys SET last_used_at = ${String(now)}::bigint, use_count = use_count + 1
+               WHERE name = ${keyName} AND EXISTS (SELECT 1 FROM finished)
+               RETURNING 1)
+        SELECT (SELECT enabled FROM key) AS enabled, EXISTS (SELECT 1 FROM finished) AS finished, EXISTS (SELECT 1 FROM counted) AS counted`;
+      if (row?.enabled !== true) return 'key_disabled';
+      return row.finished === true ? 'signed' : 'not_reserved';
     },
     async setKeyEnabled(name, enabled) {
       const rows = await sql`UPDATE keys SET enabled = ${enabled} WHERE name = ${name}`;

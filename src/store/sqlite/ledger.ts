@@ -87,8 +87,11 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
       const row = sql.highestNonce.get(keyName, chainId.toString());
       return row && BigInt(row.nonce);
     },
-    async touchKey(name, now) {
-      sql.touchKey.run(now, name);
+    async recordSignature(keyName, caller, requestId, result, now) {
+      if (sql.keyEnabled.get(keyName)?.enabled !== 1) return 'key_disabled';
+      if (sql.finishRequest.run('signed', result ?? null, caller, requestId).changes !== 1) return 'not_reserved';
+      sql.touchKey.run(now, keyName);
+      return 'signed';
     },
     async setKeyEnabled(name, enabled) {
       return sql.setEnabled.run(enabled ? 1 : 0, name).changes === 1;

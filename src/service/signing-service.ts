@@ -413,8 +413,10 @@ function disabled(name: string): SignerError {
 async function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransaction, digest: string, allowReplacements: boolean): Promise<boolean> {
   const feeCap = transaction.maxFeePerGas ?? transaction.gasPrice ?? 0n;
   const priorityFee = transaction.maxPriorityFeePerGas ?? transaction.gasPrice ?? 0n;
-  const earlier = await tx.findNonce(keyName, transaction.chainId, transaction.nonce);
-  if (earlier && earlier.digest !== digest) {
+  const claim = { digest, feeCap, priorityFee };
+  const earlier = await tx.claimNonce(keyName, transaction.chainId, transaction.nonce, claim);
+  if (earlier === undefined) return true;
+  if (earlier.digest !== digest) {
     const where = `nonce ${transaction.nonce} on chain ${transaction.chainId}`;
     // A claim left by a transaction that never reached the chain is otherwise a dead end: say the way out.
     const release = ` (an operator can release the claim with: signer nonces release ${keyName} --chain ${transaction.chainId} --nonce ${transaction.nonce})`;
@@ -423,7 +425,7 @@ async function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTran
       throw new SignerError('NONCE_REUSED', `a replacement for ${where} must raise both the fee cap and the priority fee${release}`, 'unsigned_transaction.nonce');
     }
   }
-  if (earlier?.digest === digest) return false;
-  await tx.putNonce(keyName, transaction.chainId, transaction.nonce, { digest, feeCap, priorityFee });
-  return earlier === undefined;
+  if (earlier.digest === digest) return false;
+  await tx.putNonce(keyName, transaction.chainId, transaction.nonce, claim);
+  return false;
 }

@@ -160,7 +160,11 @@ export interface Ledger {
   putSignRequest(record: SignRequestRecord): Promise<void>;
   /** Moves a 'reserved' request to its outcome; false (and nothing written) if it is no longer 'reserved'. */
   finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): Promise<boolean>;
-  findNonce(keyName: string, chainId: bigint, nonce: bigint): Promise<NonceRecord | undefined>;
+  /**
+   * Claims the nonce for `record` if no claim holds it, in one round trip; otherwise writes nothing
+   * and returns the claim that holds it (the caller decides whether to replace it with `putNonce`).
+   */
+  claimNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): Promise<NonceRecord | undefined>;
   putNonce(keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): Promise<void>;
   /** The highest nonce claimed for the key on the chain (for filling the next one), if any. */
   highestNonce(keyName: string, chainId: bigint): Promise<bigint | undefined>;

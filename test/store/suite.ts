@@ -266,12 +266,12 @@ export function storeSuite(test: TestFn, backend: StoreBackend): void {
       t.true(await tx.finishSignRequest('relayer', 'a', 'failed'));
       await tx.releaseNonce('k', 1n, 7n, 'd1');
     });
-    t.is((await store.transaction((tx) => tx.findNonce('k', 1n, 7n)))?.digest, 'd1');
+    t.deepEqual((await store.reader.nonceClaims('k', 10, 1n)).map((c) => [c.nonce, c.digest]), [[7n, 'd1']]);
     await store.transaction(async (tx) => {
       t.true(await tx.finishSignRequest('relayer', 'b', 'failed'));
       await tx.releaseNonce('k', 1n, 7n, 'd1');
     });
-    t.is(await store.transaction((tx) => tx.findNonce('k', 1n, 7n)), undefined);
+    t.deepEqual(await store.reader.nonceClaims('k', 10, 1n), []);
     // A failed request does not become signed.
     t.false(await store.transaction((tx) => tx.finishSignRequest('relayer', 'a', 'signed', 'result')));
   });
@@ -326,7 +326,16 @@ export function storeSuite(test: TestFn, backend: StoreBackend): void {
     t.deepEqual(await store.transaction((tx) => tx.dropNonceClaim('k', 1n, 7n)), nonceClaim('d1'));
     t.is(await store.transaction((tx) => tx.dropNonceClaim('k', 1n, 7n)), undefined);
     t.deepEqual((await store.reader.nonceClaims('k', 100)).map((c) => c.digest), ['d2', 'd3']);
-    t.is(await store.transaction((tx) => tx.findNonce('k', 1n, 7n)), undefined);
+  });
+
+  test(title('claiming a nonce takes a free one and, on a held one, writes nothing and returns the holder'), async (t) => {
+    const store = await fresh(t);
+    t.is(await store.transaction((tx) => tx.claimNonce('k', 1n, 7n, nonceClaim('d1'))), undefined);
+    t.deepEqual(await store.transaction((tx) => tx.claimNonce('k', 1n, 7n, nonceClaim('d2'))), nonceClaim('d1'));
+    t.deepEqual((await store.reader.nonceClaims('k', 10, 1n)).map((c) => [c.nonce, c.digest]), [[7n, 'd1']]);
+    // Per key and chain: the same nonce elsewhere is free.
+    t.is(await store.transaction((tx) => tx.claimNonce('k', 5n, 7n, nonceClaim('d3'))), undefined);
+    t.is(await store.transaction((tx) => tx.claimNonce('other', 1n, 7n, nonceClaim('d4'))), undefined);
   });
 
   // Parked requests.

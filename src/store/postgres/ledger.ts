@@ -104,10 +104,18 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
         WHERE caller = ${caller} AND request_id = ${requestId} AND status = 'reserved'`;
       return rows.count === 1;
     },
-    async findNonce(keyName, chainId, nonce) {
+    async claimNonce(keyName, chainId, nonce, record) {
+      // One statement: the insert, or (the statement's snapshot predates the insert) the claim it met.
       const [row] = await sql`
+        WITH claimed AS (
+          INSERT INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee)
+          VALUES (${keyName}, ${chainId.toString()}::numeric, ${nonce.toString()}::numeric, ${record.digest},
+                  ${record.feeCap.toString()}::numeric, ${record.priorityFee.toString()}::numeric)
+          ON CONFLICT (key_name, chain_id, nonce) DO NOTHING
+          RETURNING 1)
         SELECT digest, fee_cap, priority_fee FROM eth_nonces
-        WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric AND nonce = ${nonce.toString()}::numeric`;
+        WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric AND nonce = ${nonce.toString()}::numeric
+          AND NOT EXISTS (SELECT 1 FROM claimed)`;
       return row && nonceRecord(row);
     },
     async putNonce(keyName, chainId, nonce, record) {

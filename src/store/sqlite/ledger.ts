@@ -76,9 +76,11 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
     async finishSignRequest(caller, requestId, status, result) {
       return sql.finishRequest.run(status, result ?? null, caller, requestId).changes === 1;
     },
-    async findNonce(keyName, chainId, nonce) {
+    async claimNonce(keyName, chainId, nonce, record) {
       const row = sql.findNonce.get(keyName, chainId.toString(), nonce.toString());
-      return row && { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
+      if (row) return { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
+      sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());
+      return undefined;
     },
     async putNonce(keyName, chainId, nonce, record) {
       sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());

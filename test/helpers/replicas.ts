@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionContext, TestFn } from 'ava';
+import type { SignerClient } from '../../src/api/proto.js';
+import { exitCode, startMain, type Started } from './main-process.js';
+import { runCli } from './cli.js';
+import { usePostgres, type PostgresServer } from './postgres.js';
+import { callUnary, newClient, writePolicies } from './signer.js';
+
+/** One service process of a replica set, with a gRPC client on its port. */
+export interface Replica {
+  readonly index: number;
+  process: Started;
+  client: SignerClient;
+  /** Calls a unary RPC on this replica. */
+  call<Response>(method: string, request: object): Promise<Response>;
+}
+
+export interface ReplicaOptions {
+  /** Policy files (name -> YAML); access.yaml defaults to every role on every key for `local`. */
+  policies: Record<string, string>;
+  count?: number;
+  /** Extra service flags for every replica (e.g. `--jwt-schedule-seconds 1`). */
+  args?: string[];
+  /** Extra environment for every replica. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One audit record as `signer audit export` prints it. */
+export interface ExportedRecord {
+  seq: number;
+  timeMs: number;
+  method: string;
+  keyName: string;
+  decision: string;
+  reason: string;
+  signatureHash: string;
+  requestId: string;
+}
+
+/**
+ * N service processes (dist/src/main.js) on one PostgreSQL database and one data directory (the
+ * development SoftHSM token and PKI), each on its own free port, plaintext on loopback (`--insecure`,
+ * every caller is `local`).
+ */
+export class ReplicaSet {
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'signer-replicas-'));
+  readonly policyDir: string;
+  readonly replicas: Replica[] = [];
+  private readonly args: string[];
+
+  private constructor(
+    readonly database: string,
+    private readonly options: ReplicaOptions,
+  ) {
+    this.policyDir = writePolicies(this.dataDir, options.policies);
+    this.args = ['--insecure', '--database', database, ...(options.args ?? [])];
+    process.once('exit', this.killAll);
+  }
+
+  /**
+   * Starts the first replica alone and waits until it listens: first boot creates the audit key and
+   * the development PKI, and SoftHSM 2.6 races on concurrent object creation. The others then start together.
+   */
+  static async start(database: string, options: ReplicaOptions): Promise<ReplicaSet> {
+    const set = new ReplicaSet(database, options);
+    try {
+      set.replicas.push(await set.launch(0));
+      const rest = Array.from({ length: (options.count ?? 3) - 1 }, (_, i) => set.launch(i + 1));
+      set.replicas.push(...(await Promise.all(rest)));
+    } catch (error) {
+      await set.stop();
+      throw error;
+    }
+    return set;
+  }
+
+  get clients(): SignerClient[] {
+    return this.replicas.map((r) => r.client);
+  }
+
+  /** The replica that serves call number `i` when calls are spread round-robin. */
+  at(i: number): Replica {
+    return this.replicas[i % this.replicas.length]!;
+  }
+
+  private async launch(index: number, env: NodeJS.ProcessEnv = {}): Promise<Replica> {
+    const started = await startMain(this.dataDir, this.policyDir, { ...this.options.env, ...env }, this.args);
+    const client = newClient(started.port);
+    return { index, process: started, client, call: (method, request) => callUnary(client, method, request) };
+  }
+
+  /** Kills replica `index` (SIGKILL unless told) and waits for it to exit. */
+  async kill(index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const replica = this.replicas[index]!;
+    replica.client.close();
+    replica.process.child.kill(signal);
+    await exitCode(replica.process.child);
+  }
+
+  /** Starts replica `index` again (on a new free port, with a new client); `env` replaces the set's extra environment for it. */
+  async restart(index: number, env: NodeJS.ProcessEnv = {}): Promise<Replica> {
+    const old = this.replicas[index]!;
+    if (old.process.child.exitCode === null && old.process.child.signalCode === null) await this.kill(index, 'SIGTERM');
+    const replica = await this.launch(index, env);
+    this.replicas[index] = replica;
+    return replica;
+  }
+
+  /** Every audit record, in chain order, read with `signer audit export --database URL`. */
+  async auditRecords(): Promise<ExportedRecord[]> {
+    const exported = await runCli(['audit', 'export', '--database', this.database]);
+    if (exported.code !== 0) throw new Error(`audit export failed: ${exported.stderr}`);
+    return exported.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as ExportedRecord);
+  }
+
+  /** `signer audit verify --database URL --data-dir DIR` (after `stopReplicas`, the final checkpoint covers every record). */
+  verifyAudit() {
+    return runCli(['audit', 'verify', '--database', this.database, '--data-dir', this.dataDir]);
+  }
+
+  /** Stops every replica still running (SIGTERM: each writes a final audit checkpoint); the data stays. */
+  async stopReplicas(): Promise<void> {
+    await Promise.all(
+      this.replicas.map(async (r) => {
+        r.client.close();
+        if (r.process.child.exitCode !== null || r.process.child.signalCode !== null) return;
+        r.process.child.kill('SIGTERM');
+        await exitCode(r.process.child);
+      }),
+    );
+  }
+
+  /** Stops every replica and removes the data directory. */
+  async stop(): Promise<void> {
+    await this.stopReplicas();
+    process.removeListener('exit', this.killAll);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Whatever happens to the test process, no replica outlives it. */
+  private readonly killAll = () => {
+    for (const r of this.replicas) r.process.child.kill('SIGKILL');
+    rmSync(this.dataDir, { recursive: true, force: true });
+  };
+}
+
+/**
+ * For a test file: one PostgreSQL server, and `start(t, options)` which gives a test a fresh database
+ * and its own replica set, stopped when the test ends (and killed if the test process exits first).
+ * Returns undefined when PostgreSQL is not installed (usePostgres declared the skip or the CI failure).
+ */
+export function useReplicas(test: TestFn): { postgres: () => PostgresServer; start: (t: ExecutionContext, options: ReplicaOptions) => Promise<ReplicaSet> } | undefined {
+  const postgres = usePostgres(test);
+  if (!postgres) return undefined;
+  return {
+    postgres,
+    async start(t, options) {
+      const set = await ReplicaSet.start(await postgres().createDatabase(), options);
+      // Teardowns run before the file's after hooks, so the replicas stop before PostgreSQL does.
+      t.teardown(() => set.stop());
+      return set;
+    },
+  };
+}

@@ -15,6 +15,17 @@ export const REPLICA_ACCESS = `grants:
     keys: ["**"]
 `;
 
+/** A policy for keys matching `pattern`: transfers on chain 1 to anyone, capped by one 24-hour spend window of `max`. */
+export function windowPolicy(pattern: string, max: string, extra = ''): string {
+  return `key: "${pattern}"
+ethereum_transactions:
+  chain_ids: [1]
+  recipients: { allow: any }
+  max_value: "1 ether"
+  spend_windows: [{ per: 24h, max: "${max}" }]
+${extra}`;
+}
+
 /** An unsigned EIP-1559 transfer on chain 1. */
 export function transfer(nonce: number, value: bigint, to = RECIPIENT): Uint8Array {
   return getBytes(Transaction.from({ type: 2, chainId: 1n, nonce, gasLimit: 21000n, maxFeePerGas: 10n, maxPriorityFeePerGas: 1n, to, value }).unsignedSerialized);

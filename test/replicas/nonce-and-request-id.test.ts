@@ -2,19 +2,13 @@ import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import { useReplicas } from '../helpers/replicas.js';
-import { GWEI, REPLICA_ACCESS, countBy, recoveredSender, signTransfer, signatureHash, sleep, transfer, type Outcome } from '../helpers/replica-load.js';
+import { GWEI, REPLICA_ACCESS, countBy, recoveredSender, signTransfer, signatureHash, sleep, transfer, windowPolicy, type Outcome } from '../helpers/replica-load.js';
 import type { Replica } from '../helpers/replicas.js';
 
 const replicas = useReplicas(test);
 
 // Two gwei a day: a request counted twice would leave no room for the one transfer after it.
-const POLICY = `key: "claims/*"
-ethereum_transactions:
-  chain_ids: [1]
-  recipients: { allow: any }
-  max_value: "1 ether"
-  spend_windows: [{ per: 24h, max: "2 gwei" }]
-`;
+const POLICY = windowPolicy('claims/*', '2 gwei');
 const policies = { 'access.yaml': REPLICA_ACCESS, 'claims.yaml': POLICY };
 
 if (replicas) {

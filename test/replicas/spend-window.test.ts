@@ -2,17 +2,11 @@ import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import { useReplicas } from '../helpers/replicas.js';
-import { GWEI, REPLICA_ACCESS, countBy, recoveredSender, signTransfer, signatureHash, transfer } from '../helpers/replica-load.js';
+import { GWEI, REPLICA_ACCESS, countBy, recoveredSender, signTransfer, signatureHash, transfer, windowPolicy } from '../helpers/replica-load.js';
 
 const replicas = useReplicas(test);
 
-const POLICY = `key: "window/*"
-ethereum_transactions:
-  chain_ids: [1]
-  recipients: { allow: any }
-  max_value: "1 ether"
-  spend_windows: [{ per: 24h, max: "50 gwei" }]
-`;
+const POLICY = windowPolicy('window/*', '50 gwei');
 
 if (replicas) {
   test('300 concurrent 1-gwei transfers over three replicas against a 50-gwei window: exactly 50 signed, 250 RESOURCE_EXHAUSTED', async (t) => {

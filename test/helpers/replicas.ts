@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext, TestFn } from 'ava';
-import type { SignerClient } from '../../src/api/proto.js';
+import * as grpc from '@grpc/grpc-js';
+import { loadSignerPackage, type SignerClient } from '../../src/api/proto.js';
 import { exitCode, startMain, type Started } from './main-process.js';
 import { runCli } from './cli.js';
 import { usePostgres, type PostgresServer } from './postgres.js';
@@ -12,9 +13,14 @@ import { callUnary, newClient, writePolicies } from './signer.js';
 export interface Replica {
   readonly index: number;
   process: Started;
+  /** The client of the set's default identity (`local` in insecure mode). */
   client: SignerClient;
-  /** Calls a unary RPC on this replica. */
+  /** Calls a unary RPC on this replica with `client`. */
   call<Response>(method: string, request: object): Promise<Response>;
+  /** A client with the development PKI's certificate for `identity` (mTLS sets only). */
+  as(identity: string): SignerClient;
+  /** Closes every client of this replica. */
+  close(): void;
 }
 
 export interface ReplicaOptions {
@@ -25,6 +31,11 @@ export interface ReplicaOptions {
   args?: string[];
   /** Extra environment for every replica. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * mTLS with the development PKI (the first replica creates it) instead of `--insecure`, for tests
+   * that need two identities (an approver may not approve their own request); `client` is then this identity.
+   */
+  mtlsIdentity?: string;
 }
 
 /** One audit record as `signer audit export` prints it. */
@@ -55,7 +66,7 @@ export class ReplicaSet {
     private readonly options: ReplicaOptions,
   ) {
     this.policyDir = writePolicies(this.dataDir, options.policies);
-    this.args = ['--insecure', '--database', database, ...(options.args ?? [])];
+    this.args = [...(options.mtlsIdentity ? [] : ['--insecure']), '--database', database, ...(options.args ?? [])];
     process.once('exit', this.killAll);
   }
 
@@ -87,14 +98,29 @@ export class ReplicaSet {
 
   private async launch(index: number, env: NodeJS.ProcessEnv = {}): Promise<Replica> {
     const started = await startMain(this.dataDir, this.policyDir, { ...this.options.env, ...env }, this.args);
-    const client = newClient(started.port);
-    return { index, process: started, client, call: (method, request) => callUnary(client, method, request) };
+    const clients = new Map<string, SignerClient>();
+    const as = (identity: string) => {
+      let client = clients.get(identity);
+      if (!client) clients.set(identity, (client = this.mtlsClient(started.port, identity)));
+      return client;
+    };
+    const client = this.options.mtlsIdentity ? as(this.options.mtlsIdentity) : newClient(started.port);
+    const close = () => [client, ...clients.values()].forEach((c) => c.close());
+    return { index, process: started, client, as, close, call: (method, request) => callUnary(client, method, request) };
+  }
+
+  private mtlsClient(port: number, identity: string): SignerClient {
+    if (!this.options.mtlsIdentity) throw new Error('this replica set is insecure: every caller is "local"');
+    const pki = join(this.dataDir, 'pki');
+    const { proto } = loadSignerPackage();
+    const creds = grpc.credentials.createSsl(readFileSync(join(pki, 'ca.pem')), readFileSync(join(pki, `${identity}-key.pem`)), readFileSync(join(pki, `${identity}.pem`)));
+    return new proto.signer.v1.Signer(`localhost:${port}`, creds);
   }
 
   /** Kills replica `index` (SIGKILL unless told) and waits for it to exit. */
   async kill(index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const replica = this.replicas[index]!;
-    replica.client.close();
+    replica.close();
     replica.process.child.kill(signal);
     await exitCode(replica.process.child);
   }
@@ -124,7 +150,7 @@ export class ReplicaSet {
   async stopReplicas(): Promise<void> {
     await Promise.all(
       this.replicas.map(async (r) => {
-        r.client.close();
+        r.close();
         if (r.process.child.exitCode !== null || r.process.child.signalCode !== null) return;
         r.process.child.kill('SIGTERM');
         await exitCode(r.process.child);

@@ -65,3 +65,48 @@ export function countBy<T>(items: T[], key: (item: T) => string): Record<string,
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Callers that keep sending 1-gwei transfers (fresh nonces) to `targets()` until stopped. */
+export interface Load {
+  readonly outcomes: Outcome[];
+  /** The next unused nonce: other callers take theirs from here too. */
+  nextNonce(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `callers` callers per target replica, each sending a transfer, waiting for its reply, pausing
+ * `pauseMs`, and so on. `targets` is asked before every call, so a restarted replica is picked up.
+ */
+export function startLoad(targets: () => Replica[], keyName: string, options: { callers?: number; pauseMs?: number } = {}): Load {
+  const outcomes: Outcome[] = [];
+  let nonce = 0;
+  let stopped = false;
+  const callers = targets().flatMap((_, slot) =>
+    Array.from({ length: options.callers ?? 2 }, async () => {
+      while (!stopped) {
+        outcomes.push(await signTransfer(targets()[slot]!, keyName, transfer(nonce++, GWEI)));
+        await sleep(options.pauseMs ?? 100);
+      }
+    }),
+  );
+  return {
+    outcomes,
+    nextNonce: () => nonce++,
+    async stop() {
+      stopped = true;
+      await Promise.all(callers);
+    },
+  };
+}
+
+/**
+ * The most any rolling window of `perMs` ever held in `scope`, from the reservations table itself: for
+ * each reservation, the sum of it and the earlier ones of its scope inside the window that ends at it.
+ */
+export async function largestWindowTotal(psql: (sql: string) => Promise<string>, scope: string, perMs: number): Promise<bigint> {
+  const total = await psql(`SELECT COALESCE(max((SELECT sum(q.amount) FROM reservations q
+      WHERE q.scope = r.scope AND q.seq <= r.seq AND q.at_ms > r.at_ms - ${perMs})), 0)::text
+    FROM reservations r WHERE r.scope = '${scope}'`);
+  return BigInt(total);
+}

@@ -87,6 +87,11 @@ export class ReplicaSet {
     return set;
   }
 
+  /** The database's name (for psql). */
+  get databaseName(): string {
+    return new URL(this.database).pathname.slice(1);
+  }
+
   get clients(): SignerClient[] {
     return this.replicas.map((r) => r.client);
   }

@@ -47,8 +47,7 @@ if (replicas) {
     }
     await set.stopReplicas();
 
-    const database = new URL(set.database).pathname.slice(1);
-    const psql = (sql: string) => replicas.postgres().psql(database, sql);
+    const psql = (sql: string) => replicas.postgres().psql(set.databaseName, sql);
     const versions = (await psql(`SELECT version, hsm_id, kid FROM key_versions WHERE key_name = 'jwt/rot' ORDER BY version`))
       .split('\n')
       .map((line) => line.split('|'))

@@ -15,15 +15,15 @@ export const REPLICA_ACCESS = `grants:
     keys: ["**"]
 `;
 
-/** A policy for keys matching `pattern`: transfers on chain 1 to anyone, capped by one 24-hour spend window of `max`. */
-export function windowPolicy(pattern: string, max: string, extra = ''): string {
+/** A policy for keys matching `pattern`: transfers on chain 1 to anyone, capped by one rolling spend window of `max` per `per`. */
+export function windowPolicy(pattern: string, max: string, per = '24h'): string {
   return `key: "${pattern}"
 ethereum_transactions:
   chain_ids: [1]
   recipients: { allow: any }
   max_value: "1 ether"
-  spend_windows: [{ per: 24h, max: "${max}" }]
-${extra}`;
+  spend_windows: [{ per: ${per}, max: "${max}" }]
+`;
 }
 
 /** An unsigned EIP-1559 transfer on chain 1. */

@@ -4,18 +4,12 @@ import type { Key__Output } from '../../src/api/generated/signer/v1/Key.js';
 import { CRASH_POINTS } from '../../src/testing/faults.js';
 import { exitCode } from '../helpers/main-process.js';
 import { useReplicas } from '../helpers/replicas.js';
-import { GWEI, REPLICA_ACCESS, countBy, largestWindowTotal, recoveredSender, signTransfer, signatureHash, sleep, startLoad, transfer } from '../helpers/replica-load.js';
+import { GWEI, REPLICA_ACCESS, countBy, largestWindowTotal, recoveredSender, signTransfer, signatureHash, sleep, startLoad, transfer, windowPolicy } from '../helpers/replica-load.js';
 
 const replicas = useReplicas(test);
 // A rolling 2-second window of 10 gwei: the load keeps it full, so every crash lands on a full window.
 const CAP = 10n * GWEI;
-const POLICY = `key: "crash/*"
-ethereum_transactions:
-  chain_ids: [1]
-  recipients: { allow: any }
-  max_value: "1 ether"
-  spend_windows: [{ per: 2s, max: "10 gwei" }]
-`;
+const POLICY = windowPolicy('crash/*', '10 gwei', '2s');
 
 if (replicas) {
   test('SIGKILL of one replica at each crash point while the others serve load: no window exceeded, no signature without its audit record', async (t) => {

@@ -36,6 +36,11 @@ export type Outcome =
   | { ok: true; response: SignEthereumTransactionResponse__Output; replica: number; repliedAt: number }
   | { ok: false; code: grpc.status; errorCode?: string; details: string; replica: number; repliedAt: number };
 
+export type Signed = Extract<Outcome, { ok: true }>;
+
+/** The outcomes that carry a signature. */
+export const signedOnly = (outcomes: Outcome[]): Signed[] => outcomes.flatMap((o) => (o.ok ? [o] : []));
+
 /** Calls SignEthereumTransaction on `replica` and never throws: failures come back as outcomes. */
 export async function signTransfer(replica: Replica, keyName: string, unsignedTransaction: Uint8Array, requestId = ''): Promise<Outcome> {
   try {

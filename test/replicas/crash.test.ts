@@ -17,6 +17,7 @@ if (replicas) {
     const set = await replicas.start(t, { policies: { 'access.yaml': REPLICA_ACCESS, 'crash.yaml': POLICY } });
     const key = await set.at(0).call<Key__Output>('CreateKey', { name: 'crash/hot', type: 'KEY_TYPE_SECP256K1' });
     const load = startLoad(() => [set.replicas[1]!, set.replicas[2]!], 'crash/hot');
+    t.teardown(() => load.stop());
 
     const lost: string[] = [];
     for (const point of CRASH_POINTS) {

@@ -151,21 +151,32 @@ export class ReplicaSet {
     return runCli(['audit', 'verify', '--database', this.database, '--data-dir', this.dataDir]);
   }
 
-  /** Stops every replica still running (SIGTERM: each writes a final audit checkpoint); the data stays. */
+  /**
+   * Stops every replica still running (SIGTERM: each writes a final audit checkpoint); the data stays.
+   * A replica still running 20 s after SIGTERM is killed, and this throws naming it and its last log lines.
+   */
   async stopReplicas(): Promise<void> {
+    const stuck: string[] = [];
     await Promise.all(
       this.replicas.map(async (r) => {
         r.close();
-        if (r.process.child.exitCode !== null || r.process.child.signalCode !== null) return;
-        r.process.child.kill('SIGTERM');
-        await exitCode(r.process.child);
+        const child = r.process.child;
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          stuck.push(`replica ${r.index} did not stop within 20 s of SIGTERM; its log ends: ${r.process.stderr().slice(-2000)}`);
+          child.kill('SIGKILL');
+        }, 20_000);
+        await exitCode(child);
+        clearTimeout(timer);
       }),
     );
+    if (stuck.length > 0) throw new Error(stuck.join('\n'));
   }
 
   /** Stops every replica and removes the data directory. */
   async stop(): Promise<void> {
-    await this.stopReplicas();
+    await this.stopReplicas().catch(() => {});
     process.removeListener('exit', this.killAll);
     rmSync(this.dataDir, { recursive: true, force: true });
   }

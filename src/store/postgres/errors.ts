@@ -37,6 +37,14 @@ export function isUnavailable(error: unknown): boolean {
   return UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08') || UNAVAILABLE_CLIENT_CODES.has(code);
 }
 
+// The session itself is gone: the server closed it, or the socket broke. Its session locks went with it.
+const SESSION_LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '57P03']);
+
+export function isSessionLost(error: unknown): boolean {
+  const code = codeOf(error);
+  return SESSION_LOST_CODES.has(code) || code.startsWith('08');
+}
+
 /** A unique constraint was violated (SQLSTATE 23505). */
 export const isUniqueViolation = (error: unknown): boolean => codeOf(error) === '23505';
 

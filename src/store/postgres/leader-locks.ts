@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import { advisoryLockId } from './advisory-locks.js';
+import { isSessionLost } from './errors.js';
 
 /** Leader locks live in their own namespace: a transaction locking a name of its own never waits for a leader. */
 const leaderLockId = (name: string) => advisoryLockId(`leader\n${name}`);
@@ -38,20 +39,25 @@ export class LeaderLocks {
       session.held.add(name);
       return true;
     } catch (error) {
-      await this.release();
+      // No query on a reserved connection that lost its session: postgres.js 3.4.9 then writes to a
+      // null socket from a timer and the process dies (porsager/postgres#1208). Its locks are gone anyway.
+      await this.release(!isSessionLost(error));
       throw error;
     }
   }
 
-  /** Gives the connection back (which ends nothing: `end` of the pool closes it and its locks). */
-  async release(): Promise<void> {
+  /**
+   * Gives the connection back (which ends nothing: `end` of the pool closes it and its locks), after
+   * unlocking unless `unlock` is false (the session, and with it every lock, is already gone).
+   */
+  async release(unlock = true): Promise<void> {
     const session = this.session;
     this.session = undefined;
     if (!session) return;
     try {
       const { sql } = await session;
       // Unlock before the connection goes back to the pool, where another query could keep it alive.
-      await sql`SELECT pg_advisory_unlock_all()`.catch(() => {});
+      if (unlock) await sql`SELECT pg_advisory_unlock_all()`.catch(() => {});
       sql.release();
     } catch {
       // reserve() itself failed: there is nothing to give back.

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import postgres from 'postgres';
 import test, { type ExecutionContext } from 'ava';
 import { inspect } from 'node:util';
 import { SignerError } from '../../src/domain/errors.js';
@@ -42,6 +43,32 @@ const server = usePostgres(test);
 if (server) {
   const freshDatabase = () => server().createDatabase();
   const version = async (url: string) => Number(await server().psql(new URL(url).pathname.slice(1), 'SELECT max(version) FROM schema_migrations'));
+
+  test('postgres: a reserved connection whose backend was terminated fails its next queries; the process lives (the postinstall guard for upstream #1208)', async (t) => {
+    const url = await freshDatabase();
+    const { url: clientUrl, path } = socketOptions(url);
+    const sql = postgres(clientUrl, { max: 2, onnotice: () => {}, ...(path === undefined ? {} : { path }) });
+    t.teardown(() => sql.end({ timeout: 1 }));
+    const reserved = await sql.reserve();
+    const [row] = await reserved`SELECT pg_backend_pid() AS pid`;
+    await server().psql(new URL(url).pathname.slice(1), `SELECT pg_terminate_backend(${Number(row!.pid)})`);
+    // Without the guard the second query's deferred write crashes the whole test process.
+    const failed = async () => {
+      const outcome = await reserved`SELECT 1`.then(() => 'answered', (error: { code?: string }) => error.code ?? 'failed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return outcome;
+    };
+    t.not(await failed(), 'answered');
+    t.is(await failed(), 'CONNECTION_CLOSED');
+    reserved.release();
+    // Back in the pool, the dead connection may fail one more query before it reconnects.
+    let answered = false;
+    for (let attempt = 0; attempt < 5 && !answered; attempt++) {
+      answered = await sql`SELECT 1 AS one`.then(() => true, () => false);
+      if (!answered) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    t.true(answered);
+  });
 
   // Serial tests run before the others: stopping the server disturbs no other test.
   test.serial('postgres: an unreachable database is STORE_UNAVAILABLE, and the store recovers (LISTEN too) once it is back', async (t) => {

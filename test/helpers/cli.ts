@@ -20,6 +20,8 @@ export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv;
       env: { ...process.env, ...options.env },
       ...(options.cwd ? { cwd: options.cwd } : {}),
       timeout: 60_000,
+      // `audit export` of a busy test writes megabytes.
+      maxBuffer: 256 * 2 ** 20,
     });
     // Standard input, as a pipe would give it; without `input` it stays open (and empty).
     if (options.input !== undefined) running.child.stdin!.end(options.input);

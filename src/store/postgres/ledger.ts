@@ -3,7 +3,7 @@ import { GENESIS_HASH, type AuditFields } from '../../domain/audit.js';
 import { SignerError } from '../../domain/errors.js';
 import type { Ledger, NonceRecord, PendingChange } from '../store.js';
 import { isUniqueViolation } from './errors.js';
-import { toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion, type Row } from './rows.js';
+import { toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion, type Row } from '../rows.js';
 
 /** The channel every replica LISTENs on for changes to parked requests. */
 export const PENDING_CHANNEL = 'signer_pending';

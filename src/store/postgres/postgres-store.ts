@@ -15,7 +15,7 @@ import { DatabaseClock } from './database-clock.js';
 import { isRetryable, isUniqueViolation, storeError } from './errors.js';
 import { LeaderLocks } from './leader-locks.js';
 import { ledgerOver, PENDING_CHANNEL } from './ledger.js';
-import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from './rows.js';
+import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from '../rows.js';
 import { appliedVersion, migrate, MIGRATIONS } from './schema.js';
 
 /** How long a transaction waits for a lock (another replica's, or a row's) before giving up: STORE_UNAVAILABLE. */

@@ -1,7 +1,8 @@
 import { auditRecordHash, GENESIS_HASH, type AuditRecord } from '../../domain/audit.js';
 import { SignerError } from '../../domain/errors.js';
 import type { Ledger, PendingChange } from '../store.js';
-import { fromVersion, toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion } from './rows.js';
+import { toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion } from '../rows.js';
+import { fromVersion } from './rows.js';
 import type { Statements } from './statements.js';
 
 /** What a ledger tells its store about the open transaction, to announce once it commits. */

@@ -14,7 +14,7 @@ import { MIGRATIONS } from './migrations.js';
 import { createPrivateFile } from '../private-paths.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { sqliteLedger } from './ledger.js';
-import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from './rows.js';
+import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from '../rows.js';
 
 /** How long a transaction waits for another process's write lock before STORE_UNAVAILABLE. */
 const BUSY_TIMEOUT_MS = 5000;

@@ -1,13 +1,14 @@
-import type { AuditCheckpoint, AuditRecord } from '../../domain/audit.js';
-import type { Approval, PendingRequest, PendingStatus } from '../../domain/approval.js';
-import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../../domain/jwt.js';
-import type { KeyRecord } from '../../domain/key.js';
-import type { KeyType } from '../../domain/key-types.js';
-import type { SignRequestRecord } from '../store.js';
+import type { AuditCheckpoint, AuditRecord } from '../domain/audit.js';
+import type { Approval, PendingRequest, PendingStatus } from '../domain/approval.js';
+import type { JwtAlgorithm, JwtKeySettings, KeyVersion, VersionState } from '../domain/jwt.js';
+import type { KeyRecord } from '../domain/key.js';
+import type { KeyType } from '../domain/key-types.js';
+import type { SignRequestRecord } from './store.js';
 
 /**
- * Rows as postgres.js returns them: BIGINT and NUMERIC come back as decimal strings (exact), so
- * milliseconds become numbers here and amounts become bigints where they are read.
+ * Rows as either database returns them, converted to the store's records: SQLite gives integers as
+ * numbers and booleans as 0/1, postgres.js gives BIGINT and NUMERIC as decimal strings (exact) and
+ * booleans as booleans, so every field is coerced here (amounts become bigints where they are read).
  */
 export type Row = Record<string, unknown>;
 
@@ -24,7 +25,7 @@ export function toKeyRecord(row: Row): KeyRecord {
     publicJwk: JSON.parse(text(row.public_jwk)),
     labels: JSON.parse(text(row.labels)),
     createdAt: new Date(ms(row.created_at)),
-    enabled: row.enabled === true,
+    enabled: row.enabled === true || row.enabled === 1,
     ...optional('lastUsedAt', row.last_used_at, (value) => new Date(ms(value))),
     useCount: Number(row.use_count),
     ...optional('kid', row.kid, text),

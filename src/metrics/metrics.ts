@@ -7,6 +7,7 @@ import { RESERVED_PREFIX } from '../service/key-service.js';
 import type { PolicyGate } from '../service/policy-gate.js';
 import type { Store } from '../store/store.js';
 import { spendWindowUsage, type WindowUsage } from './spend-windows.js';
+import { readUsage, type WindowRef } from '../policy/evaluate.js';
 
 /** One finished RPC, as the API layer saw it. */
 export interface CompletedRpc {
@@ -216,14 +217,12 @@ async function windowUsage(s: MetricSources): Promise<WindowUsage[]> {
   const now = s.policy.now();
   const keyNames = await inventory(s.store);
   // Two passes: the first names the windows, whose usage is then read at once.
-  const windows = new Map<string, { scope: string; perMs: number }>();
+  const windows: WindowRef[] = [];
   spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => {
-    windows.set(`${scope}\n${perMs}`, { scope, perMs });
+    windows.push({ scope, perMs });
     return 0n;
   });
-  const totals = windows.size === 0 ? [] : await s.store.reader.usage([...windows.values()], now);
-  const usage = new Map([...windows.keys()].map((id, i) => [id, totals[i]!]));
-  return spendWindowUsage(s.policy.current, keyNames, (scope, perMs) => usage.get(`${scope}\n${perMs}`)!);
+  return spendWindowUsage(s.policy.current, keyNames, await readUsage(windows, (unique) => s.store.reader.usage(unique, now)));
 }
 
 /** Every key name in the inventory, a page at a time, without the service's own keys. */

@@ -49,9 +49,24 @@ export function evaluate(policies: PolicySet, keyName: string, intent: SignInten
 }
 
 /** The (scope, window) pairs whose usage `checkWindows` reads, so that they can be fetched in one round trip. */
-export function windowsToCheck(decision: Decision): Array<{ scope: string; perMs: number }> {
+export function windowsToCheck(decision: Decision): WindowRef[] {
   if (decision.outcome === 'deny') return [];
   return mergeSpends(decision.spends).flatMap((spend) => spend.windows.map((window) => ({ scope: spend.scope, perMs: window.perMs })));
+}
+
+export type WindowRef = { scope: string; perMs: number };
+
+/**
+ * Reads the usage of `windows` with one call of `read` (one round trip to the store) and returns the
+ * lookup that `checkWindows` and the metrics take.
+ */
+export async function readUsage(windows: Iterable<WindowRef>, read: (windows: WindowRef[]) => Promise<bigint[]>): Promise<(scope: string, perMs: number) => bigint> {
+  const id = (scope: string, perMs: number) => `${scope}\n${perMs}`;
+  const unique = new Map<string, WindowRef>();
+  for (const window of windows) unique.set(id(window.scope, window.perMs), window);
+  const totals = unique.size === 0 ? [] : await read([...unique.values()]);
+  const usage = new Map([...unique.keys()].map((key, i) => [key, totals[i]!]));
+  return (scope, perMs) => usage.get(id(scope, perMs))!;
 }
 
 /** Applies the ledger's current usage to an allow or approval decision. */

@@ -5,7 +5,7 @@ import { AccessFileError, AccessRules } from '../policy/access.js';
 import { ApproverRegistry, ApproversFileError } from '../policy/approvers.js';
 import type { Decision, Denial, LimitReason } from '../policy/decision.js';
 import { SCHEME_SECTIONS, schemeDisabledDetail } from '../policy/scheme-sections.js';
-import { checkWindows, evaluate, windowsToCheck } from '../policy/evaluate.js';
+import { checkWindows, evaluate, readUsage, windowsToCheck, type WindowRef } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
 import type { Ledger, Store } from '../store/store.js';
 
@@ -117,11 +117,8 @@ export class PolicyGate {
 }
 
 /** Applies the windows' usage, read in one round trip, to a decision. */
-async function withUsage(decision: Decision, read: (windows: Array<{ scope: string; perMs: number }>) => Promise<bigint[]>): Promise<Decision> {
-  const windows = windowsToCheck(decision);
-  const totals = windows.length === 0 ? [] : await read(windows);
-  const usage = new Map(windows.map((window, i) => [`${window.scope}\n${window.perMs}`, totals[i]!]));
-  return checkWindows(decision, (scope, perMs) => usage.get(`${scope}\n${perMs}`)!);
+async function withUsage(decision: Decision, read: (windows: WindowRef[]) => Promise<bigint[]>): Promise<Decision> {
+  return checkWindows(decision, await readUsage(windowsToCheck(decision), read));
 }
 
 /** On a reload the error says that the previous set stays; at start-up there is none. */

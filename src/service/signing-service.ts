@@ -120,13 +120,14 @@ export class SigningService {
     // where the service adds values of its own, the request as received).
     const payloadHash = sha256Hex(`${scheme.name}|${prepared.mechanism}|${prepared.fingerprint ?? bytesToHex(prepared.input)}`);
     const now = this.policy.now();
-    // What this request serializes on, in every replica: its key's windows, nonces and enabled flag; its
-    // request id; the parked request it signs; the requester's parking cap.
+    // What this request serializes on, in every replica: its key's windows, nonces, parking cap and
+    // enabled flag; its request id; the parked request it signs. Not the requester: every transaction a
+    // relayer signs may park, and one lock per requester would serialize all its keys (the per-requester
+    // parking cap may be passed by requests parking on several keys at the same moment).
     const locks = [
       lockNames.key(key.name),
       ...(ctx.clientRequestId ? [lockNames.request(ctx.caller, ctx.clientRequestId)] : []),
       ...(options.approved ? [lockNames.parked(options.approved.parked.id)] : []),
-      ...(options.park ? [lockNames.requester(ctx.caller)] : []),
     ];
 
     let claimed: { chainId: bigint; nonce: bigint; digest: string } | undefined;

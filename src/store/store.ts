@@ -101,8 +101,6 @@ export const lockNames = {
   key: (keyName: string) => `key\n${keyName}`,
   /** A caller's request id (idempotency). */
   request: (caller: string, requestId: string) => `request\n${caller}\n${requestId}`,
-  /** A requester's parked requests (the per-requester parking cap). */
-  requester: (caller: string) => `requester\n${caller}`,
   /** A parked request: its approvals and status. */
   parked: (id: string) => `parked\n${id}`,
   /** The chain of audit checkpoints. */

@@ -2,6 +2,22 @@ import type postgres from 'postgres';
 import { advisoryLockId } from './advisory-locks.js';
 import { isSessionLost } from './errors.js';
 
+/** How long taking or giving back a leader lock may take before it counts as failed. */
+const LEADER_LOCK_TIMEOUT_MS = 5_000;
+
+class DeadlineExceeded extends Error {}
+
+/** `work`, or a DeadlineExceeded rejection after `ms` (the work itself is left to settle on its own). */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceeded(`the database did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  work.catch(() => {}); // A late failure of abandoned work is nobody's to handle.
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Leader locks live in their own namespace: a transaction locking a name of its own never waits for a leader. */
 const leaderLockId = (name: string) => advisoryLockId(`leader\n${name}`);
 
@@ -22,28 +38,35 @@ export class LeaderLocks {
 
   constructor(private readonly sql: postgres.Sql) {}
 
-  /** True if this store holds (or just took) the lock named `name`. */
+  /**
+   * True if this store holds (or just took) the lock named `name`. Bounded: a connection that stopped
+   * answering (PostgreSQL restarted under it) must not hold the job, or the service's shutdown, forever.
+   */
   async take(name: string): Promise<boolean> {
     try {
-      this.session ??= this.sql.reserve().then((reserved) => ({ sql: reserved, held: new Set<string>() }));
-      const session = await this.session;
-      if (session.held.has(name)) {
-        const [row] = await session.sql`SELECT pg_backend_pid() AS pid`;
-        if (row?.pid === session.pid) return true;
-        session.held.clear();
-      }
-      const [row] = await session.sql`SELECT pg_backend_pid() AS pid, pg_try_advisory_lock(${leaderLockId(name).toString()}::bigint) AS got`;
-      if (row?.pid !== session.pid) session.held.clear();
-      session.pid = Number(row?.pid);
-      if (row?.got !== true) return false;
-      session.held.add(name);
-      return true;
+      return await withDeadline(this.tryTake(name), LEADER_LOCK_TIMEOUT_MS);
     } catch (error) {
       // No query on a reserved connection that lost its session: postgres.js 3.4.9 then writes to a
       // null socket from a timer and the process dies (porsager/postgres#1208). Its locks are gone anyway.
-      await this.release(!isSessionLost(error));
+      await this.release(!isSessionLost(error) && !(error instanceof DeadlineExceeded));
       throw error;
     }
+  }
+
+  private async tryTake(name: string): Promise<boolean> {
+    this.session ??= this.sql.reserve().then((reserved) => ({ sql: reserved, held: new Set<string>() }));
+    const session = await this.session;
+    if (session.held.has(name)) {
+      const [row] = await session.sql`SELECT pg_backend_pid() AS pid`;
+      if (row?.pid === session.pid) return true;
+      session.held.clear();
+    }
+    const [row] = await session.sql`SELECT pg_backend_pid() AS pid, pg_try_advisory_lock(${leaderLockId(name).toString()}::bigint) AS got`;
+    if (row?.pid !== session.pid) session.held.clear();
+    session.pid = Number(row?.pid);
+    if (row?.got !== true) return false;
+    session.held.add(name);
+    return true;
   }
 
   /**
@@ -55,12 +78,12 @@ export class LeaderLocks {
     this.session = undefined;
     if (!session) return;
     try {
-      const { sql } = await session;
+      const { sql } = await withDeadline(session, LEADER_LOCK_TIMEOUT_MS);
       // Unlock before the connection goes back to the pool, where another query could keep it alive.
-      if (unlock) await sql`SELECT pg_advisory_unlock_all()`.catch(() => {});
+      if (unlock) await withDeadline(sql`SELECT pg_advisory_unlock_all()`, LEADER_LOCK_TIMEOUT_MS).catch(() => {});
       sql.release();
     } catch {
-      // reserve() itself failed: there is nothing to give back.
+      // reserve() itself failed or never answered: there is nothing to give back (closing the pool ends it).
     }
   }
 }

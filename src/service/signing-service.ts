@@ -135,6 +135,11 @@ export class SigningService {
     // and that fsync covers this commit too. A parked request is made durable just below.
     const begun = await this.store.transaction(async (tx): Promise<{ replay: string } | { decision: Decision } | { parked: PendingRequest } | { retried: PendingRequest }> => {
       claimed = undefined; // The work may run again (a retried batch): only its last run counts.
+      // Both reads leave together (one round trip on PostgreSQL). The decision only reads; it is
+      // looked at after the request's state, which comes first (a retry of a signed request gets its
+      // signature even if the window has filled since). An approved request's rate-limit slot was
+      // taken when it was parked.
+      const decided = settle(this.policy.decide(tx, key.name, prepared.intent, now, options.approved ? 'RATE_LIMIT' : undefined));
       const { keyEnabled, earlier, parked } = await tx.requestState(key.name, ctx.caller, ctx.clientRequestId);
       if (ctx.clientRequestId) {
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
@@ -167,8 +172,7 @@ export class SigningService {
       if (options.approved && bytesToHex(prepared.input) !== options.approved.parked.digest) {
         throw new SignerError('APPROVAL_INVALID', 'the parked request no longer matches the digest its approvers signed');
       }
-      // An approved request's rate-limit slot was taken when it was parked.
-      const decision = await this.policy.decide(tx, key.name, prepared.intent, now, options.approved ? 'RATE_LIMIT' : undefined);
+      const decision = await decided.then(unsettle);
       ctx.policyHash = decision.policy.hash;
       if (decision.outcome === 'approval_required') {
         const { approved, park } = options;
@@ -191,15 +195,19 @@ export class SigningService {
       } else if (options.approved) {
         await options.approved.recheck(tx);
       }
-      await this.policy.reserve(tx, decision, now);
-      if (prepared.intent.scheme === 'ethereum_transaction') {
+      // The three writes leave together (one round trip on PostgreSQL); if one fails, the work's
+      // savepoint takes back the others.
+      const intent = prepared.intent;
+      const claimingNonce = async () => {
+        if (intent.scheme !== 'ethereum_transaction') return;
         const digest = bytesToHex(prepared.input);
-        const { chainId, nonce } = prepared.intent.transaction;
-        if (await claimNonce(tx, key.name, prepared.intent.transaction, digest, decision.policy.transactions?.allowReplacements ?? false)) {
+        const { chainId, nonce } = intent.transaction;
+        if (await claimNonce(tx, key.name, intent.transaction, digest, decision.policy.transactions?.allowReplacements ?? false)) {
           claimed = { chainId, nonce, digest };
         }
-      }
-      await tx.putSignRequest({
+      };
+      const writes = [this.policy.reserve(tx, decision, now), claimingNonce()];
+      writes.push(tx.putSignRequest({
         caller: ctx.caller,
         requestId: id,
         keyName: key.name,
@@ -210,7 +218,9 @@ export class SigningService {
         policyHash: decision.policy.hash,
         status: 'reserved',
         createdAt: now,
-      });
+      }));
+      // Every write settled before the work ends: none is still in flight when its savepoint is rolled back.
+      for (const outcome of await Promise.allSettled(writes)) if (outcome.status === 'rejected') throw outcome.reason;
       return { decision };
     }, { durable: false, locks });
 
@@ -398,6 +408,20 @@ const MARK_FAILED_ATTEMPTS = 5;
 /** Keys whose signing facts are kept (a few hundred bytes each); past this the cache starts over. */
 const PLAIN_KEYS_CACHED = 10_000;
 const MARK_FAILED_RETRY_MS = 1000;
+
+/** A promise's outcome as a value, so that it can be looked at later without an unhandled rejection. */
+function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/** The value of a settled outcome, or its error thrown. */
+function unsettle<T>(outcome: { value: T } | { error: unknown }): T {
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
+}
 
 function disabled(name: string): SignerError {
   return new SignerError('KEY_DISABLED', `key "${name}" is disabled: nothing is signed with it until an operator enables it`, 'key_name');

@@ -3,11 +3,12 @@ import { auditRecordHash, type AuditFields, type AuditRecord } from '../../domai
 
 /**
  * Chains the records a batch queued after every record committed before it, in any replica: locks
- * the head row (the last lock the transaction takes), hashes as the SQLite store does, writes every
- * record in one INSERT and moves the head. Runs inside the batch's transaction.
+ * the head row (the last lock the transaction takes) and hashes as the SQLite store does. Returns the
+ * records and the two writes (every record in one INSERT, the head moved), not yet awaited: the
+ * caller sends them down with its COMMIT, in one round trip. Runs inside the batch's transaction.
  */
-export async function chainAudit(tx: postgres.ISql, queued: readonly AuditFields[]): Promise<AuditRecord[]> {
-  if (queued.length === 0) return [];
+export async function chainAudit(tx: postgres.ISql, queued: readonly AuditFields[]): Promise<{ records: AuditRecord[]; writes: Array<Promise<unknown>> }> {
+  if (queued.length === 0) return { records: [], writes: [] };
   const [head] = await tx`SELECT seq, hash FROM audit_head FOR UPDATE`;
   if (!head) throw new Error('the audit_head row is missing: the schema was altered outside the migrations');
   let seq = Number(head.seq);
@@ -35,7 +36,6 @@ export async function chainAudit(tx: postgres.ISql, queued: readonly AuditFields
     prev_hash: r.prevHash,
     hash: r.hash,
   }));
-  // Both statements go out together (postgres.js pipelines them): one round trip.
-  await Promise.all([tx`INSERT INTO audit_log ${tx(rows)}`, tx`UPDATE audit_head SET seq = ${seq}, hash = ${prevHash}`]);
-  return records;
+  // Sent now (a postgres.js query goes out when awaited or executed): they leave together with the COMMIT.
+  return { records, writes: [tx`INSERT INTO audit_log ${tx(rows)}`.execute(), tx`UPDATE audit_head SET seq = ${seq}, hash = ${prevHash}`.execute()] };
 }

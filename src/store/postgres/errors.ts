@@ -45,6 +45,21 @@ export function isSessionLost(error: unknown): boolean {
   return SESSION_LOST_CODES.has(code) || code.startsWith('08');
 }
 
+/**
+ * The session was lost somewhere in the causes of `error` (a work's failure wraps the statement's):
+ * no statement may follow on that reserved connection, and it must not be given back to the pool.
+ * postgres.js 3.4.9 would put a closed reserved connection among its open ones, where every later
+ * query or reservation would land on it and fail.
+ */
+export function lostSessionIn(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause !== undefined && cause !== null && depth < 5; depth++) {
+    if (isSessionLost(cause)) return true;
+    const next = cause as { error?: unknown; cause?: unknown };
+    cause = next.cause ?? next.error;
+  }
+  return false;
+}
+
 /** A unique constraint was violated (SQLSTATE 23505). */
 export const isUniqueViolation = (error: unknown): boolean => codeOf(error) === '23505';
 

@@ -1,22 +1,10 @@
 import type postgres from 'postgres';
 import { advisoryLockId } from './advisory-locks.js';
+import { DeadlineExceeded, withDeadline } from './deadline.js';
 import { isSessionLost } from './errors.js';
 
 /** How long taking or giving back a leader lock may take before it counts as failed. */
 const LEADER_LOCK_TIMEOUT_MS = 5_000;
-
-class DeadlineExceeded extends Error {}
-
-/** `work`, or a DeadlineExceeded rejection after `ms` (the work itself is left to settle on its own). */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded(`the database did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  work.catch(() => {}); // A late failure of abandoned work is nobody's to handle.
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** Leader locks live in their own namespace: a transaction locking a name of its own never waits for a leader. */
 const leaderLockId = (name: string) => advisoryLockId(`leader\n${name}`);
@@ -70,8 +58,9 @@ export class LeaderLocks {
   }
 
   /**
-   * Gives the connection back (which ends nothing: `end` of the pool closes it and its locks), after
-   * unlocking unless `unlock` is false (the session, and with it every lock, is already gone).
+   * Unlocks and gives the connection back (which ends nothing: `end` of the pool closes it and its
+   * locks). With `unlock` false (the session, and with it every lock, is gone, or it stopped answering)
+   * or when unlocking fails, the connection is dropped rather than given back.
    */
   async release(unlock = true): Promise<void> {
     const session = this.session;
@@ -80,7 +69,8 @@ export class LeaderLocks {
     try {
       const { sql } = await withDeadline(session, LEADER_LOCK_TIMEOUT_MS);
       // Unlock before the connection goes back to the pool, where another query could keep it alive.
-      if (unlock) await withDeadline(sql`SELECT pg_advisory_unlock_all()`, LEADER_LOCK_TIMEOUT_MS).catch(() => {});
+      if (!unlock) return; // The session is gone: the pool reconnects that connection; giving it back would put it among the open ones, dead.
+      await withDeadline(sql`SELECT pg_advisory_unlock_all()`, LEADER_LOCK_TIMEOUT_MS);
       sql.release();
     } catch {
       // reserve() itself failed or never answered: there is nothing to give back (closing the pool ends it).

@@ -12,7 +12,8 @@ import { sortedLockIds } from './advisory-locks.js';
 import { chainAudit } from './audit-chain.js';
 import { redactUrl, socketOptions } from './connection-url.js';
 import { DatabaseClock } from './database-clock.js';
-import { isRetryable, isUniqueViolation, storeError } from './errors.js';
+import { DeadlineExceeded, withDeadline } from './deadline.js';
+import { isRetryable, isUniqueViolation, lostSessionIn, storeError } from './errors.js';
 import { LeaderLocks } from './leader-locks.js';
 import { ledgerOver, PENDING_CHANNEL } from './ledger.js';
 import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from '../rows.js';
@@ -82,14 +83,14 @@ export class PostgresStore implements Store {
       throw new Error('audit records are appended inside a transaction, not through the reader');
     });
     this.reader = {
-      usage: mapErrors(ledger.usage),
-      keyEnabled: mapErrors(ledger.keyEnabled),
-      jwtSettings: mapErrors(ledger.jwtSettings),
-      versions: mapErrors(ledger.versions),
-      approvals: mapErrors(ledger.approvals),
-      highestNonce: mapErrors(ledger.highestNonce),
-      getPending: mapErrors(ledger.getPending),
-      nonceClaims: mapErrors(ledger.nonceClaims),
+      usage: mapErrors(ledger.usage, transactionTimeoutMs),
+      keyEnabled: mapErrors(ledger.keyEnabled, transactionTimeoutMs),
+      jwtSettings: mapErrors(ledger.jwtSettings, transactionTimeoutMs),
+      versions: mapErrors(ledger.versions, transactionTimeoutMs),
+      approvals: mapErrors(ledger.approvals, transactionTimeoutMs),
+      highestNonce: mapErrors(ledger.highestNonce, transactionTimeoutMs),
+      getPending: mapErrors(ledger.getPending, transactionTimeoutMs),
+      nonceClaims: mapErrors(ledger.nonceClaims, transactionTimeoutMs),
     };
     this.leaders = new LeaderLocks(sql);
   }
@@ -189,17 +190,23 @@ export class PostgresStore implements Store {
   private async runBatch(batch: QueuedWork[]): Promise<void> {
     // A server that stopped answering (but did not close the connection) would keep callers waiting
     // forever: past the deadline they hear STORE_UNAVAILABLE, and the batch is abandoned: it starts no
-    // retry and rolls back rather than commit (only a COMMIT already on the wire may still land).
+    // retry and rolls back rather than commit (only a COMMIT already on the wire may still land). Its
+    // slot is freed at once, so that work queued behind it is not stuck behind a connection that may
+    // never answer.
     const abandoned = { now: false };
-    const deadline = setTimeout(() => {
-      abandoned.now = true;
-      const failure = new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
-      for (const { reject } of batch) reject(failure);
-    }, this.transactionTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        abandoned.now = true;
+        const failure = new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
+        for (const { reject } of batch) reject(failure);
+        resolve();
+      }, this.transactionTimeoutMs);
+    });
     try {
-      await this.attemptBatch(batch, abandoned);
+      await Promise.race([this.attemptBatch(batch, abandoned), deadline]);
     } finally {
-      clearTimeout(deadline);
+      clearTimeout(timer);
     }
   }
 
@@ -236,37 +243,62 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** One transaction for the batch: settings and locks first, then the works, the audit chain last. */
+  /**
+   * One transaction for the batch on a reserved connection: settings and locks first, then the works,
+   * the audit chain last. Its statements are pipelined: BEGIN, the locks and the first work's first
+   * statements leave in one socket write, and so do the audit chain's writes and the COMMIT. Each write
+   * costs the service a system call and wakes a backend, which on a few cores is most of a statement's price.
+   */
   private async commitBatch(batch: QueuedWork[], abandoned: { now: boolean }): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
-    let committed: { outcomes: Outcome[]; records: AuditRecord[] } | undefined;
+    const tx = await this.sql.reserve();
+    // Whether the connection is known to be alive and out of the transaction: only then does it go back
+    // to the pool. One that closed under the transaction is the pool's already (postgres.js reconnects
+    // it); releasing it too would put it among the open ones, dead.
+    let reusable = false;
+    let ended = false;
     try {
-      await this.sql.begin('isolation level read committed', async (tx) => {
-        // Not awaited: the server runs them before the works' first statements, which follow them down
-        // the same connection (pipelined), so the locks are held before anything is read.
-        // If they fail (lock_timeout), every statement after them fails too: their error is the batch's.
-        let lockFailure: { error: unknown } | undefined;
-        const locked = takeLocks(tx, batch).catch((error: unknown) => void (lockFailure = { error }));
-        const ran = await (batch.length === 1 ? runAlone(tx, batch[0]!) : runInSavepoints(tx, batch)).catch((error: unknown) => ({ error }));
-        await locked;
-        if (lockFailure) throw lockFailure.error;
-        if ('error' in ran) throw ran.error;
-        const { outcomes, queued } = ran;
-        const records = await chainAudit(tx, queued);
-        // Its callers were told nothing was done: roll back rather than commit behind their backs.
-        if (abandoned.now) throw new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
-        committed = { outcomes, records };
-      });
+      // Not awaited: the server runs them before the works' first statements, which follow them down
+      // the same connection, so the locks are held before anything is read. If they fail
+      // (lock_timeout), every statement after them fails too: their error is the batch's.
+      const begun = settled(tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED'));
+      const locked = settled(takeLocks(tx, batch));
+      const ran = await (batch.length === 1 ? runAlone(tx, batch[0]!) : runInSavepoints(tx, batch)).catch((error: unknown) => ({ error }));
+      for (const step of [await begun, await locked]) if (step) throw step.error;
+      if ('error' in ran) throw ran.error;
+      const { outcomes, queued } = ran;
+      const { records, writes } = await chainAudit(tx, queued);
+      // Its callers were told nothing was done: roll back rather than commit behind their backs.
+      if (abandoned.now) {
+        await Promise.allSettled(writes);
+        throw new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
+      }
+      ended = true; // Whatever the COMMIT's outcome, the transaction is over (or the connection is).
+      const [commit, ...written] = await Promise.allSettled([tx.unsafe('COMMIT'), ...writes]);
+      reusable = commit!.status === 'fulfilled';
+      for (const step of [...written, commit!]) if (step.status === 'rejected') throw step.reason;
+      // A COMMIT in a transaction that an unnoticed error aborted ends it as ROLLBACK, without an error.
+      if (commit!.status === 'fulfilled' && (commit.value as { command?: string }).command !== 'COMMIT') {
+        throw new SignerError('STORE_UNAVAILABLE', 'the transaction was rolled back; nothing was signed');
+      }
+      return { outcomes, records };
     } catch (error) {
+      if (!ended && !lostSessionIn(error)) {
+        reusable = await tx.unsafe('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+      }
       // The work alone in its batch failed, and the transaction rolled back with it: only its outcome.
       if (error instanceof WorkFailed) return { outcomes: [{ error: error.error }], records: [] };
       throw error;
+    } finally {
+      if (reusable) tx.release();
     }
-    return committed!;
   }
 
   /** Reads outside a transaction, on the pool. */
   private read<T>(query: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-    return mapErrors(query)(this.sql);
+    return mapErrors(query, this.transactionTimeoutMs)(this.sql);
   }
 
   auditRecords(afterSeq: number, limit: number): Promise<AuditRecord[]> {
@@ -361,21 +393,21 @@ export class PostgresStore implements Store {
 }
 
 /** The transaction's settings, then every advisory lock of the batch, sent together. */
-async function takeLocks(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<void> {
+function takeLocks(tx: postgres.ReservedSql, batch: readonly QueuedWork[]): Promise<unknown> {
   // Asynchronous commit is replayed in order: a later durable commit makes this one durable too.
   const synchronousCommit = batch.some((item) => item.durable) ? 'on' : 'off';
   // Sorted by id (and locked in that order): transactions never wait for each other in a cycle.
   const ids = sortedLockIds(batch.flatMap((item) => item.locks)).map(String);
   // One statement: the settings (set_config with is_local, as SET LOCAL) are applied before the locks are taken.
-  await tx`
+  return tx`
     SELECT set_config('lock_timeout', ${`${LOCK_TIMEOUT_MS}ms`}, true),
            set_config('idle_in_transaction_session_timeout', ${`${IDLE_IN_TRANSACTION_TIMEOUT_MS}ms`}, true),
            set_config('synchronous_commit', ${synchronousCommit}, true),
-           (SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT id FROM unnest(${ids}::bigint[]) AS id ORDER BY id) AS sorted)`;
+           (SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT id FROM unnest(${ids}::bigint[]) AS id ORDER BY id) AS sorted)`.execute();
 }
 
-/** A work alone in its batch: the transaction is its own, no savepoint (one round trip less). */
-async function runAlone(tx: postgres.TransactionSql, item: QueuedWork): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+/** A work alone in its batch: the transaction is its own, no savepoint (one statement less). */
+async function runAlone(tx: postgres.ReservedSql, item: QueuedWork): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
   const queued: AuditFields[] = [];
   try {
     return { outcomes: [{ value: await item.work(ledgerOver(tx, (fields) => queued.push(fields))) }], queued };
@@ -386,30 +418,53 @@ async function runAlone(tx: postgres.TransactionSql, item: QueuedWork): Promise<
   }
 }
 
-/** Each work in its savepoint: a failing one rolls back its own writes and audit records, and rejects alone. */
-async function runInSavepoints(tx: postgres.TransactionSql, batch: readonly QueuedWork[]): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+/**
+ * Each work in its savepoint: a failing one rolls back its own writes and audit records, and rejects
+ * alone. The SAVEPOINT is not awaited: it leaves with the work's first statements.
+ */
+async function runInSavepoints(tx: postgres.ReservedSql, batch: readonly QueuedWork[]): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
   const outcomes: Outcome[] = [];
   const queued: AuditFields[] = [];
   for (const item of batch) {
     const mine: AuditFields[] = [];
+    const savepoint = settled(tx.unsafe('SAVEPOINT work'));
     try {
-      outcomes.push({ value: await tx.savepoint((sp) => item.work(ledgerOver(sp, (fields) => mine.push(fields)))) });
+      const value = await item.work(ledgerOver(tx, (fields) => mine.push(fields)));
+      const failed = await savepoint;
+      if (failed) throw failed.error;
+      outcomes.push({ value });
       queued.push(...mine);
     } catch (error) {
-      // A deadlock or serialization failure spoils the whole transaction: the batch is retried.
-      if (isRetryable(error)) throw error;
+      // A deadlock or serialization failure spoils the whole transaction (and so does a savepoint
+      // that could not be set): the batch fails or is retried.
+      const failed = await savepoint;
+      if (isRetryable(error) || lostSessionIn(error) || failed) throw failed ? failed.error : error;
+      // Back to before this work; ROLLBACK TO keeps the savepoint, and the next work sets its own.
+      await tx.unsafe('ROLLBACK TO SAVEPOINT work');
       outcomes.push({ error: storeError(error) });
     }
   }
   return { outcomes, queued };
 }
 
-/** The same operation, with database failures that mean "unreachable" as STORE_UNAVAILABLE. */
-function mapErrors<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+/** A statement sent now and not awaited: its failure, if any, as a value (never an unhandled rejection). */
+function settled(statement: Promise<unknown>): Promise<{ error: unknown } | undefined> {
+  return statement.then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
+}
+
+/**
+ * The same read, bounded by `timeoutMs` (a server that stopped answering without closing its
+ * connections), with database failures that mean "unreachable" as STORE_UNAVAILABLE.
+ */
+function mapErrors<A extends unknown[], R>(operation: (...args: A) => Promise<R>, timeoutMs: number): (...args: A) => Promise<R> {
   return async (...args) => {
     try {
-      return await operation(...args);
+      return await withDeadline(operation(...args), timeoutMs);
     } catch (error) {
+      if (error instanceof DeadlineExceeded) throw new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time', undefined, { cause: error });
       throw storeError(error);
     }
   };

@@ -15,9 +15,11 @@
  *   BENCH_SECONDS=5 BENCH_PEAK=700 node dist/bench/tail.js      # a given peak, shorter windows
  *   BENCH_POOLS=default,8,16 BENCH_ROUNDS=2 node dist/bench/tail.js
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { writePolicies } from '../test/helpers/signer.js';
 import { scrape, type Sample } from '../test/helpers/prometheus.js';
@@ -54,11 +56,20 @@ const POOLS = (process.env.BENCH_POOLS ?? 'default,8').split(',').map((p) => p.t
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const PEAK_SECONDS = 3;
 const PEAK_IN_FLIGHT = 64;
+const IDLE_SECONDS = 2;
 const CLIENTS = 2;
 /** A call this slow or slower misses the issue's target (p99 under 10 ms). */
 const SLOW_MS = Number(process.env.BENCH_SLOW_MS ?? 10);
 /** Stalls this long or longer are the ones a slow call is checked against. */
 const STALL_MS = 5;
+/** On a shared machine, each run first waits (up to QUIET_WAIT_S) until others use less than this share of the CPU. */
+const QUIET_BUSY = Number(process.env.BENCH_QUIET_BUSY ?? 0.3);
+const QUIET_WAIT_S = 120;
+/**
+ * BENCH_PIN=1 (Linux, taskset): the service on CPU 0, this script and the load clients on CPU 1, so that
+ * the clients' CPU cannot delay the service. The service then has one core.
+ */
+const PIN = process.env.BENCH_PIN === '1';
 const EVENT_LOOP_RESOLUTION_MS = 10; // prom-client's default eventLoopMonitoringPrecision
 const PROBE = pathToFileURL(join(import.meta.dirname, 'lib', 'loop-probe.js')).href;
 
@@ -76,6 +87,9 @@ interface TailRun {
   pool: string;
   round: number;
   peak: number;
+  /** Service CPU seconds per call at peak (closed loop), and per second while idle (no calls). */
+  peakCpuPerCall: number;
+  idleCpuPerSecond: number;
   rate: number;
   latenciesMs: number[];
   /** Each measured call as [start, end] in ms since the epoch, and the client process that made it. */
@@ -124,6 +138,19 @@ async function load(service: BenchService, step: { inFlight: number; ratePerSeco
 
 const perSecond = (results: LoadResult[]) => results.reduce((sum, r) => sum + r.completed, 0) / Math.max(...results.map((r) => r.seconds));
 
+/** Waits until the machine's CPU was less than QUIET_BUSY busy over two seconds; returns the seconds waited. */
+async function quietMachine(): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const before = machineCpuSeconds();
+    await sleep(2000);
+    const after = machineCpuSeconds();
+    const busy = (after.busy - before.busy) / (after.total - before.total);
+    const waited = (performance.now() - started) / 1000;
+    if (busy < QUIET_BUSY || waited > QUIET_WAIT_S) return waited;
+  }
+}
+
 /** One service with this thread pool: its peak (which also warms it up), then the half-peak window. */
 async function measure(dir: string, pool: string, round: number, halfOf: number | undefined): Promise<TailRun> {
   mkdirSync(dir, { mode: 0o700 }); // the service refuses a data directory others can read
@@ -133,7 +160,18 @@ async function measure(dir: string, pool: string, round: number, halfOf: number 
   const service = await startService(dir, writePolicies(dir, BENCH_POLICIES), SESSIONS, { env, nodeArgs: ['--import', PROBE] });
   try {
     await service.call(BENCH_KEYS[RPC].create.method, BENCH_KEYS[RPC].create.request);
-    const peak = perSecond(await load(service, { inFlight: PEAK_IN_FLIGHT, seconds: PEAK_SECONDS, warmupCalls: 100 }));
+    const pid = service.child.pid!;
+    if (PIN) {
+      execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
+      execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }); // forked clients inherit it
+    }
+    const peakCpu = cpuSeconds(pid);
+    const peakResults = await load(service, { inFlight: PEAK_IN_FLIGHT, seconds: PEAK_SECONDS, warmupCalls: 100 });
+    const peakCpuPerCall = (cpuSeconds(pid) - peakCpu) / peakResults.reduce((sum, r) => sum + r.completed + 100, 0);
+    const peak = perSecond(peakResults);
+    const idleCpu = cpuSeconds(pid);
+    await sleep(IDLE_SECONDS * 1000);
+    const idleCpuPerSecond = (cpuSeconds(pid) - idleCpu) / IDLE_SECONDS;
     const ratePerSecond = Math.round((halfOf ?? GIVEN_PEAK ?? peak) / 2);
     const before = read(service, await scrape(service.metricsUrl!)); // the scrape also resets prom-client's event-loop histogram
     const results = await load(service, { inFlight: 1, ratePerSecond, seconds: SECONDS, warmupCalls: 20 }, probeDir);
@@ -145,6 +183,8 @@ async function measure(dir: string, pool: string, round: number, halfOf: number 
       pool,
       round,
       peak,
+      peakCpuPerCall,
+      idleCpuPerSecond,
       rate: ratePerSecond,
       latenciesMs: calls.map((c) => c.latency),
       calls,
@@ -152,7 +192,7 @@ async function measure(dir: string, pool: string, round: number, halfOf: number 
       perSecond: perSecond(results),
       before,
       after,
-      servicePid: service.child.pid!,
+      servicePid: pid,
       clients: new Map(),
     };
     await service.stop(); // the probe writes its record as the service exits
@@ -168,7 +208,8 @@ async function measure(dir: string, pool: string, round: number, halfOf: number 
   }
 }
 
-const poolName = (run: TailRun) => (run.pool === 'default' ? 'pool 4 (default)' : `pool ${run.pool}`) + (ROUNDS > 1 ? `, round ${run.round + 1}` : '');
+const poolNameOf = (pool: string) => (pool === 'default' ? 'pool 4 (default)' : `pool ${pool}`);
+const poolName = (run: TailRun) => poolNameOf(run.pool) + (ROUNDS > 1 ? `, round ${run.round + 1}` : '');
 const windowOf = (run: TailRun): [number, number] => [Math.min(...run.calls.map((c) => c.span[0])), Math.max(...run.calls.map((c) => c.span[1]))];
 
 function printHistograms(runs: TailRun[]): void {
@@ -269,6 +310,12 @@ function printProbes(runs: TailRun[]): void {
     const others = r.after.machine.busy - r.before.machine.busy - service - bench;
     return [service, bench, others].map((s) => s.toFixed(2)).join(' / ');
   });
+  add('service CPU per call: at peak (64 in flight) / here (ms)', (r) => {
+    const calls = histogramDelta(r.before.metrics, r.after.metrics, 'signer_request_duration_seconds', { method: RPC }).count;
+    return `${ms(r.peakCpuPerCall * 1000)} / ${ms(((r.after.serviceCpu - r.before.serviceCpu) * 1000) / calls)}`;
+  });
+  add('service CPU while idle (ms per s, with the loop probe)', (r) => ms(r.idleCpuPerSecond * 1000));
+  add('load clients CPU per call (ms)', (r) => ms(((r.after.treeCpu - r.before.treeCpu - (r.after.serviceCpu - r.before.serviceCpu)) * 1000) / r.calls.length));
   add('service main thread: ran / waited for a CPU (ms per s)', (r) => {
     const { main } = threadDelta(r.servicePid, r.before.threads, r.after.threads);
     return `${ms(main.runNs / 1e6 / seconds(r))} / ${ms(main.waitNs / 1e6 / seconds(r))}`;
@@ -328,13 +375,16 @@ try {
   console.log(
     `machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ` +
       `load average ${loadavg()[0]!.toFixed(1)} at the start\nHSM sessions: ${SESSIONS}; peak: ${GIVEN_PEAK ? `given, ${GIVEN_PEAK}/s` : `${PEAK_SECONDS} s at ${PEAK_IN_FLIGHT} in flight`}; ` +
-      `${SECONDS} s at half of peak from ${CLIENTS} load-client processes; thread pools: ${POOLS.join(', ')}; ${ROUNDS} round(s)\n`,
+      `${SECONDS} s at half of peak from ${CLIENTS} load-client processes; thread pools: ${POOLS.join(', ')}; ${ROUNDS} round(s)${PIN ? '; service pinned to CPU 0, load clients to CPU 1' : ''}\n`,
   );
   const runs: TailRun[] = [];
   let firstPeak: number | undefined;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const pool of POOLS) {
+    // Every other round in reverse order, so that neither pool size always runs first.
+    for (const pool of round % 2 ? [...POOLS].reverse() : POOLS) {
       // Every run offers the same rate: half of the first run's peak (or of BENCH_PEAK).
+      const waited = await quietMachine();
+      if (waited > 2.5) console.log(`(waited ${waited.toFixed(0)} s for the machine to be less than ${pct(QUIET_BUSY, 1)} busy before the ${poolNameOf(pool)} run)`);
       const run = await measure(join(dir, `${round}-${pool}`), pool, round, firstPeak);
       firstPeak ??= GIVEN_PEAK ?? run.peak;
       runs.push(run);

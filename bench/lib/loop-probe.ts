@@ -16,7 +16,7 @@ export interface ProbeRecord {
   stalls: Stall[];
 }
 
-const TICK_MS = 2;
+const TICK_MS = 10;
 /** Lateness below this is the timer's own granularity. */
 const STALL_MS = 2;
 

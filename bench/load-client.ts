@@ -25,10 +25,14 @@ export interface LoadJob {
 }
 
 export interface LoadResult {
+  /** The client process, to match what bench/lib/loop-probe.ts recorded in it. */
+  pid: number;
   /** Successful calls (failures are only counted in `errors`). */
   completed: number;
   seconds: number;
   latenciesMs: number[];
+  /** When each of those calls started (was due, in the open loop), in milliseconds since the epoch. */
+  startsMs: number[];
   errors: Record<string, number>;
   /** Every measured call by part of the load and outcome (`OK` or the gRPC status name). */
   outcomes: Record<string, Record<string, number>>;
@@ -59,6 +63,11 @@ async function run(job: LoadJob): Promise<LoadResult> {
   outcomes = {};
 
   const latenciesMs: number[] = [];
+  const startsMs: number[] = [];
+  const done = (start: number) => {
+    latenciesMs.push(performance.now() - start);
+    startsMs.push(performance.timeOrigin + start);
+  };
   const started = performance.now();
   const deadline = started + job.seconds * 1000;
   if (job.ratePerSecond) {
@@ -68,7 +77,11 @@ async function run(job: LoadJob): Promise<LoadResult> {
     for (let due = started; due < deadline; due += interval) {
       const wait = due - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      inFlight.push(call().then((ok) => void (ok && latenciesMs.push(performance.now() - due))));
+      inFlight.push(
+        call().then((ok) => {
+          if (ok) done(due);
+        }),
+      );
     }
     await Promise.all(inFlight);
   } else {
@@ -77,14 +90,14 @@ async function run(job: LoadJob): Promise<LoadResult> {
       Array.from({ length: job.inFlight }, async () => {
         while (remaining-- > 0 && (job.calls !== undefined || performance.now() < deadline)) {
           const sent = performance.now();
-          if (await call()) latenciesMs.push(performance.now() - sent);
+          if (await call()) done(sent);
         }
       }),
     );
   }
   const seconds = (performance.now() - started) / 1000;
   for (const client of clients) client.close();
-  return { completed: latenciesMs.length, seconds, latenciesMs, errors, outcomes };
+  return { pid: process.pid, completed: latenciesMs.length, seconds, latenciesMs, startsMs, errors, outcomes };
 }
 
 process.once('message', (job: LoadJob) => {

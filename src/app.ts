@@ -89,13 +89,13 @@ export async function startSigner(config: Config, log: Logger, options: { clock?
   const cleanups: Array<() => unknown> = [];
   const undo = () => cleanups.reverse().forEach((cleanup) => cleanup());
   try {
-    const store = await openStore(config.database);
+    const metrics = new SignerMetrics();
+    const store = await openStore(config.database, { observer: metrics.commits });
     cleanups.push(() => store.close());
     // Decisions use the database's clock, so that replicas on machines whose clocks drift agree.
     const clock = options.clock ?? (() => store.now());
     // Invalid policies or access rules refuse start-up, before the HSM is touched.
     const policy = new PolicyGate(config.policyDir, store, log, clock);
-    const metrics = new SignerMetrics();
     const hsm = Hsm.open({ modulePath, tokenLabel: config.tokenLabel, pin: config.pin, sessions: config.sessions, observer: metrics.hsm });
     cleanups.push(() => hsm.close());
     // Beside a SQLite file; with PostgreSQL, in the data directory every replica shares.

@@ -4,9 +4,13 @@ import type { LoadJob, LoadResult } from '../load-client.js';
 
 const LOAD_CLIENT = join(import.meta.dirname, '..', 'load-client.js');
 
-/** Runs one load client in its own process and returns what it measured. */
-export function runLoadClient(job: LoadJob): Promise<LoadResult> {
-  const child = fork(LOAD_CLIENT, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** Runs one load client in its own process and returns what it measured. `options` are node's and the environment's. */
+export function runLoadClient(job: LoadJob, options: { execArgv?: string[]; env?: Record<string, string> } = {}): Promise<LoadResult> {
+  const child = fork(LOAD_CLIENT, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(options.execArgv && { execArgv: options.execArgv }),
+    env: { ...process.env, ...options.env },
+  });
   child.send(job);
   return new Promise<LoadResult>((resolve, reject) => {
     child.once('message', (result) => resolve(result as LoadResult));

@@ -31,6 +31,8 @@ export interface ServiceOptions {
   grpcOnly?: boolean;
   /** Options for node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
   nodeArgs?: string[];
+  /** Added to this process's environment for the service, e.g. UV_THREADPOOL_SIZE. */
+  env?: Record<string, string>;
 }
 
 /** The real service, as `npm start` runs it (plaintext on loopback), in its own process. */
@@ -49,9 +51,9 @@ export function startBareServer(dir: string, sessions: number): Promise<BenchSer
 }
 
 /** Spawns a server that prints "listening on 127.0.0.1:PORT" and then "stop with SIGTERM", and connects a client. */
-async function startServer(args: string[], options: Pick<ServiceOptions, 'watchStderr'>): Promise<BenchService> {
+async function startServer(args: string[], options: Pick<ServiceOptions, 'watchStderr' | 'env'>): Promise<BenchService> {
   const started = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let stdout = '';
   let stderr = '';
   let matches = 0;

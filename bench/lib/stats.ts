@@ -3,6 +3,7 @@
 export interface LatencySummary {
   count: number;
   p50: number;
+  p90: number;
   p99: number;
   p999: number;
   max: number;
@@ -12,7 +13,7 @@ export interface LatencySummary {
 export function summarize(latenciesMs: ArrayLike<number>): LatencySummary {
   const sorted = Float64Array.from(latenciesMs).sort();
   const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN);
-  return { count: sorted.length, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted.length ? sorted[sorted.length - 1]! : NaN };
+  return { count: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: sorted.length ? sorted[sorted.length - 1]! : NaN };
 }
 
 export const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(value < 10 ? 2 : 1) : '-');

@@ -6,6 +6,7 @@ import type { HsmObserver } from '../keystore/hsm.js';
 import { RESERVED_PREFIX } from '../service/key-service.js';
 import type { PolicyGate } from '../service/policy-gate.js';
 import type { Store } from '../store/store.js';
+import type { CommitObserver } from '../store/sqlite/sqlite-store.js';
 import { spendWindowUsage, type WindowUsage } from './spend-windows.js';
 import { readUsage, type WindowRef } from '../policy/evaluate.js';
 
@@ -37,6 +38,9 @@ export interface MetricSources {
 const RPC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // SoftHSM signs in tens of microseconds (P-256) to milliseconds (RSA-3072); network HSMs take longer.
 const HSM_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+// A group commit's SQL runs in well under a millisecond; its fdatasync waits for the disk and the thread pool.
+const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 const VERSION_STATES: readonly VersionState[] = ['published', 'active', 'retiring', 'retired'];
 /** Scrapes read at most this many parked requests: the gauge saturates rather than the scrape stalling. */
 const PENDING_SCAN_LIMIT = 10_000;
@@ -53,6 +57,8 @@ export class SignerMetrics implements RpcObserver {
   readonly registry = new Registry();
   /** Given to the keystore: times each signature inside the token. */
   readonly hsm: HsmObserver;
+  /** Given to the SQLite store: times each group commit. */
+  readonly commits: CommitObserver;
   /** Given to the audit trail: a broken chain or a bad checkpoint signature. */
   readonly audit: AuditObserver;
   private sources?: MetricSources;
@@ -87,6 +93,26 @@ export class SignerMetrics implements RpcObserver {
       registers,
     });
     this.hsm = { signed: (mechanism, seconds) => hsmSeconds.observe({ mechanism }, seconds) };
+    const commitSeconds = new Histogram({
+      name: 'signer_store_commit_duration_seconds',
+      help: 'SQLite group commits by part: transaction (BEGIN to COMMIT, on the event loop) and sync (the fdatasync on the thread pool, durable commits only).',
+      labelNames: ['part'],
+      buckets: COMMIT_BUCKETS,
+      registers,
+    });
+    const commitItems = new Histogram({
+      name: 'signer_store_commit_batch_size',
+      help: 'Transactions per SQLite group commit.',
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.commits = {
+      committed: (items, transactionSeconds, syncSeconds) => {
+        commitItems.observe(items);
+        commitSeconds.observe({ part: 'transaction' }, transactionSeconds);
+        if (syncSeconds !== undefined) commitSeconds.observe({ part: 'sync' }, syncSeconds);
+      },
+    };
     const chainBroken = new Gauge({
       name: 'signer_audit_chain_broken',
       help: '1 while the audit chain failed its last check (records or checkpoints changed or removed behind the service): nothing is sealed until it passes.',

@@ -86,6 +86,12 @@ test.serial('sign requests are counted by method, inventory key, audit decision 
   const hsm = (samples: Sample[]) => valueOf(samples, 'signer_hsm_sign_duration_seconds_count', { mechanism: 'ecdsa-digest' }) ?? 0;
   t.is(hsm(after) - hsm(before), 2);
   t.true(valueOf(after, 'signer_hsm_sign_duration_seconds_sum', { mechanism: 'ecdsa-digest' })! > 0);
+
+  // Each signature's record committed durably: at least one synced group commit per signature.
+  const commits = (samples: Sample[], part: string) => valueOf(samples, 'signer_store_commit_duration_seconds_count', { part }) ?? 0;
+  t.true(commits(after, 'sync') - commits(before, 'sync') >= 2);
+  t.true(commits(after, 'transaction') - commits(before, 'transaction') >= commits(after, 'sync') - commits(before, 'sync'));
+  t.is(valueOf(after, 'signer_store_commit_batch_size_count', {}), commits(after, 'transaction'));
 });
 
 test.serial('reads count as ok, RPCs that name no key have an empty key label', async (t) => {

@@ -21,6 +21,15 @@ const BUSY_TIMEOUT_MS = 5000;
 // SQLite failures that mean "cannot write now", not a bug: fail closed with UNAVAILABLE.
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|PROTOCOL)/;
 
+/** Told how long each group commit took; keeps the store free of any metrics library. */
+export interface CommitObserver {
+  /**
+   * One group commit of `items` transactions: `transactionSeconds` from BEGIN to COMMIT (on the event
+   * loop), `syncSeconds` for the fdatasync on the thread pool (undefined when no item asked for durability).
+   */
+  committed(items: number, transactionSeconds: number, syncSeconds?: number): void;
+}
+
 /**
  * Opens the file and reads it once (SQLite opens lazily), so that a missing file or one that is not
  * a database is refused here, naming its path, rather than at the first query.
@@ -67,9 +76,11 @@ export class SqliteStore implements Store {
   readonly pendingChanges = new EventEmitter().setMaxListeners(0);
   /** Changes to parked requests written by the open transaction: announced once it commits. */
   private changes: PendingChange[] = [];
+  private readonly observer?: CommitObserver;
 
-  constructor(path: string, options: { readonly?: boolean } = {}) {
+  constructor(path: string, options: { readonly?: boolean; observer?: CommitObserver } = {}) {
     const readonly = options.readonly ?? false;
+    this.observer = options.observer;
     this.walPath = `${path}-wal`;
     // The database holds every signature's record and the stored results: owner only, -wal and -shm too.
     if (!readonly) createPrivateFile(path, [`${path}-wal`, `${path}-shm`]);
@@ -159,6 +170,7 @@ export class SqliteStore implements Store {
     const batch = this.batch;
     this.batch = [];
     const outcomes: Array<{ value: unknown } | { error: unknown }> = [];
+    const started = performance.now();
     try {
       await this.begin();
       for (const { work } of batch) {
@@ -186,10 +198,13 @@ export class SqliteStore implements Store {
       for (const { reject } of batch) reject(storeError(error));
       return;
     }
+    const committed = performance.now();
+    let syncSeconds: number | undefined;
     // A batch is durable if any of its work asks; the sync also makes every earlier commit durable.
     if (batch.some((item) => item.durable)) {
       try {
         await this.syncLog();
+        syncSeconds = (performance.now() - committed) / 1000;
       } catch (error) {
         // Committed but maybe not on disk: an outcome nobody can vouch for releases nothing.
         this.uncommittedAudit = [];
@@ -198,6 +213,7 @@ export class SqliteStore implements Store {
         return;
       }
     }
+    this.observer?.committed(batch.length, (committed - started) / 1000, syncSeconds);
     this.announceAudit();
     this.announceChanges();
     batch.forEach(({ resolve, reject }, i) => {

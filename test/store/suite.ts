@@ -133,21 +133,34 @@ export function storeSuite(test: TestFn, backend: StoreBackend): void {
         if (fail) throw new SignerError('POLICY_DENIED', 'over the limit');
         return amount;
       });
+    // Fails having only read (PostgreSQL leaves it out of the batch without a savepoint).
+    const readThenFail = () =>
+      store.transaction(async (tx) => {
+        await tx.usage([{ scope: 's', perMs: DAY }], now);
+        tx.appendAudit(auditFields('read-only'));
+        throw new SignerError('LIMIT_EXCEEDED', 'the window is full');
+      });
     // Queued in one turn: one batch, one transaction.
-    const outcomes = await Promise.allSettled([work(1n, false), work(100n, true), work(2n, false)]);
+    const outcomes = await Promise.allSettled([work(1n, false), work(100n, true), readThenFail(), work(2n, false)]);
     t.deepEqual(
       outcomes.map((o) => o.status),
-      ['fulfilled', 'rejected', 'fulfilled'],
+      ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
     );
     t.is(((outcomes[1] as PromiseRejectedResult).reason as SignerError).code, 'POLICY_DENIED');
+    t.is(((outcomes[2] as PromiseRejectedResult).reason as SignerError).code, 'LIMIT_EXCEEDED');
+    const clean = await Promise.allSettled([work(4n, false), readThenFail(), work(8n, false)]);
+    t.deepEqual(
+      clean.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
     // Alone in its batch (PostgreSQL runs it without a savepoint).
     const alone = await t.throwsAsync<SignerError>(work(200n, true));
     t.is(alone?.code, 'POLICY_DENIED');
-    t.deepEqual(await store.reader.usage([{ scope: 's', perMs: DAY }], now), [3n]);
+    t.deepEqual(await store.reader.usage([{ scope: 's', perMs: DAY }], now), [15n]);
     const records = await store.auditRecords(0, 10);
     t.deepEqual(
       records.map((r) => r.requestId),
-      ['spend-1', 'spend-2'],
+      ['spend-1', 'spend-2', 'spend-4', 'spend-8'],
     );
     t.deepEqual(chainProblems(records), []);
   });

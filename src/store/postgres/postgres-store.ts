@@ -15,6 +15,7 @@ import { DatabaseClock } from './database-clock.js';
 import { DeadlineExceeded, withDeadline } from './deadline.js';
 import { isRetryable, isUniqueViolation, lostSessionIn, storeError } from './errors.js';
 import { LeaderLocks } from './leader-locks.js';
+import { watchWrites } from './write-watch.js';
 import { ledgerOver, PENDING_CHANNEL } from './ledger.js';
 import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from '../rows.js';
 import { appliedVersion, migrate, MIGRATIONS } from './schema.js';
@@ -39,6 +40,9 @@ interface QueuedWork {
 }
 
 type Outcome = { value: unknown } | { error: unknown };
+
+/** A work of a batch run without savepoints failed after writing: the batch runs again, with them. */
+class NeedsSavepoints extends Error {}
 
 /** Carries the failure of a work that ran without a savepoint out of its (rolled back) transaction. */
 class WorkFailed {
@@ -252,7 +256,7 @@ export class PostgresStore implements Store {
    * statements leave in one socket write, and so do the audit chain's writes and the COMMIT. Each write
    * costs the service a system call and wakes a backend, which on a few cores is most of a statement's price.
    */
-  private async commitBatch(batch: QueuedWork[], abandoned: { now: boolean }): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
+  private async commitBatch(batch: QueuedWork[], abandoned: { now: boolean }, savepoints = false): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
     const tx = await this.sql.reserve();
     // Whether the connection is known to be alive and out of the transaction: only then does it go back
     // to the pool. One that closed under the transaction is the pool's already (postgres.js reconnects
@@ -265,7 +269,7 @@ export class PostgresStore implements Store {
       // (lock_timeout), every statement after them fails too: their error is the batch's.
       const begun = settled(tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED'));
       const locked = settled(takeLocks(tx, batch));
-      const ran = await (batch.length === 1 ? runAlone(tx, batch[0]!) : runInSavepoints(tx, batch)).catch((error: unknown) => ({ error }));
+      const ran = await (batch.length === 1 ? runAlone(tx, batch[0]!) : runTogether(tx, batch, savepoints)).catch((error: unknown) => ({ error }));
       for (const step of [await begun, await locked]) if (step) throw step.error;
       if ('error' in ran) throw ran.error;
       const { outcomes, queued } = ran;
@@ -293,10 +297,12 @@ export class PostgresStore implements Store {
       }
       // The work alone in its batch failed, and the transaction rolled back with it: only its outcome.
       if (error instanceof WorkFailed) return { outcomes: [{ error: error.error }], records: [] };
-      throw error;
+      if (!(error instanceof NeedsSavepoints && reusable && !abandoned.now)) throw error;
     } finally {
       if (reusable) tx.release();
     }
+    // Rolled back, its connection given back: the batch again, each work in its savepoint.
+    return this.commitBatch(batch, abandoned, true);
   }
 
   /** Reads outside a transaction, on the pool. */
@@ -422,17 +428,21 @@ async function runAlone(tx: postgres.ReservedSql, item: QueuedWork): Promise<{ o
 }
 
 /**
- * Each work in its savepoint: a failing one rolls back its own writes and audit records, and rejects
- * alone. The SAVEPOINT is not awaited: it leaves with the work's first statements.
+ * The works of a batch one after the other. Without `savepoints` (the usual case) a work that fails
+ * before writing anything is simply left out, and one that fails after writing rolls the batch back to
+ * run again with `savepoints`: each work in its own, so that a failing one takes back its own writes
+ * and audit records and rejects alone. A SAVEPOINT is not awaited: it leaves with the work's first
+ * statements.
  */
-async function runInSavepoints(tx: postgres.ReservedSql, batch: readonly QueuedWork[]): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+async function runTogether(tx: postgres.ReservedSql, batch: readonly QueuedWork[], savepoints: boolean): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
   const outcomes: Outcome[] = [];
   const queued: AuditFields[] = [];
   for (const item of batch) {
     const mine: AuditFields[] = [];
-    const savepoint = settled(tx.unsafe('SAVEPOINT work'));
+    const savepoint = savepoints ? settled(tx.unsafe('SAVEPOINT work')) : Promise.resolve(undefined);
+    const watched = watchWrites(ledgerOver(tx, (fields) => mine.push(fields)));
     try {
-      const value = await item.work(ledgerOver(tx, (fields) => mine.push(fields)));
+      const value = await item.work(watched.ledger);
       const failed = await savepoint;
       if (failed) throw failed.error;
       outcomes.push({ value });
@@ -442,8 +452,9 @@ async function runInSavepoints(tx: postgres.ReservedSql, batch: readonly QueuedW
       // that could not be set): the batch fails or is retried.
       const failed = await savepoint;
       if (isRetryable(error) || lostSessionIn(error) || failed) throw failed ? failed.error : error;
+      if (!savepoints && watched.dirty) throw new NeedsSavepoints();
       // Back to before this work; ROLLBACK TO keeps the savepoint, and the next work sets its own.
-      await tx.unsafe('ROLLBACK TO SAVEPOINT work');
+      if (savepoints) await tx.unsafe('ROLLBACK TO SAVEPOINT work');
       outcomes.push({ error: storeError(error) });
     }
   }

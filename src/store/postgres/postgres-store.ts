@@ -12,6 +12,7 @@ import { sortedLockIds } from './advisory-locks.js';
 import { chainAudit } from './audit-chain.js';
 import { redactUrl, socketOptions } from './connection-url.js';
 import { DatabaseClock } from './database-clock.js';
+import { EnabledFlags } from './enabled-flags.js';
 import { DeadlineExceeded, withDeadline } from './deadline.js';
 import { isRetryable, isUniqueViolation, lostSessionIn, storeError } from './errors.js';
 import { LeaderLocks } from './leader-locks.js';
@@ -83,12 +84,13 @@ export class PostgresStore implements Store {
     readonly instanceId: string,
     private readonly transactionTimeoutMs: number,
   ) {
+    const enabledFlags = new EnabledFlags(sql);
     const ledger = ledgerOver(sql, () => {
       throw new Error('audit records are appended inside a transaction, not through the reader');
     });
     this.reader = {
       usage: mapErrors(ledger.usage, transactionTimeoutMs),
-      keyEnabled: mapErrors(ledger.keyEnabled, transactionTimeoutMs),
+      keyEnabled: mapErrors((name: string) => enabledFlags.isEnabled(name), transactionTimeoutMs),
       jwtSettings: mapErrors(ledger.jwtSettings, transactionTimeoutMs),
       versions: mapErrors(ledger.versions, transactionTimeoutMs),
       approvals: mapErrors(ledger.approvals, transactionTimeoutMs),

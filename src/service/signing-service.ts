@@ -198,11 +198,12 @@ export class SigningService {
       // The three writes leave together (one round trip on PostgreSQL); if one fails, the work's
       // savepoint takes back the others.
       const intent = prepared.intent;
+      const allowReplacements = decision.policy.transactions?.allowReplacements ?? false;
       const claimingNonce = async () => {
         if (intent.scheme !== 'ethereum_transaction') return;
         const digest = bytesToHex(prepared.input);
         const { chainId, nonce } = intent.transaction;
-        if (await claimNonce(tx, key.name, intent.transaction, digest, decision.policy.transactions?.allowReplacements ?? false)) {
+        if (await claimNonce(tx, key.name, intent.transaction, digest, allowReplacements)) {
           claimed = { chainId, nonce, digest };
         }
       };
@@ -219,6 +220,8 @@ export class SigningService {
         status: 'reserved',
         createdAt: now,
       }));
+      // All it sends, unless a replacement may follow the nonce claim: the batch's next work may start.
+      if (!allowReplacements) tx.doneSending();
       // Every write settled before the work ends: none is still in flight when its savepoint is rolled back.
       for (const outcome of await Promise.allSettled(writes)) if (outcome.status === 'rejected') throw outcome.reason;
       return { decision };
@@ -271,7 +274,10 @@ export class SigningService {
           ? await encodeSealedResult(result, this.hsm, storedResultAad(ctx.caller, id))
           : encodeResult(result);
       await this.store.transaction(async (tx) => {
-        const recorded = await tx.recordSignature(key.name, ctx.caller, id, stored, now);
+        const recording = tx.recordSignature(key.name, ctx.caller, id, stored, now);
+        // Without extra writes that is all it sends: the batch's next work need not wait for the reply.
+        if (!inFinalTx) tx.doneSending();
+        const recorded = await recording;
         if (recorded === 'key_disabled') throw disabled(key.name);
         if (recorded === 'not_reserved') {
           throw new SignerError('REQUEST_SETTLED', `request "${id}" was settled by an operator while it was being signed; nothing was released`);

@@ -211,6 +211,13 @@ export interface Ledger {
    * it (in any replica), so `seq` stays gap-free and the chain never forks.
    */
   appendAudit(fields: AuditFields): void;
+  /**
+   * Says that this work sends no more statements: it will only await what it sent, append audit
+   * records and return or throw. PostgreSQL then starts the next work of the batch at once, its first
+   * statements pipelined behind this one's (a failure of this work after that reruns the batch, each
+   * work in its savepoint). Calling a statement afterwards fails the work. SQLite ignores it.
+   */
+  doneSending(): void;
   auditHead(): Promise<{ seq: number; hash: string }>;
   lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
   firstCheckpoint(): Promise<AuditCheckpoint | undefined>;

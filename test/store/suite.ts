@@ -165,6 +165,32 @@ export function storeSuite(test: TestFn, backend: StoreBackend): void {
     t.deepEqual(chainProblems(records), []);
   });
 
+  test(title('works that say they are done sending each see the writes of the works before them that stand, and a later failure takes back only its own'), async (t) => {
+    const store = await fresh(t);
+    const now = store.now();
+    const window = [{ scope: 'd', perMs: DAY }];
+    const spendAfterReading = (amount: bigint, fail: boolean) =>
+      store.transaction(async (tx) => {
+        const [used] = await tx.usage(window, now);
+        const spent = tx.recordSpends([{ scope: 'd', amount }], now, 'p');
+        tx.doneSending(); // PostgreSQL starts the next work now, its reads pipelined behind this spend.
+        await spent;
+        tx.appendAudit(auditFields(`d-${amount}`));
+        if (fail) throw new SignerError('NONCE_REUSED', 'a different transaction holds the nonce');
+        return used;
+      });
+    const outcomes = await Promise.allSettled([spendAfterReading(1n, false), spendAfterReading(2n, true), spendAfterReading(4n, false), spendAfterReading(8n, false)]);
+    t.deepEqual(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as SignerError).code)),
+      [0n, 'NONCE_REUSED', 1n, 5n],
+    );
+    t.deepEqual(await store.reader.usage(window, now), [13n]);
+    t.deepEqual(
+      (await store.auditRecords(0, 10)).map((r) => r.requestId),
+      ['d-1', 'd-4', 'd-8'],
+    );
+  });
+
   test(title('a commit that does not wait for the disk is visible to another replica at once, and durable commits follow it'), async (t) => {
     const [store, other] = await replicas(t);
     const now = store.now();

@@ -263,6 +263,8 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
     appendAudit(fields) {
       queueAudit(fields);
     },
+    // The batch learns of it through the watched ledger (write-watch.ts); alone, there is nothing to start.
+    doneSending() {},
     async auditHead() {
       // The committed head: records queued in this transaction are chained only at its commit.
       const [row] = await sql`SELECT seq, hash FROM audit_head`;

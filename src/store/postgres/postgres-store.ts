@@ -430,25 +430,27 @@ async function runAlone(tx: postgres.ReservedSql, item: QueuedWork): Promise<{ o
 }
 
 /**
- * The works of a batch one after the other. Without `savepoints` (the usual case) a work that fails
- * before writing anything is simply left out, and one that fails after writing rolls the batch back to
- * run again with `savepoints`: each work in its own, so that a failing one takes back its own writes
- * and audit records and rejects alone. A SAVEPOINT is not awaited: it leaves with the work's first
- * statements.
+ * The works of a batch, in order. Without `savepoints` (the usual case) a work that fails before
+ * writing anything is simply left out, and one that fails after writing rolls the batch back to run
+ * again with `savepoints`: each work in its own, so that a failing one takes back its own writes and
+ * audit records and rejects alone; a SAVEPOINT is not awaited but leaves with the work's first
+ * statements. Without savepoints, a work starts once the one before it has finished or said it is
+ * done sending (`Ledger.doneSending`): its statements are pipelined behind the earlier ones, which the
+ * server runs first.
  */
 async function runTogether(tx: postgres.ReservedSql, batch: readonly QueuedWork[], savepoints: boolean): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
   const outcomes: Outcome[] = [];
-  const queued: AuditFields[] = [];
-  for (const item of batch) {
+  const audits: AuditFields[][] = [];
+  const runWork = async (item: QueuedWork, index: number, onDoneSending?: () => void) => {
     const mine: AuditFields[] = [];
     const savepoint = savepoints ? settled(tx.unsafe('SAVEPOINT work')) : Promise.resolve(undefined);
-    const watched = watchWrites(ledgerOver(tx, (fields) => mine.push(fields)));
+    const watched = watchWrites(ledgerOver(tx, (fields) => mine.push(fields)), onDoneSending);
     try {
       const value = await item.work(watched.ledger);
       const failed = await savepoint;
       if (failed) throw failed.error;
-      outcomes.push({ value });
-      queued.push(...mine);
+      outcomes[index] = { value };
+      audits[index] = mine;
     } catch (error) {
       // A deadlock or serialization failure spoils the whole transaction (and so does a savepoint
       // that could not be set): the batch fails or is retried.
@@ -457,10 +459,32 @@ async function runTogether(tx: postgres.ReservedSql, batch: readonly QueuedWork[
       if (!savepoints && watched.dirty) throw new NeedsSavepoints();
       // Back to before this work; ROLLBACK TO keeps the savepoint, and the next work sets its own.
       if (savepoints) await tx.unsafe('ROLLBACK TO SAVEPOINT work');
-      outcomes.push({ error: storeError(error) });
+      outcomes[index] = { error: storeError(error) };
+      audits[index] = [];
     }
+  };
+  const runs: Array<Promise<void>> = [];
+  try {
+    let ready: Promise<unknown> = Promise.resolve();
+    for (const [index, item] of batch.entries()) {
+      await ready;
+      let doneSending = () => {};
+      const handedOver = new Promise<void>((resolve) => (doneSending = resolve));
+      const run = runWork(item, index, savepoints ? undefined : doneSending);
+      runs.push(run);
+      // When the next work may start.
+      ready = savepoints ? run : Promise.race([run, handedOver]);
+    }
+  } catch {
+    // A run failed: allDone below waits for the others and throws its failure.
   }
-  return { outcomes, queued };
+  await allDone(runs);
+  return { outcomes, queued: audits.flat() };
+}
+
+/** Waits for every one (so that none is still sending when the caller moves on), then throws the first failure. */
+async function allDone(runs: Array<Promise<void>>): Promise<void> {
+  for (const outcome of await Promise.allSettled(runs)) if (outcome.status === 'rejected') throw outcome.reason;
 }
 
 /** A statement sent now and not awaited: its failure, if any, as a value (never an unhandled rejection). */

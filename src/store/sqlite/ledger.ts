@@ -120,6 +120,8 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
     async auditHead() {
       return sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
     },
+    // Statements run at once, one after the other: nothing to pipeline.
+    doneSending() {},
     // The write lock is held from BEGIN IMMEDIATE to COMMIT, so the head read here is the head at commit.
     appendAudit(fields) {
       const head = sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };

@@ -51,6 +51,8 @@ function asPostgres(bin: string, args: string[]): [string, string[]] {
 export interface PostgresOptions {
   /** Tests run with fsync off (they test logic, not disks); a benchmark turns it on, as production runs. */
   fsync?: boolean;
+  /** More server settings, each `name=value` (a benchmark loads pg_stat_statements). */
+  settings?: readonly string[];
 }
 
 /** A real PostgreSQL server in a temp directory, for one test file. */
@@ -71,6 +73,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const startServer = async () => {
     const [command, args] = asPostgres(join(bin, 'postgres'), [
       '-D', data, '-c', 'listen_addresses=', '-k', dir, '-c', 'max_connections=200', ...(options.fsync ? [] : ['-c', 'fsync=off']),
+      ...(options.settings ?? []).flatMap((setting) => ['-c', setting]),
     ]);
     const started = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';

@@ -10,7 +10,7 @@ import type { Hsm } from '../keystore/hsm.js';
 import type { Decision, Denial } from '../policy/decision.js';
 import type { KeyRecord } from '../domain/key.js';
 import type { Prepared, Scheme } from '../schemes/scheme.js';
-import { lockNames, type Ledger, type Store } from '../store/store.js';
+import { lockNames, type Ledger, type NonceRecord, type Store } from '../store/store.js';
 import { RESERVED_PREFIX, type KeyService } from './key-service.js';
 import type { PolicyGate } from './policy-gate.js';
 import { decodeStoredResult, encodeResult, encodeSealedResult } from './result-codec.js';
@@ -195,35 +195,38 @@ export class SigningService {
       } else if (options.approved) {
         await options.approved.recheck(tx);
       }
-      // The three writes leave together (one round trip on PostgreSQL); if one fails, the work's
-      // savepoint takes back the others.
+      // The spend, the nonce claim and the request's intent record: one statement on PostgreSQL.
       const intent = prepared.intent;
       const allowReplacements = decision.policy.transactions?.allowReplacements ?? false;
-      const claimingNonce = async () => {
-        if (intent.scheme !== 'ethereum_transaction') return;
-        const digest = bytesToHex(prepared.input);
-        const { chainId, nonce } = intent.transaction;
-        if (await claimNonce(tx, key.name, intent.transaction, digest, allowReplacements)) {
-          claimed = { chainId, nonce, digest };
-        }
-      };
-      const writes = [this.policy.reserve(tx, decision, now), claimingNonce()];
-      writes.push(tx.putSignRequest({
-        caller: ctx.caller,
-        requestId: id,
-        keyName: key.name,
-        method: ctx.method,
-        payloadHash,
-        // A digest is safe to keep; a raw message (ed25519, rsa) is kept only as its hash.
-        digest: prepared.mechanism === 'ecdsa-digest' ? bytesToHex(prepared.input) : sha256Hex(prepared.input),
+      const nonceClaim =
+        intent.scheme === 'ethereum_transaction'
+          ? { chainId: intent.transaction.chainId, nonce: intent.transaction.nonce, record: nonceRecord(intent.transaction, bytesToHex(prepared.input)) }
+          : undefined;
+      const reserving = tx.writeReservation({
+        spends: decision.spends,
+        now,
         policyHash: decision.policy.hash,
-        status: 'reserved',
-        createdAt: now,
-      }));
+        ...(nonceClaim ? { nonce: nonceClaim } : {}),
+        request: {
+          caller: ctx.caller,
+          requestId: id,
+          keyName: key.name,
+          method: ctx.method,
+          payloadHash,
+          // A digest is safe to keep; a raw message (ed25519, rsa) is kept only as its hash.
+          digest: prepared.mechanism === 'ecdsa-digest' ? bytesToHex(prepared.input) : sha256Hex(prepared.input),
+          policyHash: decision.policy.hash,
+          status: 'reserved',
+          createdAt: now,
+        },
+      });
       // All it sends, unless a replacement may follow the nonce claim: the batch's next work may start.
       if (!allowReplacements) tx.doneSending();
-      // Every write settled before the work ends: none is still in flight when its savepoint is rolled back.
-      for (const outcome of await Promise.allSettled(writes)) if (outcome.status === 'rejected') throw outcome.reason;
+      const holder = await reserving;
+      if (nonceClaim && intent.scheme === 'ethereum_transaction') {
+        if (holder === undefined) claimed = { chainId: nonceClaim.chainId, nonce: nonceClaim.nonce, digest: nonceClaim.record.digest };
+        else await replaceNonceClaim(tx, key.name, intent.transaction, nonceClaim.record, holder, allowReplacements);
+      }
       return { decision };
     }, { durable: false, locks });
 
@@ -433,30 +436,28 @@ function disabled(name: string): SignerError {
   return new SignerError('KEY_DISABLED', `key "${name}" is disabled: nothing is signed with it until an operator enables it`, 'key_name');
 }
 
+/** The claim a transaction makes on its nonce: its digest and its fees, which a replacement must raise. */
+function nonceRecord(transaction: EthereumTransaction, digest: string): NonceRecord {
+  return {
+    digest,
+    feeCap: transaction.maxFeePerGas ?? transaction.gasPrice ?? 0n,
+    priorityFee: transaction.maxPriorityFeePerGas ?? transaction.gasPrice ?? 0n,
+  };
+}
+
 /**
- * One transaction per (key, chain, nonce): a different one is refused, unless the policy allows
- * replacements and it raises both the fee cap and the priority fee.
+ * One transaction per (key, chain, nonce), against the claim that already holds the nonce: the same
+ * transaction again passes; a different one is refused, unless the policy allows replacements and it
+ * raises both the fee cap and the priority fee, which then takes over the claim.
  */
-/**
- * Returns true if this call claimed a nonce nobody had claimed (only such a claim may be released
- * again when nothing reached the HSM; a replaced claim stands for a transaction that was signed).
- */
-async function claimNonce(tx: Ledger, keyName: string, transaction: EthereumTransaction, digest: string, allowReplacements: boolean): Promise<boolean> {
-  const feeCap = transaction.maxFeePerGas ?? transaction.gasPrice ?? 0n;
-  const priorityFee = transaction.maxPriorityFeePerGas ?? transaction.gasPrice ?? 0n;
-  const claim = { digest, feeCap, priorityFee };
-  const earlier = await tx.claimNonce(keyName, transaction.chainId, transaction.nonce, claim);
-  if (earlier === undefined) return true;
-  if (earlier.digest !== digest) {
-    const where = `nonce ${transaction.nonce} on chain ${transaction.chainId}`;
-    // A claim left by a transaction that never reached the chain is otherwise a dead end: say the way out.
-    const release = ` (an operator can release the claim with: signer nonces release ${keyName} --chain ${transaction.chainId} --nonce ${transaction.nonce})`;
-    if (!allowReplacements) throw new SignerError('NONCE_REUSED', `a different transaction was already signed for ${where}${release}`, 'unsigned_transaction.nonce');
-    if (feeCap <= earlier.feeCap || priorityFee <= earlier.priorityFee) {
-      throw new SignerError('NONCE_REUSED', `a replacement for ${where} must raise both the fee cap and the priority fee${release}`, 'unsigned_transaction.nonce');
-    }
+async function replaceNonceClaim(tx: Ledger, keyName: string, transaction: EthereumTransaction, claim: NonceRecord, holder: NonceRecord, allowReplacements: boolean): Promise<void> {
+  if (holder.digest === claim.digest) return;
+  const where = `nonce ${transaction.nonce} on chain ${transaction.chainId}`;
+  // A claim left by a transaction that never reached the chain is otherwise a dead end: say the way out.
+  const release = ` (an operator can release the claim with: signer nonces release ${keyName} --chain ${transaction.chainId} --nonce ${transaction.nonce})`;
+  if (!allowReplacements) throw new SignerError('NONCE_REUSED', `a different transaction was already signed for ${where}${release}`, 'unsigned_transaction.nonce');
+  if (claim.feeCap <= holder.feeCap || claim.priorityFee <= holder.priorityFee) {
+    throw new SignerError('NONCE_REUSED', `a replacement for ${where} must raise both the fee cap and the priority fee${release}`, 'unsigned_transaction.nonce');
   }
-  if (earlier.digest === digest) return false;
   await tx.putNonce(keyName, transaction.chainId, transaction.nonce, claim);
-  return false;
 }

@@ -1,3 +1,4 @@
+import { SignerError } from '../domain/errors.js';
 import type { AuditCheckpoint, AuditFields, AuditRecord } from '../domain/audit.js';
 import type { KeyRecord, PublicJwk } from '../domain/key.js';
 import type { JwtKeySettings, KeyVersion } from '../domain/jwt.js';
@@ -121,6 +122,20 @@ export interface SignRequestRecord {
   createdAt: number;
 }
 
+export interface Reservation {
+  spends: ReadonlyArray<{ scope: string; amount: bigint }>;
+  now: number;
+  policyHash: string;
+  nonce?: { chainId: bigint; nonce: bigint; record: NonceRecord };
+  request: SignRequestRecord;
+}
+
+/** A zero or negative spend would lower a window's running total: refused whatever decoded it. */
+export function assertPositiveSpends(spends: ReadonlyArray<{ scope: string; amount: bigint }>): void {
+  const bad = spends.find((spend) => spend.amount <= 0n);
+  if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
+}
+
 export interface RequestState {
   keyEnabled: boolean;
   earlier?: SignRequestRecord;
@@ -156,6 +171,12 @@ export interface Ledger {
   requestState(keyName: string, caller: string, clientRequestId?: string): Promise<RequestState>;
   /** Inserts or replaces the request's intent record. */
   putSignRequest(record: SignRequestRecord): Promise<void>;
+  /**
+   * Writes what a sign request reserves, in one round trip: its spends (as `recordSpends`), its nonce
+   * claim for the request's key (as `claimNonce`: if another claim holds the nonce it is returned and
+   * nothing of this claim is written) and its intent record (as `putSignRequest`).
+   */
+  writeReservation(reservation: Reservation): Promise<NonceRecord | undefined>;
   /** Moves a 'reserved' request to its outcome; false (and nothing written) if it is no longer 'reserved'. */
   finishSignRequest(caller: string, requestId: string, status: 'signed' | 'failed', result?: string): Promise<boolean>;
   /**

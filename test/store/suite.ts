@@ -377,6 +377,35 @@ export function storeSuite(test: TestFn, backend: StoreBackend): void {
     t.is(await store.transaction((tx) => tx.claimNonce('other', 1n, 7n, nonceClaim('d4'))), undefined);
   });
 
+  test(title('a reservation writes its spends, its nonce claim and its request in one call, and on a held nonce returns the holder and claims nothing'), async (t) => {
+    const store = await fresh(t);
+    const now = store.now();
+    const reservation = (requestId: string, digest: string, spends: Array<{ scope: string; amount: bigint }>) => ({
+      spends,
+      now,
+      policyHash: 'p',
+      nonce: { chainId: 1n, nonce: 7n, record: nonceClaim(digest) },
+      request: signRequest(requestId, { keyName: 'k', digest }),
+    });
+    const first = reservation('a', 'd1', [{ scope: 's', amount: 2n }, { scope: 's', amount: 3n }, { scope: 't', amount: 1n }]);
+    t.is(await store.transaction((tx) => tx.writeReservation(first)), undefined);
+    t.deepEqual(await store.transaction((tx) => tx.writeReservation(reservation('b', 'd2', [{ scope: 's', amount: 4n }]))), nonceClaim('d1'));
+    // Without a nonce (a message, a JWT): nothing claimed, nothing returned.
+    const { nonce: _unused, ...withoutNonce } = reservation('c', 'd3', []);
+    t.is(await store.transaction((tx) => tx.writeReservation(withoutNonce)), undefined);
+    t.deepEqual(await store.reader.usage([{ scope: 's', perMs: DAY }, { scope: 't', perMs: DAY }], now), [9n, 1n]);
+    t.deepEqual((await store.reader.nonceClaims('k', 10, 1n)).map((c) => [c.nonce, c.digest]), [[7n, 'd1']]);
+    const states = await Promise.all(['a', 'b', 'c'].map((id) => store.transaction((tx) => tx.requestState('k', 'relayer', id))));
+    t.deepEqual(
+      states.map((state) => state.earlier?.digest),
+      ['d1', 'd2', 'd3'],
+    );
+    // A non-positive spend is refused before anything is written.
+    const refused = await t.throwsAsync<SignerError>(store.transaction((tx) => tx.writeReservation(reservation('d', 'd4', [{ scope: 's', amount: 0n }]))));
+    t.is(refused?.code, 'INTERNAL');
+    t.is((await store.transaction((tx) => tx.requestState('k', 'relayer', 'd'))).earlier, undefined);
+  });
+
   // Parked requests.
 
   test(title('a change to a parked request is announced after its commit, once, and never for work that rolled back'), async (t) => {

@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
 import { GENESIS_HASH, type AuditFields } from '../../domain/audit.js';
 import { SignerError } from '../../domain/errors.js';
-import type { Ledger, NonceRecord, PendingChange } from '../store.js';
+import { assertPositiveSpends, type Ledger, type NonceRecord, type PendingChange } from '../store.js';
 import { isUniqueViolation } from './errors.js';
 import { toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion, type Row } from '../rows.js';
 
@@ -57,9 +57,7 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
       });
     },
     async recordSpends(spends, now, policyHash) {
-      // A zero or negative spend would lower a window's running total: refuse it whatever decoded it.
-      const bad = spends.find((spend) => spend.amount <= 0n);
-      if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
+      assertPositiveSpends(spends);
       if (spends.length === 0) return;
       // One statement for every spend: each row's running total is the scope's latest total plus the
       // spends of that scope so far in this call. Times never go backwards within a scope, so running
@@ -97,6 +95,45 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
         ON CONFLICT (caller, request_id) DO UPDATE SET key_name = EXCLUDED.key_name, method = EXCLUDED.method,
           payload_hash = EXCLUDED.payload_hash, digest = EXCLUDED.digest, policy_hash = EXCLUDED.policy_hash,
           status = EXCLUDED.status, result = EXCLUDED.result, created_at = EXCLUDED.created_at`;
+    },
+    async writeReservation({ spends, now, policyHash, nonce, request: r }) {
+      assertPositiveSpends(spends);
+      const at = String(now);
+      const chainId = nonce ? nonce.chainId.toString() : null;
+      const claimed = nonce ? nonce.nonce.toString() : null;
+      // One statement, three writes (each as its own operation does it); data-modifying WITH clauses
+      // always run. The claim's holder, if any, is read from the statement's snapshot, which predates
+      // the claim: a row there means the claim found it taken and wrote nothing.
+      const [row] = await sql`
+        WITH spent AS (
+               INSERT INTO reservations (scope, at_ms, amount, cumulative, policy_hash)
+               SELECT s.scope, GREATEST(${at}::bigint, COALESCE(latest.at_ms, ${at}::bigint)), s.amount,
+                      COALESCE(latest.cumulative, 0) + sum(s.amount) OVER (PARTITION BY s.scope ORDER BY s.position), ${policyHash}
+               FROM unnest(${spends.map((spend) => spend.scope)}::text[], ${spends.map((spend) => spend.amount.toString())}::numeric[])
+                    WITH ORDINALITY AS s(scope, amount, position)
+               LEFT JOIN LATERAL (SELECT at_ms, cumulative FROM reservations r WHERE r.scope = s.scope ORDER BY seq DESC LIMIT 1) latest ON TRUE
+               ORDER BY s.position
+               RETURNING 1),
+             claim AS (
+               INSERT INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee)
+               SELECT ${r.keyName}, ${chainId}::numeric, ${claimed}::numeric, ${nonce?.record.digest ?? ''},
+                      ${nonce?.record.feeCap.toString() ?? '0'}::numeric, ${nonce?.record.priorityFee.toString() ?? '0'}::numeric
+               WHERE ${nonce !== undefined}::boolean
+               ON CONFLICT (key_name, chain_id, nonce) DO NOTHING
+               RETURNING 1),
+             request AS (
+               INSERT INTO sign_requests (caller, request_id, key_name, method, payload_hash, digest, policy_hash, status, result, created_at)
+               VALUES (${r.caller}, ${r.requestId}, ${r.keyName}, ${r.method}, ${r.payloadHash}, ${r.digest}, ${r.policyHash}, ${r.status},
+                       ${r.result ?? null}, ${String(r.createdAt)})
+               ON CONFLICT (caller, request_id) DO UPDATE SET key_name = EXCLUDED.key_name, method = EXCLUDED.method,
+                 payload_hash = EXCLUDED.payload_hash, digest = EXCLUDED.digest, policy_hash = EXCLUDED.policy_hash,
+                 status = EXCLUDED.status, result = EXCLUDED.result, created_at = EXCLUDED.created_at
+               RETURNING 1)
+        SELECT holder.digest, holder.fee_cap, holder.priority_fee
+        FROM (VALUES (1)) AS one
+        LEFT JOIN eth_nonces holder ON ${nonce !== undefined}::boolean AND holder.key_name = ${r.keyName}
+          AND holder.chain_id = ${chainId}::numeric AND holder.nonce = ${claimed}::numeric AND NOT EXISTS (SELECT 1 FROM claim)`;
+      return row?.digest === null || row?.digest === undefined ? undefined : nonceRecord(row);
     },
     async finishSignRequest(caller, requestId, status, result) {
       const rows = await sql`

@@ -1,6 +1,6 @@
 import { auditRecordHash, GENESIS_HASH, type AuditRecord } from '../../domain/audit.js';
 import { SignerError } from '../../domain/errors.js';
-import type { Ledger, PendingChange } from '../store.js';
+import { assertPositiveSpends, type Ledger, type NonceRecord, type PendingChange, type SignRequestRecord } from '../store.js';
 import { toApproval, toCheckpoint, toPending, toSettings, toSignRequest, toVersion } from '../rows.js';
 import { fromVersion } from './rows.js';
 import type { Statements } from './statements.js';
@@ -26,6 +26,23 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
     if (total < 0n) throw new SignerError('INTERNAL', `the ledger of ${scope} is corrupt: negative usage in its window`);
     return total;
   };
+  const recordSpends = (spends: ReadonlyArray<{ scope: string; amount: bigint }>, now: number, policyHash: string) => {
+    assertPositiveSpends(spends);
+    for (const { scope, amount } of spends) {
+      const latest = sql.latest.get(scope);
+      // Times never go backwards within a scope, so running totals stay ordered by time.
+      const at = Math.max(now, latest?.at_ms ?? now);
+      const cumulative = BigInt(latest?.cumulative ?? '0') + amount;
+      sql.insertReservation.run(scope, at, amount.toString(), cumulative.toString(), policyHash);
+    }
+  };
+  const claimNonce = (keyName: string, chainId: bigint, nonce: bigint, record: NonceRecord): NonceRecord | undefined => {
+    const row = sql.findNonce.get(keyName, chainId.toString(), nonce.toString());
+    if (row) return { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
+    sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());
+    return undefined;
+  };
+  const putSignRequest = (record: SignRequestRecord) => sql.putRequest.run({ ...record, result: record.result ?? null });
   return {
     async insertKey(key) {
       try {
@@ -51,16 +68,13 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
       return sql.keyEnabled.get(name)?.enabled === 1;
     },
     async recordSpends(spends, now, policyHash) {
-      // A zero or negative spend would lower a window's running total: refuse it whatever decoded it.
-      const bad = spends.find((spend) => spend.amount <= 0n);
-      if (bad) throw new SignerError('INTERNAL', `refusing to record a spend of ${bad.amount} in ${bad.scope}: spends must be positive`);
-      for (const { scope, amount } of spends) {
-        const latest = sql.latest.get(scope);
-        // Times never go backwards within a scope, so running totals stay ordered by time.
-        const at = Math.max(now, latest?.at_ms ?? now);
-        const cumulative = BigInt(latest?.cumulative ?? '0') + amount;
-        sql.insertReservation.run(scope, at, amount.toString(), cumulative.toString(), policyHash);
-      }
+      recordSpends(spends, now, policyHash);
+    },
+    async writeReservation({ spends, now, policyHash, nonce, request }) {
+      recordSpends(spends, now, policyHash);
+      const holder = nonce && claimNonce(request.keyName, nonce.chainId, nonce.nonce, nonce.record);
+      putSignRequest(request);
+      return holder;
     },
     async requestState(keyName, caller, clientRequestId) {
       const earlier = clientRequestId === undefined ? undefined : sql.findRequest.get(caller, clientRequestId);
@@ -72,16 +86,13 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
       };
     },
     async putSignRequest(record) {
-      sql.putRequest.run({ ...record, result: record.result ?? null });
+      putSignRequest(record);
     },
     async finishSignRequest(caller, requestId, status, result) {
       return sql.finishRequest.run(status, result ?? null, caller, requestId).changes === 1;
     },
     async claimNonce(keyName, chainId, nonce, record) {
-      const row = sql.findNonce.get(keyName, chainId.toString(), nonce.toString());
-      if (row) return { digest: row.digest, feeCap: BigInt(row.fee_cap), priorityFee: BigInt(row.priority_fee) };
-      sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());
-      return undefined;
+      return claimNonce(keyName, chainId, nonce, record);
     },
     async putNonce(keyName, chainId, nonce, record) {
       sql.putNonce.run(keyName, chainId.toString(), nonce.toString(), record.digest, record.feeCap.toString(), record.priorityFee.toString());

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { Transaction, getBytes } from 'ethers';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { startTestSigner } from '../test/helpers/signer.js';
+import { BENCH_POLICIES } from './lib/requests.js';
 
 const CONCURRENT = 32;
 
@@ -18,7 +19,8 @@ const postgres = await startPostgres({ settings: ['shared_preload_libraries=pg_s
 const url = await postgres.createDatabase();
 const database = new URL(url).pathname.slice(1);
 await postgres.psql(database, 'CREATE EXTENSION pg_stat_statements');
-const signer = await startTestSigner({ database: url });
+// The benchmarks' policy: a 1,000-address allowlist, a value cap and a 24-hour spend window.
+const signer = await startTestSigner({ database: url }, BENCH_POLICIES);
 
 let writes = 0;
 const write = net.Socket.prototype.write;
@@ -28,11 +30,11 @@ net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<typ
   return write.apply(this, args);
 } as typeof write;
 
-await signer.call('CreateKey', { name: 'bench/hot', type: 'KEY_TYPE_SECP256K1' });
+await signer.call('CreateKey', { name: 'bench/eth', type: 'KEY_TYPE_SECP256K1' });
 let nonce = 0;
 const sign = () =>
   signer.call('SignEthereumTransaction', {
-    keyName: 'bench/hot',
+    keyName: 'bench/eth',
     requestId: `r${nonce}`,
     unsignedTransaction: getBytes(
       Transaction.from({ type: 2, chainId: 1, nonce: nonce++, gasLimit: 21000n, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n, to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', value: 1n })

@@ -11,6 +11,12 @@ import type { Ledger, Store } from '../store/store.js';
 
 export type Allowed = Extract<Decision, { outcome: 'allow' }>;
 
+/** A request's evaluation before its windows are read: see `PolicyGate.assess`. */
+export interface Assessment {
+  evaluated: Decision;
+  windows: WindowRef[];
+}
+
 /**
  * Holds the live policy set and access rules (both from the policy directory) and decides sign
  * requests. Deciding happens inside the caller's exclusive store transaction, together with the
@@ -98,9 +104,25 @@ export class PolicyGate {
    * rate-limit slot): neither checked nor reserved again.
    */
   async decide(tx: Ledger, keyName: string, intent: SignIntent, now: number, alreadyCounted?: LimitReason): Promise<Exclude<Decision, { outcome: 'deny' }>> {
+    const assessment = this.assess(keyName, intent, alreadyCounted);
+    return this.conclude(assessment, assessment.windows.length === 0 ? [] : await tx.usage(assessment.windows, now));
+  }
+
+  /**
+   * The first half of `decide`, which reads nothing: the policy's verdict before any window is looked
+   * at, and the windows whose usage it needs (each once), for the caller to read with its other reads.
+   */
+  assess(keyName: string, intent: SignIntent, alreadyCounted?: LimitReason): Assessment {
     const evaluated = evaluate(this.policies, keyName, intent);
     const remaining = evaluated.outcome === 'deny' || !alreadyCounted ? evaluated : { ...evaluated, spends: evaluated.spends.filter((spend) => spend.reason !== alreadyCounted) };
-    const decision = await withUsage(remaining, (windows) => tx.usage(windows, now));
+    const unique = new Map(windowsToCheck(remaining).map((window) => [`${window.scope}\n${window.perMs}`, window]));
+    return { evaluated: remaining, windows: [...unique.values()] };
+  }
+
+  /** The second half: the decision once the usage of `assessment.windows` (in their order) is known. Throws for a denial. */
+  conclude(assessment: Assessment, usage: readonly bigint[]): Exclude<Decision, { outcome: 'deny' }> {
+    const used = new Map(assessment.windows.map((window, i) => [`${window.scope}\n${window.perMs}`, usage[i]!]));
+    const decision = checkWindows(assessment.evaluated, (scope, perMs) => used.get(`${scope}\n${perMs}`)!);
     if (decision.outcome === 'deny') throw refusal(decision);
     return decision;
   }

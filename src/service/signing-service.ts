@@ -135,12 +135,12 @@ export class SigningService {
     // and that fsync covers this commit too. A parked request is made durable just below.
     const begun = await this.store.transaction(async (tx): Promise<{ replay: string } | { decision: Decision } | { parked: PendingRequest } | { retried: PendingRequest }> => {
       claimed = undefined; // The work may run again (a retried batch): only its last run counts.
-      // Both reads leave together (one round trip on PostgreSQL). The decision only reads; it is
-      // looked at after the request's state, which comes first (a retry of a signed request gets its
-      // signature even if the window has filled since). An approved request's rate-limit slot was
+      // The request's state and the usage of the windows the policy needs are one read. The decision is
+      // made after the request's state is looked at, which comes first (a retry of a signed request gets
+      // its signature even if the window has filled since). An approved request's rate-limit slot was
       // taken when it was parked.
-      const decided = settle(this.policy.decide(tx, key.name, prepared.intent, now, options.approved ? 'RATE_LIMIT' : undefined));
-      const { keyEnabled, earlier, parked } = await tx.requestState(key.name, ctx.caller, ctx.clientRequestId);
+      const assessment = this.policy.assess(key.name, prepared.intent, options.approved ? 'RATE_LIMIT' : undefined);
+      const { keyEnabled, earlier, parked, usage } = await tx.requestState(key.name, ctx.caller, ctx.clientRequestId, { windows: assessment.windows, now });
       if (ctx.clientRequestId) {
         if (earlier && (earlier.payloadHash !== payloadHash || earlier.keyName !== key.name || earlier.method !== ctx.method)) {
           throw new SignerError('REQUEST_ID_REUSED', `request id "${ctx.clientRequestId}" was already used for a different request`, 'request_id');
@@ -172,7 +172,7 @@ export class SigningService {
       if (options.approved && bytesToHex(prepared.input) !== options.approved.parked.digest) {
         throw new SignerError('APPROVAL_INVALID', 'the parked request no longer matches the digest its approvers signed');
       }
-      const decision = await decided.then(unsettle);
+      const decision = this.policy.conclude(assessment, usage);
       ctx.policyHash = decision.policy.hash;
       if (decision.outcome === 'approval_required') {
         const { approved, park } = options;
@@ -417,20 +417,6 @@ const MARK_FAILED_ATTEMPTS = 5;
 /** Keys whose signing facts are kept (a few hundred bytes each); past this the cache starts over. */
 const PLAIN_KEYS_CACHED = 10_000;
 const MARK_FAILED_RETRY_MS = 1000;
-
-/** A promise's outcome as a value, so that it can be looked at later without an unhandled rejection. */
-function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
-
-/** The value of a settled outcome, or its error thrown. */
-function unsettle<T>(outcome: { value: T } | { error: unknown }): T {
-  if ('error' in outcome) throw outcome.error;
-  return outcome.value;
-}
 
 function disabled(name: string): SignerError {
   return new SignerError('KEY_DISABLED', `key "${name}" is disabled: nothing is signed with it until an operator enables it`, 'key_name');

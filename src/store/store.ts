@@ -138,6 +138,7 @@ export function assertPositiveSpends(spends: ReadonlyArray<{ scope: string; amou
 
 export interface RequestState {
   keyEnabled: boolean;
+  usage: bigint[];
   earlier?: SignRequestRecord;
   parked?: PendingRequest;
 }
@@ -165,10 +166,11 @@ export interface Ledger {
   recordSpends(spends: Array<{ scope: string; amount: bigint }>, now: number, policyHash: string): Promise<void>;
   keyEnabled(name: string): Promise<boolean>;
   /**
-   * The first read of every sign request, in one round trip: whether the key is enabled and, for a
-   * client request id, what that id led to before (its sign request, or the request it parked).
+   * The first read of every sign request, in one round trip: whether the key is enabled, for a client
+   * request id what that id led to before (its sign request, or the request it parked), and the usage
+   * of `usageOf.windows` as `usage` would read it (in their order; empty without them).
    */
-  requestState(keyName: string, caller: string, clientRequestId?: string): Promise<RequestState>;
+  requestState(keyName: string, caller: string, clientRequestId?: string, usageOf?: { windows: ReadonlyArray<{ scope: string; perMs: number }>; now: number }): Promise<RequestState>;
   /** Inserts or replaces the request's intent record. */
   putSignRequest(record: SignRequestRecord): Promise<void>;
   /**

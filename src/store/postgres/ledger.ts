@@ -14,6 +14,17 @@ export const PENDING_CHANNEL = 'signer_pending';
  * batch chains them at its end, under the head row's lock.
  */
 export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields) => void): Ledger {
+  /**
+   * The usage of each window (position, scope, used), as a fragment for the reads that need it: per
+   * window, the scope's latest running total minus the total at the window's start (two index lookups).
+   */
+  const usageOf = (windows: ReadonlyArray<{ scope: string; perMs: number }>, now: number) => sql`
+    SELECT w.position, w.scope, COALESCE(latest.cumulative, 0) - COALESCE(before.cumulative, 0) AS used
+    FROM unnest(${windows.map((w) => w.scope)}::text[], ${windows.map((w) => String(w.perMs))}::bigint[])
+         WITH ORDINALITY AS w(scope, per_ms, position)
+    LEFT JOIN LATERAL (SELECT cumulative FROM reservations r WHERE r.scope = w.scope ORDER BY seq DESC LIMIT 1) latest ON TRUE
+    LEFT JOIN LATERAL (SELECT cumulative FROM reservations r WHERE r.scope = w.scope AND r.at_ms <= ${String(now)}::bigint - w.per_ms
+                       ORDER BY at_ms DESC, seq DESC LIMIT 1) before ON TRUE`;
   /** Tells every replica's LISTEN connection, at commit (never if this work rolls back). */
   const notifyChanges = async (changes: PendingChange[]) => {
     if (changes.length === 0) return;
@@ -39,22 +50,8 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
     },
     async usage(windows, now) {
       if (windows.length === 0) return [];
-      // Every window in one round trip: per window, the scope's latest running total minus the total
-      // at the window's start (two index lookups each).
-      const rows = await sql`
-        SELECT w.scope, COALESCE(latest.cumulative, 0) - COALESCE(before.cumulative, 0) AS used
-        FROM unnest(${windows.map((w) => w.scope)}::text[], ${windows.map((w) => String(w.perMs))}::bigint[])
-             WITH ORDINALITY AS w(scope, per_ms, position)
-        LEFT JOIN LATERAL (SELECT cumulative FROM reservations r WHERE r.scope = w.scope ORDER BY seq DESC LIMIT 1) latest ON TRUE
-        LEFT JOIN LATERAL (SELECT cumulative FROM reservations r WHERE r.scope = w.scope AND r.at_ms <= ${String(now)}::bigint - w.per_ms
-                           ORDER BY at_ms DESC, seq DESC LIMIT 1) before ON TRUE
-        ORDER BY w.position`;
-      return rows.map((row) => {
-        const total = BigInt(String(row.used));
-        // Spends are positive, so usage never is: a negative one means a rewritten ledger. Fail closed.
-        if (total < 0n) throw new SignerError('INTERNAL', `the ledger of ${String(row.scope)} is corrupt: negative usage in its window`);
-        return total;
-      });
+      const rows = await sql`SELECT u.scope, u.used FROM (${usageOf(windows, now)}) u ORDER BY u.position`;
+      return rows.map((row) => checkedUsage(String(row.scope), row.used));
     },
     async recordSpends(spends, now, policyHash) {
       assertPositiveSpends(spends);
@@ -75,14 +72,19 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
       const [row] = await sql`SELECT enabled FROM keys WHERE name = ${name}`;
       return row?.enabled === true;
     },
-    async requestState(keyName, caller, clientRequestId) {
+    async requestState(keyName, caller, clientRequestId, usageWanted) {
       const id = clientRequestId ?? null;
+      const windows = usageWanted?.windows ?? [];
       const [row] = await sql`
         SELECT (SELECT enabled FROM keys WHERE name = ${keyName}) AS enabled,
                (SELECT to_jsonb(r) FROM sign_requests r WHERE caller = ${caller} AND request_id = ${id}) AS earlier,
-               (SELECT to_jsonb(p) FROM pending_requests p WHERE requester = ${caller} AND client_request_id = ${id}) AS parked`;
+               (SELECT to_jsonb(p) FROM pending_requests p WHERE requester = ${caller} AND client_request_id = ${id}) AS parked,
+               (SELECT jsonb_agg(jsonb_build_array(u.scope, u.used::text) ORDER BY u.position)
+                FROM (${usageOf(windows, usageWanted?.now ?? 0)}) u) AS usage`;
+      const usage = (row?.usage ?? []) as Array<[string, string]>;
       return {
         keyEnabled: row?.enabled === true,
+        usage: usage.map(([scope, used]) => checkedUsage(scope, used)),
         ...(row?.earlier ? { earlier: toSignRequest(row.earlier as Row) } : {}),
         ...(row?.parked ? { parked: toPending(row.parked as Row) } : {}),
       };
@@ -324,3 +326,10 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
 }
 
 const optionalMs = (value: number | undefined) => (value === undefined ? null : String(value));
+
+/** Spends are positive, so usage never is: a negative one means a rewritten ledger. Fail closed. */
+function checkedUsage(scope: string, used: unknown): bigint {
+  const total = BigInt(String(used));
+  if (total < 0n) throw new SignerError('INTERNAL', `the ledger of ${scope} is corrupt: negative usage in its window`);
+  return total;
+}

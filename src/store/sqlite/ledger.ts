@@ -76,11 +76,12 @@ export function sqliteLedger(sql: Statements, events: LedgerEvents): Ledger {
       putSignRequest(request);
       return holder;
     },
-    async requestState(keyName, caller, clientRequestId) {
+    async requestState(keyName, caller, clientRequestId, usageOf) {
       const earlier = clientRequestId === undefined ? undefined : sql.findRequest.get(caller, clientRequestId);
       const parked = clientRequestId === undefined ? undefined : sql.parkedByClientId.get(caller, clientRequestId);
       return {
         keyEnabled: sql.keyEnabled.get(keyName)?.enabled === 1,
+        usage: (usageOf?.windows ?? []).map(({ scope, perMs }) => usedIn(scope, perMs, usageOf!.now)),
         ...(earlier ? { earlier: toSignRequest(earlier) } : {}),
         ...(parked ? { parked: toPending(parked) } : {}),
       };

@@ -153,14 +153,20 @@ export function storeSuite(test: TestFn, backend: StoreBackend): void {
       clean.map((o) => o.status),
       ['fulfilled', 'rejected', 'fulfilled'],
     );
+    // The last work of a batch fails after writing (PostgreSQL reruns the batch with savepoints).
+    const lastFails = await Promise.allSettled([work(16n, false), work(300n, true)]);
+    t.deepEqual(
+      lastFails.map((o) => o.status),
+      ['fulfilled', 'rejected'],
+    );
     // Alone in its batch (PostgreSQL runs it without a savepoint).
     const alone = await t.throwsAsync<SignerError>(work(200n, true));
     t.is(alone?.code, 'POLICY_DENIED');
-    t.deepEqual(await store.reader.usage([{ scope: 's', perMs: DAY }], now), [15n]);
+    t.deepEqual(await store.reader.usage([{ scope: 's', perMs: DAY }], now), [31n]);
     const records = await store.auditRecords(0, 10);
     t.deepEqual(
       records.map((r) => r.requestId),
-      ['spend-1', 'spend-2', 'spend-4', 'spend-8'],
+      ['spend-1', 'spend-2', 'spend-4', 'spend-8', 'spend-16'],
     );
     t.deepEqual(chainProblems(records), []);
   });

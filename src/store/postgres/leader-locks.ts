@@ -34,9 +34,10 @@ export class LeaderLocks {
     try {
       return await withDeadline(this.tryTake(name), LEADER_LOCK_TIMEOUT_MS);
     } catch (error) {
+      if (error instanceof DeadlineExceeded) this.releaseWhenAnswered();
       // No query on a reserved connection that lost its session: postgres.js 3.4.9 then writes to a
       // null socket from a timer and the process dies (porsager/postgres#1208). Its locks are gone anyway.
-      await this.release(!isSessionLost(error) && !(error instanceof DeadlineExceeded));
+      else await this.release(!isSessionLost(error));
       throw error;
     }
   }
@@ -58,9 +59,27 @@ export class LeaderLocks {
   }
 
   /**
+   * A session that did not answer in time may be slow rather than gone, and may hold a lock it just
+   * took: dropped now (the next call reserves another), it is unlocked and given back once it answers,
+   * without a deadline; if it never does, the pool's end closes it.
+   */
+  private releaseWhenAnswered(): void {
+    const session = this.session;
+    this.session = undefined;
+    void session
+      ?.then(({ sql }) =>
+        sql`SELECT pg_advisory_unlock_all()`.then(
+          () => sql.release(),
+          () => {}, // Gone after all: the pool reconnects it; giving it back would put it among the open ones, dead.
+        ),
+      )
+      .catch(() => {});
+  }
+
+  /**
    * Unlocks and gives the connection back (which ends nothing: `end` of the pool closes it and its
-   * locks). With `unlock` false (the session, and with it every lock, is gone, or it stopped answering)
-   * or when unlocking fails, the connection is dropped rather than given back.
+   * locks). With `unlock` false (the session, and with it every lock, is gone) or when unlocking fails,
+   * the connection is dropped rather than given back.
    */
   async release(unlock = true): Promise<void> {
     const session = this.session;

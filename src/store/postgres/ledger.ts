@@ -14,6 +14,9 @@ export const PENDING_CHANNEL = 'signer_pending';
  * batch chains them at its end, under the head row's lock.
  */
 export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields) => void): Ledger {
+  // Every statement is sent with `.execute()` when its operation is called, not when it is awaited: the
+  // works of a batch are pipelined on one connection, and the order the server runs them in must be
+  // the order they were called in (a later work's read behind an earlier work's write).
   /**
    * The usage of each window (position, scope, used), as a fragment for the reads that need it: per
    * window, the scope's latest running total minus the total at the window's start (two index lookups).
@@ -28,7 +31,7 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
   /** Tells every replica's LISTEN connection, at commit (never if this work rolls back). */
   const notifyChanges = async (changes: PendingChange[]) => {
     if (changes.length === 0) return;
-    await sql`SELECT pg_notify(${PENDING_CHANNEL}, change) FROM unnest(${changes.map((c) => JSON.stringify(c))}::text[]) AS change`;
+    await sql`SELECT pg_notify(${PENDING_CHANNEL}, change) FROM unnest(${changes.map((c) => JSON.stringify(c))}::text[]) AS change`.execute();
   };
   const nonceRecord = (row: Row): NonceRecord => ({
     digest: String(row.digest),
@@ -40,7 +43,7 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
       try {
         await sql`
           INSERT INTO keys (name, type, hsm_id, public_jwk, labels, created_at)
-          VALUES (${key.name}, ${key.type}, ${key.hsmId}, ${JSON.stringify(key.publicJwk)}, ${JSON.stringify(key.labels)}, ${String(key.createdAt.getTime())})`;
+          VALUES (${key.name}, ${key.type}, ${key.hsmId}, ${JSON.stringify(key.publicJwk)}, ${JSON.stringify(key.labels)}, ${String(key.createdAt.getTime())})`.execute();
       } catch (error) {
         if (isUniqueViolation(error) && (error as { constraint_name?: string }).constraint_name === 'keys_pkey') {
           throw new SignerError('KEY_EXISTS', `key "${key.name}" already exists`, 'name');
@@ -50,7 +53,7 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
     },
     async usage(windows, now) {
       if (windows.length === 0) return [];
-      const rows = await sql`SELECT u.scope, u.used FROM (${usageOf(windows, now)}) u ORDER BY u.position`;
+      const rows = await sql`SELECT u.scope, u.used FROM (${usageOf(windows, now)}) u ORDER BY u.position`.execute();
       return rows.map((row) => checkedUsage(String(row.scope), row.used));
     },
     async recordSpends(spends, now, policyHash) {
@@ -66,10 +69,10 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
         FROM unnest(${spends.map((spend) => spend.scope)}::text[], ${spends.map((spend) => spend.amount.toString())}::numeric[])
              WITH ORDINALITY AS s(scope, amount, position)
         LEFT JOIN LATERAL (SELECT at_ms, cumulative FROM reservations r WHERE r.scope = s.scope ORDER BY seq DESC LIMIT 1) latest ON TRUE
-        ORDER BY s.position`;
+        ORDER BY s.position`.execute();
     },
     async keyEnabled(name) {
-      const [row] = await sql`SELECT enabled FROM keys WHERE name = ${name}`;
+      const [row] = await sql`SELECT enabled FROM keys WHERE name = ${name}`.execute();
       return row?.enabled === true;
     },
     async requestState(keyName, caller, clientRequestId, usageWanted) {
@@ -80,7 +83,7 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
                (SELECT to_jsonb(r) FROM sign_requests r WHERE caller = ${caller} AND request_id = ${id}) AS earlier,
                (SELECT to_jsonb(p) FROM pending_requests p WHERE requester = ${caller} AND client_request_id = ${id}) AS parked,
                (SELECT jsonb_agg(jsonb_build_array(u.scope, u.used::text) ORDER BY u.position)
-                FROM (${usageOf(windows, usageWanted?.now ?? 0)}) u) AS usage`;
+                FROM (${usageOf(windows, usageWanted?.now ?? 0)}) u) AS usage`.execute();
       const usage = (row?.usage ?? []) as Array<[string, string]>;
       return {
         keyEnabled: row?.enabled === true,
@@ -96,7 +99,7 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
                 ${r.result ?? null}, ${String(r.createdAt)})
         ON CONFLICT (caller, request_id) DO UPDATE SET key_name = EXCLUDED.key_name, method = EXCLUDED.method,
           payload_hash = EXCLUDED.payload_hash, digest = EXCLUDED.digest, policy_hash = EXCLUDED.policy_hash,
-          status = EXCLUDED.status, result = EXCLUDED.result, created_at = EXCLUDED.created_at`;
+          status = EXCLUDED.status, result = EXCLUDED.result, created_at = EXCLUDED.created_at`.execute();
     },
     async writeReservation({ spends, now, policyHash, nonce, request: r }) {
       assertPositiveSpends(spends);
@@ -134,13 +137,13 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
         SELECT holder.digest, holder.fee_cap, holder.priority_fee
         FROM (VALUES (1)) AS one
         LEFT JOIN eth_nonces holder ON ${nonce !== undefined}::boolean AND holder.key_name = ${r.keyName}
-          AND holder.chain_id = ${chainId}::numeric AND holder.nonce = ${claimed}::numeric AND NOT EXISTS (SELECT 1 FROM claim)`;
+          AND holder.chain_id = ${chainId}::numeric AND holder.nonce = ${claimed}::numeric AND NOT EXISTS (SELECT 1 FROM claim)`.execute();
       return row?.digest === null || row?.digest === undefined ? undefined : nonceRecord(row);
     },
     async finishSignRequest(caller, requestId, status, result) {
       const rows = await sql`
         UPDATE sign_requests SET status = ${status}, result = ${result ?? null}
-        WHERE caller = ${caller} AND request_id = ${requestId} AND status = 'reserved'`;
+        WHERE caller = ${caller} AND request_id = ${requestId} AND status = 'reserved'`.execute();
       return rows.count === 1;
     },
     async claimNonce(keyName, chainId, nonce, record) {
@@ -154,7 +157,7 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
           RETURNING 1)
         SELECT digest, fee_cap, priority_fee FROM eth_nonces
         WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric AND nonce = ${nonce.toString()}::numeric
-          AND NOT EXISTS (SELECT 1 FROM claimed)`;
+          AND NOT EXISTS (SELECT 1 FROM claimed)`.execute();
       return row && nonceRecord(row);
     },
     async putNonce(keyName, chainId, nonce, record) {
@@ -162,11 +165,11 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
         INSERT INTO eth_nonces (key_name, chain_id, nonce, digest, fee_cap, priority_fee)
         VALUES (${keyName}, ${chainId.toString()}::numeric, ${nonce.toString()}::numeric, ${record.digest},
                 ${record.feeCap.toString()}::numeric, ${record.priorityFee.toString()}::numeric)
-        ON CONFLICT (key_name, chain_id, nonce) DO UPDATE SET digest = EXCLUDED.digest, fee_cap = EXCLUDED.fee_cap, priority_fee = EXCLUDED.priority_fee`;
+        ON CONFLICT (key_name, chain_id, nonce) DO UPDATE SET digest = EXCLUDED.digest, fee_cap = EXCLUDED.fee_cap, priority_fee = EXCLUDED.priority_fee`.execute();
     },
     async highestNonce(keyName, chainId) {
       const [row] = await sql`
-        SELECT nonce FROM eth_nonces WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric ORDER BY nonce DESC LIMIT 1`;
+        SELECT nonce FROM eth_nonces WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric ORDER BY nonce DESC LIMIT 1`.execute();
       return row && BigInt(String(row.nonce));
     },
     async recordSignature(keyName, caller, requestId, result, now) {
@@ -182,19 +185,19 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
                UPDATE keys SET last_used_at = ${String(now)}::bigint, use_count = use_count + 1
                WHERE name = ${keyName} AND EXISTS (SELECT 1 FROM finished)
                RETURNING 1)
-        SELECT (SELECT enabled FROM key) AS enabled, EXISTS (SELECT 1 FROM finished) AS finished, EXISTS (SELECT 1 FROM counted) AS counted`;
+        SELECT (SELECT enabled FROM key) AS enabled, EXISTS (SELECT 1 FROM finished) AS finished, EXISTS (SELECT 1 FROM counted) AS counted`.execute();
       if (row?.enabled !== true) return 'key_disabled';
       return row.finished === true ? 'signed' : 'not_reserved';
     },
     async setKeyEnabled(name, enabled) {
-      const rows = await sql`UPDATE keys SET enabled = ${enabled} WHERE name = ${name}`;
+      const rows = await sql`UPDATE keys SET enabled = ${enabled} WHERE name = ${name}`.execute();
       return rows.count === 1;
     },
     async releaseNonce(keyName, chainId, nonce, digest) {
       await sql`
         DELETE FROM eth_nonces
         WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric AND nonce = ${nonce.toString()}::numeric AND digest = ${digest}
-          AND NOT EXISTS (SELECT 1 FROM sign_requests WHERE key_name = ${keyName} AND digest = ${digest} AND status IN ('reserved', 'signed'))`;
+          AND NOT EXISTS (SELECT 1 FROM sign_requests WHERE key_name = ${keyName} AND digest = ${digest} AND status IN ('reserved', 'signed'))`.execute();
     },
     async nonceClaims(keyName, limit, chainId) {
       const chain = chainId === undefined ? null : chainId.toString();
@@ -202,17 +205,17 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
       const rows = await sql`
         SELECT chain_id, nonce, digest, fee_cap, priority_fee FROM eth_nonces
         WHERE key_name = ${keyName} AND (${chain}::numeric IS NULL OR chain_id = ${chain}::numeric)
-        ORDER BY chain_id DESC, nonce DESC LIMIT ${limit}`;
+        ORDER BY chain_id DESC, nonce DESC LIMIT ${limit}`.execute();
       return rows.reverse().map((row) => ({ chainId: BigInt(String(row.chain_id)), nonce: BigInt(String(row.nonce)), ...nonceRecord(row) }));
     },
     async dropNonceClaim(keyName, chainId, nonce) {
       const [row] = await sql`
         DELETE FROM eth_nonces WHERE key_name = ${keyName} AND chain_id = ${chainId.toString()}::numeric AND nonce = ${nonce.toString()}::numeric
-        RETURNING digest, fee_cap, priority_fee`;
+        RETURNING digest, fee_cap, priority_fee`.execute();
       return row && nonceRecord(row);
     },
     async jwtSettings(keyName) {
-      const [row] = await sql`SELECT * FROM jwt_keys WHERE key_name = ${keyName}`;
+      const [row] = await sql`SELECT * FROM jwt_keys WHERE key_name = ${keyName}`.execute();
       return row && toSettings(row);
     },
     async putJwtKey(keyName, s) {
@@ -222,31 +225,31 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
                 ${String(s.clockSkewMs)}, ${String(s.defaultTtlMs)})
         ON CONFLICT (key_name) DO UPDATE SET algorithm = EXCLUDED.algorithm, rotation_period_ms = EXCLUDED.rotation_period_ms,
           publish_ahead_ms = EXCLUDED.publish_ahead_ms, grace_ms = EXCLUDED.grace_ms, clock_skew_ms = EXCLUDED.clock_skew_ms,
-          default_ttl_ms = EXCLUDED.default_ttl_ms`;
+          default_ttl_ms = EXCLUDED.default_ttl_ms`.execute();
     },
     async versions(keyName) {
-      const rows = await sql`SELECT * FROM key_versions WHERE key_name = ${keyName} ORDER BY version`;
+      const rows = await sql`SELECT * FROM key_versions WHERE key_name = ${keyName} ORDER BY version`.execute();
       return rows.map(toVersion);
     },
     async insertVersion(v) {
       await sql`
         INSERT INTO key_versions (key_name, version, hsm_id, public_jwk, kid, state, published_at, activated_at, retiring_at, retired_at, last_exp_ms)
         VALUES (${v.keyName}, ${v.version}, ${v.hsmId}, ${JSON.stringify(v.publicJwk)}, ${v.kid}, ${v.state}, ${String(v.publishedAt)},
-                ${optionalMs(v.activatedAt)}, ${optionalMs(v.retiringAt)}, ${optionalMs(v.retiredAt)}, ${optionalMs(v.lastExpMs)})`;
+                ${optionalMs(v.activatedAt)}, ${optionalMs(v.retiringAt)}, ${optionalMs(v.retiredAt)}, ${optionalMs(v.lastExpMs)})`.execute();
     },
     async updateVersion(v) {
       await sql`
         UPDATE key_versions SET state = ${v.state}, activated_at = ${optionalMs(v.activatedAt)}, retiring_at = ${optionalMs(v.retiringAt)},
           retired_at = ${optionalMs(v.retiredAt)}, last_exp_ms = ${optionalMs(v.lastExpMs)}
-        WHERE key_name = ${v.keyName} AND version = ${v.version}`;
+        WHERE key_name = ${v.keyName} AND version = ${v.version}`.execute();
     },
     async setActiveVersion(keyName, hsmId, publicJwk, kid) {
-      await sql`UPDATE keys SET hsm_id = ${hsmId}, public_jwk = ${JSON.stringify(publicJwk)}, kid = ${kid} WHERE name = ${keyName}`;
+      await sql`UPDATE keys SET hsm_id = ${hsmId}, public_jwk = ${JSON.stringify(publicJwk)}, kid = ${kid} WHERE name = ${keyName}`.execute();
     },
     async noteTokenExpiry(keyName, kid, expMs) {
       await sql`
         UPDATE key_versions SET last_exp_ms = GREATEST(COALESCE(last_exp_ms, 0), ${String(expMs)}::bigint)
-        WHERE key_name = ${keyName} AND kid = ${kid}`;
+        WHERE key_name = ${keyName} AND kid = ${kid}`.execute();
     },
     async putPending(p) {
       await sql`
@@ -254,34 +257,34 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
                                       expires_at, status, reason, result, client_request_id, payload_hash)
         VALUES (${p.id}, ${p.keyName}, ${p.method}, ${p.payload}, ${p.digest}, ${p.chainId}, ${p.intent}, ${p.policyHash},
                 ${JSON.stringify(p.rules)}, ${p.requester}, ${String(p.createdAt)}, ${String(p.expiresAt)}, ${p.status}, ${p.reason},
-                ${p.result ?? null}, ${p.clientRequestId ?? null}, ${p.payloadHash ?? null})`;
+                ${p.result ?? null}, ${p.clientRequestId ?? null}, ${p.payloadHash ?? null})`.execute();
       await notifyChanges([{ id: p.id, parked: true }]);
     },
     async getPending(id) {
-      const [row] = await sql`SELECT * FROM pending_requests WHERE id = ${id}`;
+      const [row] = await sql`SELECT * FROM pending_requests WHERE id = ${id}`.execute();
       return row && toPending(row);
     },
     async setPendingStatus(id, status, reason = '', result, from) {
       const rows = await sql`
         UPDATE pending_requests SET status = ${status}, reason = ${reason}, result = COALESCE(${result ?? null}, result)
-        WHERE id = ${id} AND (${from === undefined}::boolean OR status = ANY(${[...(from ?? [])]}::text[]))`;
+        WHERE id = ${id} AND (${from === undefined}::boolean OR status = ANY(${[...(from ?? [])]}::text[]))`.execute();
       const changed = rows.count === 1;
       if (changed) await notifyChanges([{ id, parked: false }]);
       return changed;
     },
     async rewritePending(id) {
-      await sql`UPDATE pending_requests SET status = status WHERE id = ${id}`;
+      await sql`UPDATE pending_requests SET status = status WHERE id = ${id}`.execute();
     },
     async openParked(keyName, requester) {
       const [row] = await sql`
         SELECT (SELECT COUNT(*) FROM pending_requests WHERE key_name = ${keyName} AND status IN ('pending', 'approved')) AS key,
-               (SELECT COUNT(*) FROM pending_requests WHERE requester = ${requester} AND status IN ('pending', 'approved')) AS requester`;
+               (SELECT COUNT(*) FROM pending_requests WHERE requester = ${requester} AND status IN ('pending', 'approved')) AS requester`.execute();
       return { key: Number(row?.key ?? 0), requester: Number(row?.requester ?? 0) };
     },
     async expirePending(now, reason) {
       const rows = await sql`
         UPDATE pending_requests SET status = 'expired', reason = ${reason}
-        WHERE status = 'pending' AND expires_at <= ${String(now)}::bigint RETURNING id`;
+        WHERE status = 'pending' AND expires_at <= ${String(now)}::bigint RETURNING id`.execute();
       const ids = rows.map((row) => String(row.id));
       await notifyChanges(ids.map((id) => ({ id, parked: false })));
       return ids;
@@ -290,13 +293,13 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
       const rows = await sql`
         INSERT INTO approvals (request_id, approver_id, verdict, expires_at, signature, reason, created_at, submitted_by)
         VALUES (${a.requestId}, ${a.approverId}, ${a.verdict}, ${String(a.expiresAt)}, ${a.signature}, ${a.reason}, ${String(a.createdAt)}, ${a.submittedBy})
-        ON CONFLICT (request_id, approver_id) DO NOTHING`;
+        ON CONFLICT (request_id, approver_id) DO NOTHING`.execute();
       const added = rows.count === 1;
       if (added) await notifyChanges([{ id: a.requestId, parked: false }]);
       return added;
     },
     async approvals(requestId) {
-      const rows = await sql`SELECT * FROM approvals WHERE request_id = ${requestId} ORDER BY created_at`;
+      const rows = await sql`SELECT * FROM approvals WHERE request_id = ${requestId} ORDER BY created_at`.execute();
       return rows.map(toApproval);
     },
     appendAudit(fields) {
@@ -306,21 +309,21 @@ export function ledgerOver(sql: postgres.ISql, queueAudit: (fields: AuditFields)
     doneSending() {},
     async auditHead() {
       // The committed head: records queued in this transaction are chained only at its commit.
-      const [row] = await sql`SELECT seq, hash FROM audit_head`;
+      const [row] = await sql`SELECT seq, hash FROM audit_head`.execute();
       return row ? { seq: Number(row.seq), hash: String(row.hash) } : { seq: 0, hash: GENESIS_HASH };
     },
     async lastCheckpoint() {
-      const [row] = await sql`SELECT * FROM audit_checkpoints ORDER BY id DESC LIMIT 1`;
+      const [row] = await sql`SELECT * FROM audit_checkpoints ORDER BY id DESC LIMIT 1`.execute();
       return row && toCheckpoint(row);
     },
     async firstCheckpoint() {
-      const [row] = await sql`SELECT * FROM audit_checkpoints ORDER BY id LIMIT 1`;
+      const [row] = await sql`SELECT * FROM audit_checkpoints ORDER BY id LIMIT 1`.execute();
       return row && toCheckpoint(row);
     },
     async putCheckpoint(c) {
       await sql`
         INSERT INTO audit_checkpoints (upto_seq, head_hash, prev_sig_hash, time_ms, signature)
-        VALUES (${c.uptoSeq}, ${c.headHash}, ${c.prevSignatureHash}, ${String(c.timeMs)}, ${c.signature})`;
+        VALUES (${c.uptoSeq}, ${c.headHash}, ${c.prevSignatureHash}, ${String(c.timeMs)}, ${c.signature})`.execute();
     },
   };
 }

@@ -16,6 +16,7 @@ import { EnabledFlags } from './enabled-flags.js';
 import { DeadlineExceeded, withDeadline } from './deadline.js';
 import { isRetryable, isUniqueViolation, lostSessionIn, storeError } from './errors.js';
 import { LeaderLocks } from './leader-locks.js';
+import { SessionWatch } from './session-watch.js';
 import { watchWrites } from './write-watch.js';
 import { ledgerOver, PENDING_CHANNEL } from './ledger.js';
 import { toAuditRecord, toCheckpoint, toKeyRecord, toPending, toSettings, toSignRequest, toVersion } from '../rows.js';
@@ -260,29 +261,35 @@ export class PostgresStore implements Store {
    */
   private async commitBatch(batch: QueuedWork[], abandoned: { now: boolean }, savepoints = false): Promise<{ outcomes: Outcome[]; records: AuditRecord[] }> {
     const tx = await this.sql.reserve();
+    const session = new SessionWatch();
     // Whether the connection is known to be alive and out of the transaction: only then does it go back
     // to the pool. One that closed under the transaction is the pool's already (postgres.js reconnects
     // it); releasing it too would put it among the open ones, dead.
     let reusable = false;
     let ended = false;
     try {
+      // Its callers were told already (the connection came too late): nothing to start.
+      if (abandoned.now) throw new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
       // Not awaited: the server runs them before the works' first statements, which follow them down
       // the same connection, so the locks are held before anything is read. If they fail
       // (lock_timeout), every statement after them fails too: their error is the batch's.
-      const begun = settled(tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED'));
+      const begun = settled(tx.unsafe('BEGIN ISOLATION LEVEL READ COMMITTED', [], { onexecute: session.onexecute } as postgres.UnsafeQueryOptions));
       const locked = settled(takeLocks(tx, batch));
-      const ran = await (batch.length === 1 ? runAlone(tx, batch[0]!) : runTogether(tx, batch, savepoints)).catch((error: unknown) => ({ error }));
+      const running = batch.length === 1 ? runAlone(tx, batch[0]!) : runTogether(tx, batch, savepoints, session, abandoned);
+      const ran = await Promise.race([running, session.closed]).catch((error: unknown) => ({ error }));
       for (const step of [await begun, await locked]) if (step) throw step.error;
       if ('error' in ran) throw ran.error;
       const { outcomes, queued } = ran;
-      const { records, writes } = await chainAudit(tx, queued);
+      session.alive();
+      const { records, writes } = await Promise.race([chainAudit(tx, queued), session.closed]);
       // Its callers were told nothing was done: roll back rather than commit behind their backs.
       if (abandoned.now) {
-        await Promise.allSettled(writes);
+        await Promise.race([Promise.allSettled(writes), session.closed]);
         throw new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
       }
+      session.alive();
       ended = true; // Whatever the COMMIT's outcome, the transaction is over (or the connection is).
-      const [commit, ...written] = await Promise.allSettled([tx.unsafe('COMMIT'), ...writes]);
+      const [commit, ...written] = await Promise.race([Promise.allSettled([tx.unsafe('COMMIT'), ...writes]), session.closed]);
       reusable = commit!.status === 'fulfilled';
       for (const step of [...written, commit!]) if (step.status === 'rejected') throw step.reason;
       // A COMMIT in a transaction that an unnoticed error aborted ends it as ROLLBACK, without an error.
@@ -291,16 +298,19 @@ export class PostgresStore implements Store {
       }
       return { outcomes, records };
     } catch (error) {
-      if (!ended && !lostSessionIn(error)) {
-        reusable = await tx.unsafe('ROLLBACK').then(
+      if (lostSessionIn(error)) session.lose(error);
+      if (!ended && !session.lost) {
+        reusable = await Promise.race([tx.unsafe('ROLLBACK'), session.closed]).then(
           () => true,
           () => false,
         );
       }
+      reusable &&= !session.lost;
       // The work alone in its batch failed, and the transaction rolled back with it: only its outcome.
       if (error instanceof WorkFailed) return { outcomes: [{ error: error.error }], records: [] };
       if (!(error instanceof NeedsSavepoints && reusable && !abandoned.now)) throw error;
     } finally {
+      session.detach();
       if (reusable) tx.release();
     }
     // Rolled back, its connection given back: the batch again, each work in its savepoint.
@@ -438,10 +448,19 @@ async function runAlone(tx: postgres.ReservedSql, item: QueuedWork): Promise<{ o
  * done sending (`Ledger.doneSending`): its statements are pipelined behind the earlier ones, which the
  * server runs first.
  */
-async function runTogether(tx: postgres.ReservedSql, batch: readonly QueuedWork[], savepoints: boolean): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
+async function runTogether(
+  tx: postgres.ReservedSql,
+  batch: readonly QueuedWork[],
+  savepoints: boolean,
+  session: SessionWatch,
+  abandoned: { now: boolean },
+): Promise<{ outcomes: Outcome[]; queued: AuditFields[] }> {
   const outcomes: Outcome[] = [];
   const audits: AuditFields[][] = [];
   const runWork = async (item: QueuedWork, index: number, onDoneSending?: () => void) => {
+    // Nothing more goes out on a session that is gone, nor for callers that were told already.
+    session.alive();
+    if (abandoned.now) throw new SignerError('STORE_UNAVAILABLE', 'the database did not answer in time; nothing was signed');
     const mine: AuditFields[] = [];
     const savepoint = savepoints ? settled(tx.unsafe('SAVEPOINT work')) : Promise.resolve(undefined);
     const watched = watchWrites(ledgerOver(tx, (fields) => mine.push(fields)), onDoneSending);
@@ -455,10 +474,14 @@ async function runTogether(tx: postgres.ReservedSql, batch: readonly QueuedWork[
       // A deadlock or serialization failure spoils the whole transaction (and so does a savepoint
       // that could not be set): the batch fails or is retried.
       const failed = await savepoint;
+      if (lostSessionIn(error)) session.lose(error);
       if (isRetryable(error) || lostSessionIn(error) || failed) throw failed ? failed.error : error;
       if (!savepoints && watched.dirty) throw new NeedsSavepoints();
       // Back to before this work; ROLLBACK TO keeps the savepoint, and the next work sets its own.
-      if (savepoints) await tx.unsafe('ROLLBACK TO SAVEPOINT work');
+      if (savepoints) {
+        session.alive();
+        await tx.unsafe('ROLLBACK TO SAVEPOINT work');
+      }
       outcomes[index] = { error: storeError(error) };
       audits[index] = [];
     }
@@ -474,6 +497,8 @@ async function runTogether(tx: postgres.ReservedSql, batch: readonly QueuedWork[
       runs.push(run);
       // When the next work may start.
       ready = savepoints ? run : Promise.race([run, handedOver]);
+      // The last one is never awaited here; allDone reports its failure.
+      ready.catch(() => {});
     }
   } catch {
     // A run failed: allDone below waits for the others and throws its failure.
@@ -482,9 +507,14 @@ async function runTogether(tx: postgres.ReservedSql, batch: readonly QueuedWork[
   return { outcomes, queued: audits.flat() };
 }
 
-/** Waits for every one (so that none is still sending when the caller moves on), then throws the first failure. */
+/**
+ * Waits for every one (so that none is still sending when the caller moves on), then throws a failure:
+ * a lost session or a retryable one first (they decide what happens to the whole batch), else the first.
+ */
 async function allDone(runs: Array<Promise<void>>): Promise<void> {
-  for (const outcome of await Promise.allSettled(runs)) if (outcome.status === 'rejected') throw outcome.reason;
+  const failures = (await Promise.allSettled(runs)).flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+  const decisive = failures.find((error) => lostSessionIn(error) || isRetryable(error));
+  if (decisive !== undefined || failures.length > 0) throw decisive ?? failures[0];
 }
 
 /** A statement sent now and not awaited: its failure, if any, as a value (never an unhandled rejection). */

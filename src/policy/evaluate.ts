@@ -56,17 +56,25 @@ export function windowsToCheck(decision: Decision): WindowRef[] {
 
 export type WindowRef = { scope: string; perMs: number };
 
-/**
- * Reads the usage of `windows` with one call of `read` (one round trip to the store) and returns the
- * lookup that `checkWindows` and the metrics take.
- */
-export async function readUsage(windows: Iterable<WindowRef>, read: (windows: WindowRef[]) => Promise<bigint[]>): Promise<(scope: string, perMs: number) => bigint> {
-  const id = (scope: string, perMs: number) => `${scope}\n${perMs}`;
+const windowId = (scope: string, perMs: number) => `${scope}\n${perMs}`;
+
+/** Each window once, in first-seen order. */
+export function uniqueWindows(windows: Iterable<WindowRef>): WindowRef[] {
   const unique = new Map<string, WindowRef>();
-  for (const window of windows) unique.set(id(window.scope, window.perMs), window);
-  const totals = unique.size === 0 ? [] : await read([...unique.values()]);
-  const usage = new Map([...unique.keys()].map((key, i) => [key, totals[i]!]));
-  return (scope, perMs) => usage.get(id(scope, perMs))!;
+  for (const window of windows) unique.set(windowId(window.scope, window.perMs), window);
+  return [...unique.values()];
+}
+
+/** The lookup that `checkWindows` and the metrics take, from the usage of `windows` read in their order. */
+export function usageLookup(windows: readonly WindowRef[], totals: readonly bigint[]): (scope: string, perMs: number) => bigint {
+  const usage = new Map(windows.map((window, i) => [windowId(window.scope, window.perMs), totals[i]!]));
+  return (scope, perMs) => usage.get(windowId(scope, perMs))!;
+}
+
+/** Reads the usage of `windows` with one call of `read` (one round trip to the store). */
+export async function readUsage(windows: Iterable<WindowRef>, read: (windows: WindowRef[]) => Promise<bigint[]>): Promise<(scope: string, perMs: number) => bigint> {
+  const unique = uniqueWindows(windows);
+  return usageLookup(unique, unique.length === 0 ? [] : await read(unique));
 }
 
 /** Applies the ledger's current usage to an allow or approval decision. */

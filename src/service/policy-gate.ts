@@ -5,7 +5,7 @@ import { AccessFileError, AccessRules } from '../policy/access.js';
 import { ApproverRegistry, ApproversFileError } from '../policy/approvers.js';
 import type { Decision, Denial, LimitReason } from '../policy/decision.js';
 import { SCHEME_SECTIONS, schemeDisabledDetail } from '../policy/scheme-sections.js';
-import { checkWindows, evaluate, readUsage, windowsToCheck, type WindowRef } from '../policy/evaluate.js';
+import { checkWindows, evaluate, readUsage, uniqueWindows, usageLookup, windowsToCheck, type WindowRef } from '../policy/evaluate.js';
 import { loadPolicyDirectory, PolicyLoadError, type PolicySet } from '../policy/load.js';
 import type { Ledger, Store } from '../store/store.js';
 
@@ -115,14 +115,12 @@ export class PolicyGate {
   assess(keyName: string, intent: SignIntent, alreadyCounted?: LimitReason): Assessment {
     const evaluated = evaluate(this.policies, keyName, intent);
     const remaining = evaluated.outcome === 'deny' || !alreadyCounted ? evaluated : { ...evaluated, spends: evaluated.spends.filter((spend) => spend.reason !== alreadyCounted) };
-    const unique = new Map(windowsToCheck(remaining).map((window) => [`${window.scope}\n${window.perMs}`, window]));
-    return { evaluated: remaining, windows: [...unique.values()] };
+    return { evaluated: remaining, windows: uniqueWindows(windowsToCheck(remaining)) };
   }
 
   /** The second half: the decision once the usage of `assessment.windows` (in their order) is known. Throws for a denial. */
   conclude(assessment: Assessment, usage: readonly bigint[]): Exclude<Decision, { outcome: 'deny' }> {
-    const used = new Map(assessment.windows.map((window, i) => [`${window.scope}\n${window.perMs}`, usage[i]!]));
-    const decision = checkWindows(assessment.evaluated, (scope, perMs) => used.get(`${scope}\n${perMs}`)!);
+    const decision = checkWindows(assessment.evaluated, usageLookup(assessment.windows, usage));
     if (decision.outcome === 'deny') throw refusal(decision);
     return decision;
   }
